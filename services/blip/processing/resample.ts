@@ -165,10 +165,10 @@ function resampleHorizontal(
       let ss2 = HALF;
       let p = rowBase + xmin * 3;
       for (let x = 0; x < xmax; x++) {
-        const w = kk[kBase + x];
-        ss0 += src[p] * w;
-        ss1 += src[p + 1] * w;
-        ss2 += src[p + 2] * w;
+        const w = kk[kBase + x] | 0;
+        ss0 = (ss0 + Math.imul(src[p] | 0, w)) | 0;
+        ss1 = (ss1 + Math.imul(src[p + 1] | 0, w)) | 0;
+        ss2 = (ss2 + Math.imul(src[p + 2] | 0, w)) | 0;
         p += 3;
       }
       out[o] = clip8(ss0);
@@ -199,7 +199,7 @@ function resampleVertical(
       let ss = HALF;
       let p = colBase + i;
       for (let y = 0; y < ymax; y++) {
-        ss += src[p] * kk[kBase + y];
+        ss = (ss + Math.imul(src[p] | 0, kk[kBase + y] | 0)) | 0;
         p += rowStride;
       }
       out[o++] = clip8(ss);

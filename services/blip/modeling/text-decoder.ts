@@ -1,0 +1,87 @@
+import type { BlipTextConfig } from '../config.js';
+import { GraphBuilder, type Value } from '../onnx/graph.js';
+import { dimension, squeezeToScalar } from '../onnx/ops.js';
+import type { BuildContext } from './context.js';
+import { bertLayer, causalMask, type KeyValue, lmHead, projectKeyValue, textEmbeddings, textHeadShape } from './text.js';
+
+/**
+ * The captioning text decoder (`BlipTextLMHeadModel`) as two graphs:
+ * - cross key/value: image states -> each layer's cross-attention keys and values, run once per image;
+ * - decoder step: new token ids + self-attention cache + cross keys/values -> logits + updated cache.
+ *   The first step may feed the whole prompt with an empty cache (past length 0).
+ * Caches are `[batch, heads, length, headDim]`.
+ */
+
+export const TEXT_DECODER_PREFIX = 'text_decoder';
+
+export const CROSS_KEY_VALUE_GRAPH = { name: 'text_cross_key_value', input: 'encoder_hidden_states' } as const;
+export const DECODER_STEP_GRAPH = { name: 'text_decoder_step', inputIds: 'input_ids', logits: 'logits' } as const;
+
+export const crossKeyName = (layer: number): string => `cross_key.${layer}`;
+export const crossValueName = (layer: number): string => `cross_value.${layer}`;
+export const pastKeyName = (layer: number): string => `past_key.${layer}`;
+export const pastValueName = (layer: number): string => `past_value.${layer}`;
+export const presentKeyName = (layer: number): string => `present_key.${layer}`;
+export const presentValueName = (layer: number): string => `present_value.${layer}`;
+
+const layerPrefix = (prefix: string, layer: number): string => `${prefix}.bert.encoder.layer.${layer}`;
+
+/** `encoder_hidden_states [batch, image_seq, encoder_hidden_size]` -> `cross_key.i`, `cross_value.i`. */
+export function buildCrossKeyValueGraph(context: Omit<BuildContext, 'g'>, config: BlipTextConfig, prefix = TEXT_DECODER_PREFIX): GraphBuilder {
+  const g = new GraphBuilder(CROSS_KEY_VALUE_GRAPH.name);
+  const ctx = { ...context, g };
+  const shape = textHeadShape(config);
+  const states = g.input(CROSS_KEY_VALUE_GRAPH.input, 'float32', ['batch', 'image_sequence', config.encoder_hidden_size]);
+  const dims = ['batch', shape.heads, 'image_sequence', shape.headDim];
+  for (let layer = 0; layer < config.num_hidden_layers; layer += 1) {
+    const crossPrefix = `${layerPrefix(prefix, layer)}.crossattention.self`;
+    const { key, value } = g.within(crossPrefix, () => projectKeyValue(ctx, states, crossPrefix, shape));
+    g.output(key, crossKeyName(layer), 'float32', dims);
+    g.output(value, crossValueName(layer), 'float32', dims);
+  }
+  return g;
+}
+
+/** One decoding step over `input_ids [batch, sequence]` with `past_sequence` cached positions. */
+export function buildDecoderStepGraph(context: Omit<BuildContext, 'g'>, config: BlipTextConfig, prefix = TEXT_DECODER_PREFIX): GraphBuilder {
+  const g = new GraphBuilder(DECODER_STEP_GRAPH.name);
+  const ctx = { ...context, g };
+  const shape = textHeadShape(config);
+  const inputIds = g.input(DECODER_STEP_GRAPH.inputIds, 'int64', ['batch', 'sequence']);
+  const caches: { past: KeyValue; cross: KeyValue }[] = [];
+  for (let layer = 0; layer < config.num_hidden_layers; layer += 1) {
+    const pastDims = ['batch', shape.heads, 'past_sequence', shape.headDim];
+    const crossDims = ['batch', shape.heads, 'image_sequence', shape.headDim];
+    caches.push({
+      past: { key: g.input(pastKeyName(layer), 'float32', pastDims), value: g.input(pastValueName(layer), 'float32', pastDims) },
+      cross: { key: g.input(crossKeyName(layer), 'float32', crossDims), value: g.input(crossValueName(layer), 'float32', crossDims) },
+    });
+  }
+  const firstPast = caches[0]?.past.key;
+  if (!firstPast) throw new Error('text decoder without layers');
+  const pastLength = squeezeToScalar(g, dimension(g, firstPast, 2));
+
+  const { embeddings, sequenceLength } = g.within(`${prefix}.bert.embeddings`, () =>
+    textEmbeddings(ctx, inputIds, `${prefix}.bert.embeddings`, config, pastLength),
+  );
+  const mask = causalMask(g, sequenceLength, pastLength);
+  let hidden: Value = embeddings;
+  caches.forEach(({ past, cross }, layer) => {
+    const result = g.within(layerPrefix(prefix, layer), () =>
+      bertLayer(ctx, hidden, {
+        prefix: layerPrefix(prefix, layer),
+        config,
+        selfAttentionMask: mask,
+        past,
+        crossAttention: { keyValue: cross },
+      }),
+    );
+    hidden = result.hidden;
+    const presentDims = ['batch', shape.heads, 'present_sequence', shape.headDim];
+    g.output(result.present.key, presentKeyName(layer), 'float32', presentDims);
+    g.output(result.present.value, presentValueName(layer), 'float32', presentDims);
+  });
+  const logits = g.within(`${prefix}.cls`, () => lmHead(ctx, hidden, prefix, config));
+  g.output(logits, DECODER_STEP_GRAPH.logits, 'float32', ['batch', 'sequence', config.vocab_size]);
+  return g;
+}

@@ -1,0 +1,82 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openCheckpoint } from '../../services/blip/checkpoint/index.js';
+import * as decoder from '../../services/blip/modeling/text-decoder.js';
+import { buildVisionGraph, VISION_GRAPH } from '../../services/blip/modeling/vision.js';
+import { type GraphBuilder, writeModel } from '../../services/blip/onnx/index.js';
+import { captioningModelDir, captioningReference, maxAbsDiff, readF32, referencePixels } from '../support/fixtures.js';
+
+const scratch = await mkdtemp(path.join(os.tmpdir(), 'blipline-text-'));
+const sessions: Record<'vision' | 'crossKeyValue' | 'step', ort.InferenceSession> = {} as never;
+const checkpoint = await openCheckpoint(captioningModelDir, { cacheDir: scratch });
+const text = checkpoint.config.text_config;
+const layers = text.num_hidden_layers;
+const headShape = [text.num_attention_heads, text.hidden_size / text.num_attention_heads] as const;
+
+async function session(graph: GraphBuilder): Promise<ort.InferenceSession> {
+  const file = path.join(scratch, `${graph.name}.onnx`);
+  await writeModel(graph, file);
+  return ort.InferenceSession.create(file);
+}
+
+beforeAll(async () => {
+  const context = { weights: await checkpoint.loadWeights(), precision: 'fp32' as const };
+  sessions.vision = await session(buildVisionGraph(context, checkpoint.config.vision_config));
+  sessions.crossKeyValue = await session(decoder.buildCrossKeyValueGraph(context, text));
+  sessions.step = await session(decoder.buildDecoderStepGraph(context, text));
+});
+afterAll(async () => {
+  await Promise.all(Object.values(sessions).map((s) => s.release()));
+  await rm(scratch, { recursive: true, force: true });
+});
+
+async function crossKeyValues(image: string): Promise<Record<string, ort.Tensor>> {
+  const { pixelValues } = referencePixels(image);
+  const vision = await sessions.vision.run({ [VISION_GRAPH.input]: new ort.Tensor('float32', pixelValues, [1, 3, 384, 384]) });
+  const states = vision[VISION_GRAPH.output];
+  if (!states) throw new Error('no vision output');
+  return sessions.crossKeyValue.run({ [decoder.CROSS_KEY_VALUE_GRAPH.input]: states });
+}
+
+function emptyCache(): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (let layer = 0; layer < layers; layer += 1) {
+    for (const name of [decoder.pastKeyName(layer), decoder.pastValueName(layer)]) {
+      feeds[name] = new ort.Tensor('float32', new Float32Array(0), [1, headShape[0], 0, headShape[1]]);
+    }
+  }
+  return feeds;
+}
+
+const ids = (values: number[]) => new ort.Tensor('int64', BigInt64Array.from(values, BigInt), [1, values.length]);
+
+describe('text decoder graphs', () => {
+  for (const testCase of captioningReference().cases) {
+    it(`teacher-forced logits match the reference within 1e-3 (${testCase.image})`, async () => {
+      const cross = await crossKeyValues(testCase.image);
+      const reference = readF32(testCase.teacher_forced.logits);
+      const tokens = testCase.teacher_forced.input_ids;
+
+      const whole = await sessions.step.run({ ...cross, ...emptyCache(), [decoder.DECODER_STEP_GRAPH.inputIds]: ids(tokens) });
+      expect(whole.logits?.dims).toEqual([1, tokens.length, text.vocab_size]);
+      expect(maxAbsDiff(whole.logits?.data as Float32Array, reference)).toBeLessThan(1e-3);
+
+      // The same logits one token at a time through the self-attention cache.
+      let cache = emptyCache();
+      for (const [position, token] of tokens.entries()) {
+        const step = await sessions.step.run({ ...cross, ...cache, [decoder.DECODER_STEP_GRAPH.inputIds]: ids([token]) });
+        const expected = reference.subarray(position * text.vocab_size, (position + 1) * text.vocab_size);
+        expect(maxAbsDiff(step.logits?.data as Float32Array, expected)).toBeLessThan(1e-3);
+        cache = {};
+        for (let layer = 0; layer < layers; layer += 1) {
+          cache[decoder.pastKeyName(layer)] = step[decoder.presentKeyName(layer)] as ort.Tensor;
+          cache[decoder.pastValueName(layer)] = step[decoder.presentValueName(layer)] as ort.Tensor;
+        }
+      }
+      expect(cache[decoder.pastKeyName(0)]?.dims).toEqual([1, headShape[0], tokens.length, headShape[1]]);
+    });
+  }
+});

@@ -1,0 +1,73 @@
+/**
+ * What went wrong with a card, as data (the words come from messages.ts), and whether a retry helps.
+ */
+export type CardErrorCode =
+  | 'too_large'
+  | 'not_an_image'
+  | 'upload_expired'
+  | 'upload_failed'
+  | 'caption_failed'
+  | 'question_failed'
+  | 'api_unreachable'
+  | 'api_error'
+  | 'not_found';
+
+export interface CardError {
+  readonly code: CardErrorCode;
+  /** The failure reason in the API's or S3's words (record `error.message`, S3 `<Message>`, ...). */
+  readonly detail?: string;
+  /** The record's `error.code` for `caption_failed`/`question_failed`, S3's `<Code>` for upload errors. */
+  readonly reasonCode?: string;
+  readonly sizeBytes?: number;
+  readonly limitBytes?: number;
+}
+
+/**
+ * Record failure reasons that describe the file itself: uploading the same bytes again cannot help.
+ * (The worker maps the BLIP runtime's ImageInputError codes to these.)
+ */
+const PERMANENT_REASONS: ReadonlySet<string> = new Set([
+  'empty',
+  'not_an_image',
+  'unsupported_format',
+  'truncated',
+  'too_large',
+  'too_many_pixels',
+  'corrupt',
+  'unsupported_type',
+]);
+
+/**
+ * How to retry after `error`: `'upload'` asks for a fresh presigned upload and sends the bytes again,
+ * `'status'` resumes watching the record already created (the bytes are in S3), null when a retry
+ * cannot help (the file is too large or not an image).
+ */
+export function retryPlan(error: CardError, transferred: boolean): 'upload' | 'status' | null {
+  switch (error.code) {
+    case 'too_large':
+    case 'not_an_image':
+    case 'question_failed':
+      return null;
+    case 'caption_failed':
+      return error.reasonCode !== undefined && PERMANENT_REASONS.has(error.reasonCode) ? null : 'upload';
+    case 'api_unreachable':
+    case 'api_error':
+      return transferred ? 'status' : 'upload';
+    case 'upload_expired':
+    case 'upload_failed':
+    case 'not_found':
+      return 'upload';
+  }
+}
+
+/** Whether a caption failure's reason means the file is not a usable image. */
+export function isNotAnImageReason(reasonCode: string | undefined): boolean {
+  return (
+    reasonCode === 'not_an_image' ||
+    reasonCode === 'unsupported_format' ||
+    reasonCode === 'unsupported_type' ||
+    reasonCode === 'corrupt' ||
+    reasonCode === 'truncated' ||
+    reasonCode === 'empty'
+  );
+}

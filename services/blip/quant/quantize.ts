@@ -81,3 +81,30 @@ export function quantizeNBits(weight: Float32Array, k: number, n: number, bits: 
   }
   return { packed, scales, blocksPerColumn, blobSize };
 }
+
+/**
+ * Symmetric per-output-channel quantisation of a PyTorch `nn.Linear` weight stored `[out, in]`,
+ * returned transposed as the `[in, out]` int8 matrix MatMulInteger takes. `bits` 7 keeps every
+ * value within ±63 ("reduced range"): the u8 x s8 kernels of CPUs without VNNI add pairs of
+ * products in 16 bits, which can saturate with full-range weights; 8 uses ±127.
+ */
+export function quantizeLinearWeight(weight: Float32Array, outFeatures: number, inFeatures: number, bits: 7 | 8): PerChannelInt8 {
+  if (weight.length !== outFeatures * inFeatures) {
+    throw new RangeError(`weight has ${weight.length} values, expected ${outFeatures}x${inFeatures}`);
+  }
+  const qmax = bits === 8 ? 127 : 63;
+  const scales = new Float32Array(outFeatures);
+  const values = new Int8Array(outFeatures * inFeatures);
+  for (let o = 0; o < outFeatures; o++) {
+    const row = o * inFeatures;
+    let absMax = 0;
+    for (let i = 0; i < inFeatures; i++) absMax = Math.max(absMax, Math.abs(weight[row + i]!));
+    const scale = absMax > 0 ? absMax / qmax : 1;
+    scales[o] = scale;
+    for (let i = 0; i < inFeatures; i++) {
+      const q = Math.round(weight[row + i]! / scale);
+      values[i * outFeatures + o] = q > qmax ? qmax : q < -qmax ? -qmax : q;
+    }
+  }
+  return { values, scales };
+}

@@ -1,0 +1,28 @@
+// Random-weight checkpoints at the published BLIP-base shapes, written once into the cache folder
+// (never committed) and reused by later benchmark runs.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CheckpointKind } from '../blip/tools/checkpoint-layout.js';
+import { writeRandomCheckpoint, type RandomCheckpointResult } from '../blip/tools/random-checkpoint.js';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** `.cache/blipline` under the repository unless BLIPLINE_CACHE_DIR says otherwise. */
+export function cacheRoot(): string {
+  return process.env.BLIPLINE_CACHE_DIR ? path.resolve(process.env.BLIPLINE_CACHE_DIR) : path.join(repoRoot, '.cache', 'blipline');
+}
+
+/** The tiny fixture checkpoints, whose tokenizer and preprocessor files the random checkpoints reuse. */
+export function fixturesRoot(): string {
+  return process.env.BLIPLINE_FIXTURES ? path.resolve(process.env.BLIPLINE_FIXTURES) : path.resolve(repoRoot, '../shared/fixtures/blip-tiny');
+}
+
+export function ensureBaseCheckpoint(kind: CheckpointKind, seed = 1): RandomCheckpointResult {
+  return writeRandomCheckpoint({
+    kind,
+    shapes: 'base',
+    seed,
+    outDir: path.join(cacheRoot(), 'random-checkpoints', `${kind}-base-seed${seed}`),
+    assetsDir: path.join(fixturesRoot(), `blip-tiny-${kind}`),
+  });
+}

@@ -1,0 +1,94 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import ort from 'onnxruntime-node';
+import { afterAll, describe, expect, it } from 'vitest';
+import { GraphBuilder, linear, writeModel } from '../../services/blip/onnx/index.js';
+import { onnx } from '../../services/blip/onnx/graph.js';
+import { int8Linear } from '../../services/blip/quant/linear-int8.js';
+import { quantizeLinearWeight, quantizeNBits } from '../../services/blip/quant/quantize.js';
+import { fillGaussian } from '../../services/blip/tools/random-checkpoint.js';
+
+const scratch = mkdtempSync(path.join(tmpdir(), 'blipline-int8-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function gaussian(count: number, seed: number, std: number): Float32Array {
+  const out = new Float32Array(count);
+  fillGaussian(out, seed, 0, std);
+  return out;
+}
+
+async function runLinear(precision: 'fp32' | 'int8', bits: 7 | 8, weight: Float32Array, bias: Float32Array, x: Float32Array, dims: [number, number, number]) {
+  const [outFeatures, inFeatures] = [bias.length, dims[2]];
+  const g = new GraphBuilder('linear');
+  const input = g.input('x', 'float32', ['batch', 'seq', inFeatures]);
+  const params = { name: 'layer', weight: { shape: [outFeatures, inFeatures], data: weight }, bias: { shape: [outFeatures], data: bias } };
+  const y = precision === 'fp32' ? linear(g, input, params, { precision: 'fp32' }) : int8Linear(g, input, params, bits);
+  g.output(y, 'y', 'float32', ['batch', 'seq', outFeatures]);
+  const file = path.join(scratch, `${precision}-${bits}.onnx`);
+  await writeModel(g, file);
+  const optimized = path.join(scratch, `${precision}-${bits}.opt.onnx`);
+  const session = await ort.InferenceSession.create(file, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimized, logSeverityLevel: 3 });
+  const out = await session.run({ x: new ort.Tensor('float32', x, dims) });
+  await session.release();
+  const ops = (onnx.ModelProto.decode(readFileSync(optimized)).graph?.node ?? []).map((n) => n.opType);
+  return { y: out.y!.data as Float32Array, ops };
+}
+
+describe('int8 weight quantisation', () => {
+  it('keeps every weight within one quantisation step, per output channel', () => {
+    const [outF, inF] = [24, 40];
+    const w = gaussian(outF * inF, 5, 0.02);
+    for (const bits of [7, 8] as const) {
+      const q = quantizeLinearWeight(w, outF, inF, bits);
+      const qmax = bits === 8 ? 127 : 63;
+      for (let o = 0; o < outF; o++) {
+        let rowMax = 0;
+        for (let i = 0; i < inF; i++) {
+          const v = q.values[i * outF + o]!;
+          expect(Math.abs(v)).toBeLessThanOrEqual(qmax);
+          rowMax = Math.max(rowMax, Math.abs(v));
+          expect(Math.abs(v * q.scales[o]! - w[o * inF + i]!)).toBeLessThanOrEqual(q.scales[o]! / 2 + 1e-9);
+        }
+        expect(rowMax).toBe(qmax);
+      }
+    }
+  });
+
+  it('packs 4-bit MatMulNBits blocks low nibble first, padding the last block with the zero point', () => {
+    const [k, n] = [5, 2];
+    const w = Float32Array.from([0.7, -0.7, 0.1, 0, -0.35, 0.35, 0.2, -0.1, 0, 0.05]);
+    const q = quantizeNBits(w, k, n, 4, 4);
+    expect(q.blocksPerColumn).toBe(2);
+    expect(q.blobSize).toBe(2);
+    // column 0 = [0.7, 0.1, -0.35, 0.2, 0]: block 0 scale 0.1 -> 7,1,-4(-3.5 rounds to -3),2 -> +8
+    expect(q.scales[0]).toBeCloseTo(0.1, 6);
+    const col0 = Array.from(q.packed.subarray(0, 4));
+    expect(col0[0]).toBe(((1 + 8) << 4) | (7 + 8));
+    expect(col0[2]! & 0x0f).toBe(8);
+    expect(col0[2]! >> 4).toBe(8);
+  });
+});
+
+describe('int8 linear layer in ONNX Runtime', () => {
+  const dims: [number, number, number] = [2, 7, 64];
+  const outFeatures = 48;
+  const weight = gaussian(outFeatures * dims[2], 11, 0.05);
+  const bias = gaussian(outFeatures, 12, 0.05);
+  const x = gaussian(dims[0] * dims[1] * dims[2], 13, 1);
+
+  it('is fused into DynamicQuantizeMatMul and stays close to float32', async () => {
+    const reference = await runLinear('fp32', 8, weight, bias, x, dims);
+    let refMax = 0;
+    for (const v of reference.y) refMax = Math.max(refMax, Math.abs(v));
+    for (const bits of [7, 8] as const) {
+      const quantised = await runLinear('int8', bits, weight, bias, x, dims);
+      expect(quantised.ops).toContain('DynamicQuantizeMatMul');
+      expect(quantised.ops).not.toContain('MatMulInteger');
+      let err = 0;
+      for (let i = 0; i < reference.y.length; i++) err = Math.max(err, Math.abs(quantised.y[i]! - reference.y[i]!));
+      // one int8 matmul over 64 inputs: a few percent of the output range at most
+      expect(err / refMax).toBeLessThan(bits === 8 ? 0.03 : 0.05);
+    }
+  });
+});

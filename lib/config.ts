@@ -1,0 +1,285 @@
+import { Duration, RemovalPolicy, type StackProps } from 'aws-cdk-lib';
+import { DEFAULT_SCALING, derivePolicy, type ScalingPolicy } from '../services/scaling/policy.js';
+import { ScalingSettingsError } from '../services/scaling/errors.js';
+import { StackConfigError } from './errors.js';
+
+/** Fargate's upper bound for a container's stopTimeout (SIGTERM → SIGKILL). */
+export const FARGATE_MAX_STOP_TIMEOUT_SECONDS = 120;
+/** Time left after the worst-case job within the stop timeout (finish the write, delete the message, exit). */
+const STOP_MARGIN_SECONDS = 15;
+
+/** Valid Fargate CPU/memory pairs for the worker (CPU units → allowed memory MiB). */
+const FARGATE_MEMORY: Record<number, (m: number) => boolean> = {
+  1024: (m) => m >= 2048 && m <= 8192 && m % 1024 === 0,
+  2048: (m) => m >= 4096 && m <= 16384 && m % 1024 === 0,
+  4096: (m) => m >= 8192 && m <= 30720 && m % 1024 === 0,
+  8192: (m) => m >= 16384 && m <= 61440 && m % 4096 === 0,
+};
+
+export interface WorkerScalingProps {
+  /**
+   * Seconds one worker task needs per image at the configured size and precision.
+   * @default 1.0 (int8 on 2 vCPU; fp32 is about 1.5)
+   */
+  readonly secondsPerImage?: number;
+  /**
+   * Queue wait the scale-out target aims for: target backlog per task = this ÷ secondsPerImage.
+   * @default Duration.seconds(60)
+   */
+  readonly acceptableLatency?: Duration;
+  /**
+   * Most worker tasks.
+   * @default 10
+   */
+  readonly maxTasks?: number;
+  /**
+   * How the first tasks start from zero: 'single' starts one, 'tiered' sizes the first step from
+   * the backlog (1, 2, 4, ... up to maxTasks).
+   * @default 'tiered'
+   */
+  readonly coldStart?: 'single' | 'tiered';
+  /**
+   * Cooldown after a target-tracking scale-out.
+   * @default Duration.seconds(60)
+   */
+  readonly scaleOutCooldown?: Duration;
+  /**
+   * How long the queue must be empty (nothing visible, nothing in flight) before all tasks stop.
+   * @default Duration.minutes(10)
+   */
+  readonly scaleInIdle?: Duration;
+}
+
+export interface BliplineStackProps extends StackProps {
+  /**
+   * Browser origins allowed by the bucket's CORS rule and the API's CORS. Use your site's origin(s).
+   * @default ['*']
+   */
+  readonly allowedOrigins?: string[];
+  /**
+   * Only objects whose key starts with this prefix are captioned. The empty string captions every
+   * object dropped into the bucket (API uploads go to `uploads/`).
+   * @default '' (all keys)
+   */
+  readonly notificationPrefix?: string;
+  /**
+   * Objects under `uploads/` expire after this many days (records expire after recordTtlDays).
+   * @default 30
+   */
+  readonly uploadRetentionDays?: number;
+  /**
+   * Days an image record lives in the table (DynamoDB TTL).
+   * @default 30
+   */
+  readonly recordTtlDays?: number;
+  /**
+   * Largest upload the API signs, in bytes.
+   * @default 10485760 (10 MiB)
+   */
+  readonly maxUploadBytes?: number;
+  /**
+   * Lifetime of a presigned upload.
+   * @default Duration.seconds(300)
+   */
+  readonly uploadExpires?: Duration;
+  /**
+   * Hugging Face Hub id of the captioning checkpoint baked into the worker image.
+   * @default 'Salesforce/blip-image-captioning-base'
+   */
+  readonly captionModel?: string;
+  /**
+   * Hub id of the VQA checkpoint baked into the worker image; '' leaves questions off.
+   * @default 'Salesforce/blip-vqa-base'
+   */
+  readonly vqaModel?: string;
+  /**
+   * Graph precision the worker runs.
+   * @default 'int8'
+   */
+  readonly precision?: 'int8' | 'fp32';
+  /**
+   * Worker task CPU units (1024 = 1 vCPU).
+   * @default 2048
+   */
+  readonly workerCpu?: number;
+  /**
+   * Worker task memory in MiB.
+   * @default 4096
+   */
+  readonly workerMemoryMiB?: number;
+  /**
+   * Worker CPU architecture; the image is built for it.
+   * @default 'x86_64'
+   */
+  readonly workerArchitecture?: 'x86_64' | 'arm64';
+  /**
+   * Longest one job (caption or question) takes on one task, measured. Sizes the queue's visibility
+   * timeout (3×) and must fit in Fargate's 120 s stop timeout with a margin.
+   * @default Duration.seconds(30)
+   */
+  readonly worstCaseJobTime?: Duration;
+  /**
+   * Receives before a message moves to the dead-letter queue.
+   * @default 5
+   */
+  readonly maxReceiveCount?: number;
+  /** Worker scaling; see WorkerScalingProps. */
+  readonly scaling?: WorkerScalingProps;
+  /**
+   * API Gateway steady-state request rate (requests per second) for the whole API.
+   * @default 50
+   */
+  readonly apiRateLimit?: number;
+  /**
+   * API Gateway burst (requests).
+   * @default 100
+   */
+  readonly apiBurstLimit?: number;
+  /**
+   * Alarm when the oldest message has waited longer than this.
+   * @default Duration.minutes(10)
+   */
+  readonly oldestMessageAlarmAge?: Duration;
+  /**
+   * E-mail address subscribed to the alarm topic.
+   * @default - no subscription (the topic ARN is a stack output)
+   */
+  readonly alarmEmail?: string;
+  /**
+   * What happens to the bucket and table when the stack is deleted.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly dataRemovalPolicy?: RemovalPolicy;
+  /**
+   * Directory of the built upload page bundled with the API (`npm run build:web` makes it).
+   * @default '<repo>/services/web/dist'
+   */
+  readonly webDir?: string;
+  /**
+   * TypeScript entry of the API's Lambda handler.
+   * @default '<repo>/services/api/lambda.ts'
+   */
+  readonly apiEntry?: string;
+}
+
+/** Every setting resolved to a concrete value, validated. */
+export interface ResolvedConfig {
+  allowedOrigins: string[];
+  notificationPrefix: string;
+  uploadRetentionDays: number;
+  recordTtlDays: number;
+  maxUploadBytes: number;
+  uploadExpiresSeconds: number;
+  captionModel: string;
+  vqaModel: string;
+  precision: 'int8' | 'fp32';
+  workerCpu: number;
+  workerMemoryMiB: number;
+  workerArchitecture: 'x86_64' | 'arm64';
+  worstCaseJobSeconds: number;
+  visibilityTimeoutSeconds: number;
+  stopTimeoutSeconds: number;
+  maxReceiveCount: number;
+  scaling: ScalingPolicy;
+  apiRateLimit: number;
+  apiBurstLimit: number;
+  oldestMessageAlarmSeconds: number;
+  alarmEmail: string | undefined;
+  dataRemovalPolicy: RemovalPolicy;
+  webDir: string | undefined;
+  apiEntry: string | undefined;
+}
+
+function fail(message: string): never {
+  throw new StackConfigError(message);
+}
+
+function int(name: string, value: number, min: number, max: number, hint: string): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    fail(`${name} must be an integer from ${min} to ${max} (got ${value}); ${hint}`);
+  }
+  return value;
+}
+
+const ORIGIN = /^(\*|https?:\/\/[^/\s*]+(:\d+)?)$/;
+const HUB_ID = /^[\w.-]+\/[\w.-]+$/;
+
+/** Applies the documented defaults and validates; throws StackConfigError saying what to change. */
+export function resolveConfig(props: BliplineStackProps = {}): ResolvedConfig {
+  const allowedOrigins = props.allowedOrigins ?? ['*'];
+  if (allowedOrigins.length === 0) fail(`allowedOrigins is empty; give at least one origin such as 'https://example.com', or ['*']`);
+  for (const origin of allowedOrigins) {
+    if (!ORIGIN.test(origin)) {
+      fail(`allowedOrigins entry ${JSON.stringify(origin)} is not an origin; use scheme://host[:port] with no path, e.g. 'https://example.com'`);
+    }
+  }
+  const notificationPrefix = props.notificationPrefix ?? '';
+  if (notificationPrefix.startsWith('/')) fail(`notificationPrefix must not start with '/' (S3 keys have no leading slash); use e.g. 'uploads/'`);
+
+  const captionModel = props.captionModel ?? 'Salesforce/blip-image-captioning-base';
+  if (!HUB_ID.test(captionModel)) fail(`captionModel ${JSON.stringify(captionModel)} is not a Hugging Face Hub id; use 'owner/name'`);
+  const vqaModel = props.vqaModel ?? 'Salesforce/blip-vqa-base';
+  if (vqaModel !== '' && !HUB_ID.test(vqaModel)) fail(`vqaModel ${JSON.stringify(vqaModel)} is not a Hugging Face Hub id; use 'owner/name', or '' to leave questions off`);
+
+  const workerCpu = props.workerCpu ?? 2048;
+  const memoryRule = FARGATE_MEMORY[workerCpu];
+  if (memoryRule === undefined) fail(`workerCpu must be one of ${Object.keys(FARGATE_MEMORY).join(', ')} (got ${workerCpu})`);
+  const workerMemoryMiB = props.workerMemoryMiB ?? Math.max(4096, workerCpu * 2);
+  if (!memoryRule(workerMemoryMiB)) {
+    fail(`workerMemoryMiB ${workerMemoryMiB} is not a valid Fargate size for workerCpu ${workerCpu}; see the Fargate task size table (2048 CPU takes 4096-16384 MiB in 1024 steps)`);
+  }
+
+  const worstCaseJobSeconds = (props.worstCaseJobTime ?? Duration.seconds(30)).toSeconds();
+  const maxJob = FARGATE_MAX_STOP_TIMEOUT_SECONDS - STOP_MARGIN_SECONDS;
+  if (worstCaseJobSeconds <= 0 || worstCaseJobSeconds > maxJob) {
+    fail(
+      `worstCaseJobTime must be from 1 to ${maxJob} s (got ${worstCaseJobSeconds} s): a task told to stop must finish its job within Fargate's ${FARGATE_MAX_STOP_TIMEOUT_SECONDS} s stop timeout; make jobs shorter (int8, fewer beams, fewer new tokens) or give tasks more vCPUs`,
+    );
+  }
+
+  const s = props.scaling ?? {};
+  let scaling: ScalingPolicy;
+  try {
+    scaling = derivePolicy({
+      secondsPerImage: s.secondsPerImage ?? DEFAULT_SCALING.secondsPerImage,
+      acceptableLatencySeconds: (s.acceptableLatency ?? Duration.seconds(DEFAULT_SCALING.acceptableLatencySeconds)).toSeconds(),
+      maxTasks: s.maxTasks ?? DEFAULT_SCALING.maxTasks,
+      coldStart: s.coldStart ?? DEFAULT_SCALING.coldStart,
+      scaleOutCooldownSeconds: (s.scaleOutCooldown ?? Duration.seconds(DEFAULT_SCALING.scaleOutCooldownSeconds)).toSeconds(),
+      scaleInIdleMinutes: (s.scaleInIdle ?? Duration.minutes(DEFAULT_SCALING.scaleInIdleMinutes)).toMinutes({ integral: false }),
+    });
+  } catch (cause) {
+    if (cause instanceof ScalingSettingsError) throw new StackConfigError(`scaling.${cause.message}`, { cause });
+    throw cause;
+  }
+
+  const alarmEmail = props.alarmEmail;
+  if (alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alarmEmail)) fail(`alarmEmail ${JSON.stringify(alarmEmail)} is not an e-mail address`);
+
+  return {
+    allowedOrigins,
+    notificationPrefix,
+    uploadRetentionDays: int('uploadRetentionDays', props.uploadRetentionDays ?? 30, 1, 3650, 'objects under uploads/ expire after it'),
+    recordTtlDays: int('recordTtlDays', props.recordTtlDays ?? 30, 1, 3650, 'records expire after it'),
+    maxUploadBytes: int('maxUploadBytes', props.maxUploadBytes ?? 10_485_760, 1, 5 * 1024 ** 3, 'a single presigned PUT carries at most 5 GiB'),
+    uploadExpiresSeconds: int('uploadExpires', (props.uploadExpires ?? Duration.seconds(300)).toSeconds(), 1, 604_800, 'presigned URLs last at most 7 days'),
+    captionModel,
+    vqaModel,
+    precision: props.precision ?? 'int8',
+    workerCpu,
+    workerMemoryMiB,
+    workerArchitecture: props.workerArchitecture ?? 'x86_64',
+    worstCaseJobSeconds,
+    visibilityTimeoutSeconds: Math.max(30, Math.ceil(worstCaseJobSeconds * 3)),
+    stopTimeoutSeconds: FARGATE_MAX_STOP_TIMEOUT_SECONDS,
+    maxReceiveCount: int('maxReceiveCount', props.maxReceiveCount ?? 5, 1, 1000, 'a poison message reaches the dead-letter queue after this many receives'),
+    scaling,
+    apiRateLimit: int('apiRateLimit', props.apiRateLimit ?? 50, 1, 10_000, 'requests per second for the whole API'),
+    apiBurstLimit: int('apiBurstLimit', props.apiBurstLimit ?? 100, 1, 5_000, 'burst requests for the whole API'),
+    oldestMessageAlarmSeconds: int('oldestMessageAlarmAge', (props.oldestMessageAlarmAge ?? Duration.minutes(10)).toSeconds(), 60, 86_400, 'from one minute to one day'),
+    alarmEmail,
+    dataRemovalPolicy: props.dataRemovalPolicy ?? RemovalPolicy.RETAIN,
+    webDir: props.webDir,
+    apiEntry: props.apiEntry,
+  };
+}

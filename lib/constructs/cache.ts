@@ -1,0 +1,58 @@
+import { Names } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as elasticache from 'aws-cdk-lib/aws-elasticache';
+import { Construct } from 'constructs';
+
+export interface CacheProps {
+  readonly vpc: ec2.IVpc;
+  readonly subnets: ec2.SubnetSelection;
+  /** Only these security groups may connect. */
+  readonly clients: ec2.ISecurityGroup[];
+}
+
+/** Ports of a serverless cache: the primary endpoint and the reader endpoint. */
+export const CACHE_PORTS = [6379, 6380] as const;
+
+/**
+ * The hot cache: ElastiCache Serverless for Valkey in the isolated subnets.
+ *
+ * Why serverless Valkey and not a small node: it is multi-AZ with TLS always on, it bills by data
+ * stored (minimum 100 MB, about $6/month) and ECPUs used, so an idle deployment costs less than one
+ * cache.t4g.micro node ($12/month, single AZ, no failover). The usage limits cap the bill. The cache
+ * is disposable: DynamoDB is the source of truth, so no snapshots are kept.
+ */
+export class Cache extends Construct {
+  readonly securityGroup: ec2.SecurityGroup;
+  readonly cache: elasticache.CfnServerlessCache;
+  /** `rediss://host:port` for BLIPLINE_REDIS_URL (TLS). */
+  readonly url: string;
+
+  constructor(scope: Construct, id: string, props: CacheProps) {
+    super(scope, id);
+    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: 'Valkey: reachable only from the worker and the API',
+      allowAllOutbound: false,
+    });
+    for (const client of props.clients) {
+      for (const port of CACHE_PORTS) {
+        this.securityGroup.addIngressRule(client, ec2.Port.tcp(port), `Valkey ${port} from ${client.node.id}`);
+      }
+    }
+    const subnetIds = props.vpc.selectSubnets(props.subnets).subnetIds;
+    this.cache = new elasticache.CfnServerlessCache(this, 'Valkey', {
+      serverlessCacheName: Names.uniqueResourceName(this, { maxLength: 40, separator: '-' }).toLowerCase(),
+      engine: 'valkey',
+      majorEngineVersion: '8',
+      description: 'blipline caption cache',
+      subnetIds,
+      securityGroupIds: [this.securityGroup.securityGroupId],
+      cacheUsageLimits: {
+        dataStorage: { maximum: 1, unit: 'GB' },
+        ecpuPerSecond: { maximum: 5000 },
+      },
+      snapshotRetentionLimit: 0,
+    });
+    this.url = `rediss://${this.cache.attrEndpointAddress}:${this.cache.attrEndpointPort}`;
+  }
+}

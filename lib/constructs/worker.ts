@@ -1,0 +1,265 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwactions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { ResolvedConfig } from '../config.js';
+import { REPO_ROOT } from '../paths.js';
+import { TABLE_ITEM_ACTIONS } from './grants.js';
+
+export interface WorkerProps {
+  readonly config: ResolvedConfig;
+  readonly vpc: ec2.IVpc;
+  readonly subnets: ec2.SubnetSelection;
+  readonly securityGroup: ec2.ISecurityGroup;
+  readonly bucket: s3.IBucket;
+  readonly queue: sqs.IQueue;
+  readonly table: dynamodb.ITableV2;
+  readonly redisUrl: string;
+}
+
+/** Where the image build puts the prepared checkpoints and compiled graphs (see Dockerfile.inference). */
+export const MODEL_DIRS = { caption: '/models/caption', vqa: '/models/vqa', graphs: '/models/graphs' } as const;
+
+/**
+ * The captioning worker: a Fargate service from Dockerfile.inference, 0..N tasks scaled on the
+ * queue's backlog (see services/scaling/policy.ts for the rules and the simulation that chose them).
+ *
+ * Size: 2 vCPU / 4 GiB by default. BLIP base is about 250M parameters: the int8 caption and VQA
+ * graphs plus ONNX Runtime arenas fit in about 2 GiB, 4 GiB leaves room for decoding large images
+ * (bounded pixels); 2 vCPUs give ONNX Runtime two intra-op threads, the knee of seconds-per-image vs
+ * price for a batch-of-one worker (more vCPUs help one image less than more tasks help a backlog).
+ */
+export class Worker extends Construct {
+  readonly cluster: ecs.Cluster;
+  readonly service: ecs.FargateService;
+  readonly taskDefinition: ecs.FargateTaskDefinition;
+  readonly logGroup: logs.LogGroup;
+  readonly scalableTarget: appscaling.ScalableTarget;
+  readonly errorsMetric: cloudwatch.Metric;
+  readonly runningTasksMetric: cloudwatch.Metric;
+  readonly desiredTasksMetric: cloudwatch.Metric;
+  readonly backlogPerTask: cloudwatch.MathExpression;
+
+  constructor(scope: Construct, id: string, props: WorkerProps) {
+    super(scope, id);
+    const { config } = props;
+    const policy = config.scaling;
+    const period = Duration.seconds(policy.metricPeriodSeconds);
+
+    this.cluster = new ecs.Cluster(this, 'Cluster', {
+      vpc: props.vpc,
+      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+    });
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_MONTH });
+
+    const arm = config.workerArchitecture === 'arm64';
+    this.taskDefinition = new ecs.FargateTaskDefinition(this, 'Task', {
+      cpu: config.workerCpu,
+      memoryLimitMiB: config.workerMemoryMiB,
+      runtimePlatform: {
+        cpuArchitecture: arm ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64,
+        operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+      },
+    });
+
+    const environment: Record<string, string> = {
+      BLIPLINE_BUCKET: props.bucket.bucketName,
+      BLIPLINE_QUEUE_URL: props.queue.queueUrl,
+      BLIPLINE_TABLE: props.table.tableName,
+      BLIPLINE_REDIS_URL: props.redisUrl,
+      BLIPLINE_MODEL: MODEL_DIRS.caption,
+      BLIPLINE_PRECISION: config.precision,
+      BLIPLINE_CACHE_DIR: MODEL_DIRS.graphs,
+      BLIPLINE_MAX_RECEIVE_COUNT: String(config.maxReceiveCount),
+      BLIPLINE_RECORD_TTL_DAYS: String(config.recordTtlDays),
+      BLIPLINE_MAX_UPLOAD_BYTES: String(config.maxUploadBytes),
+      AWS_REGION: Stack.of(this).region,
+      LOG_LEVEL: 'info',
+    };
+    if (config.vqaModel !== '') environment.BLIPLINE_VQA_MODEL = MODEL_DIRS.vqa;
+
+    this.taskDefinition.addContainer('worker', {
+      image: ecs.ContainerImage.fromAsset(REPO_ROOT, {
+        file: 'Dockerfile.inference',
+        platform: arm ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
+        buildArgs: { CAPTION_MODEL: config.captionModel, VQA_MODEL: config.vqaModel, PRECISION: config.precision },
+      }),
+      essential: true,
+      environment,
+      logging: ecs.LogDrivers.awsLogs({ streamPrefix: 'worker', logGroup: this.logGroup }),
+      // SIGTERM → the worker stops polling and finishes the job in hand; SIGKILL only after this.
+      stopTimeout: Duration.seconds(config.stopTimeoutSeconds),
+      linuxParameters: new ecs.LinuxParameters(this, 'Linux', { initProcessEnabled: true }),
+    });
+
+    // Least privilege: read objects, consume the queue, item-level table access.
+    const taskRole = this.taskDefinition.taskRole;
+    taskRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [props.bucket.arnForObjects('*')] }),
+    );
+    taskRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'],
+        resources: [props.queue.queueArn],
+      }),
+    );
+    taskRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...TABLE_ITEM_ACTIONS], resources: [props.table.tableArn] }));
+
+    this.service = new ecs.FargateService(this, 'Service', {
+      cluster: this.cluster,
+      taskDefinition: this.taskDefinition,
+      securityGroups: [props.securityGroup],
+      vpcSubnets: props.subnets,
+      assignPublicIp: false,
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
+      circuitBreaker: { rollback: true },
+    });
+
+    // ---- Scaling on the backlog ----
+    const visible = props.queue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' });
+    const inFlight = props.queue.metricApproximateNumberOfMessagesNotVisible({ period, statistic: 'Maximum' });
+    const serviceDimensions = { ClusterName: this.cluster.clusterName, ServiceName: this.service.serviceName };
+    this.runningTasksMetric = new cloudwatch.Metric({
+      namespace: 'ECS/ContainerInsights',
+      metricName: 'RunningTaskCount',
+      dimensionsMap: serviceDimensions,
+      statistic: 'Average',
+      period,
+    });
+    this.desiredTasksMetric = new cloudwatch.Metric({
+      namespace: 'ECS/ContainerInsights',
+      metricName: 'DesiredTaskCount',
+      dimensionsMap: serviceDimensions,
+      statistic: 'Average',
+      period,
+    });
+    this.backlogPerTask = new cloudwatch.MathExpression({
+      expression: 'visible / running',
+      usingMetrics: { visible, running: this.runningTasksMetric },
+      label: 'Backlog per task',
+      period,
+    });
+
+    this.scalableTarget = new appscaling.ScalableTarget(this, 'ScalableTarget', {
+      serviceNamespace: appscaling.ServiceNamespace.ECS,
+      scalableDimension: 'ecs:service:DesiredCount',
+      resourceId: `service/${this.cluster.clusterName}/${this.service.serviceName}`,
+      minCapacity: 0,
+      maxCapacity: policy.maxTasks,
+    });
+
+    // 1. Target tracking on visible ÷ running (metric math). Scale-in is disabled: rule 3 owns it.
+    const sqsDimensions = [{ name: 'QueueName', value: props.queue.queueName }];
+    new appscaling.CfnScalingPolicy(this, 'BacklogPerTaskTracking', {
+      policyName: `${Stack.of(this).stackName}-backlog-per-task`,
+      policyType: 'TargetTrackingScaling',
+      scalingTargetId: this.scalableTarget.scalableTargetId,
+      targetTrackingScalingPolicyConfiguration: {
+        targetValue: policy.targetBacklogPerTask,
+        disableScaleIn: true,
+        scaleOutCooldown: policy.scaleOutCooldownSeconds,
+        customizedMetricSpecification: {
+          metrics: [
+            {
+              id: 'visible',
+              metricStat: {
+                metric: { namespace: 'AWS/SQS', metricName: 'ApproximateNumberOfMessagesVisible', dimensions: sqsDimensions },
+                stat: 'Maximum',
+              },
+              returnData: false,
+            },
+            {
+              id: 'running',
+              metricStat: {
+                metric: {
+                  namespace: 'ECS/ContainerInsights',
+                  metricName: 'RunningTaskCount',
+                  dimensions: [
+                    { name: 'ClusterName', value: this.cluster.clusterName },
+                    { name: 'ServiceName', value: this.service.serviceName },
+                  ],
+                },
+                stat: 'Average',
+              },
+              returnData: false,
+            },
+            { id: 'backlogPerTask', expression: 'visible / running', label: 'Backlog per task', returnData: true },
+          ],
+        },
+      },
+    });
+
+    // 2. Cold start: messages visible while no task runs → desired count from the backlog.
+    const coldStart = new appscaling.StepScalingAction(this, 'ColdStart', {
+      scalingTarget: this.scalableTarget,
+      adjustmentType: appscaling.AdjustmentType.EXACT_CAPACITY,
+      cooldown: period,
+      metricAggregationType: appscaling.MetricAggregationType.MAXIMUM,
+    });
+    for (const step of policy.coldStartSteps) {
+      coldStart.addAdjustment({ adjustment: step.tasks, lowerBound: step.lower, upperBound: step.upper });
+    }
+    const coldStartAlarm = new cloudwatch.Alarm(this, 'ColdStartAlarm', {
+      alarmDescription: 'Scaling: messages are visible while no worker task runs; starts the first task(s).',
+      metric: new cloudwatch.MathExpression({
+        expression: 'IF(FILL(running, 0) == 0, visible, 0)',
+        usingMetrics: { visible, running: this.runningTasksMetric },
+        label: 'Visible messages while no task runs',
+        period,
+      }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    coldStartAlarm.addAlarmAction(new cwactions.ApplicationScalingAction(coldStart));
+
+    // 3. Scale in: nothing visible AND nothing in flight for scaleInIdleMinutes → 0 tasks.
+    const scaleIn = new appscaling.StepScalingAction(this, 'ScaleInWhenIdle', {
+      scalingTarget: this.scalableTarget,
+      adjustmentType: appscaling.AdjustmentType.EXACT_CAPACITY,
+      cooldown: period,
+      metricAggregationType: appscaling.MetricAggregationType.MAXIMUM,
+    });
+    scaleIn.addAdjustment({ adjustment: 0, upperBound: 0 });
+    const idleAlarm = new cloudwatch.Alarm(this, 'IdleAlarm', {
+      alarmDescription: `Scaling: no visible and no in-flight messages for ${policy.scaleInIdleMinutes} minutes; stops all worker tasks.`,
+      metric: new cloudwatch.MathExpression({
+        expression: 'visible + inFlight',
+        usingMetrics: { visible, inFlight },
+        label: 'Visible + in-flight messages',
+        period,
+      }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: policy.scaleInIdleMinutes,
+      datapointsToAlarm: policy.scaleInIdleMinutes,
+      // SQS stops publishing metrics for a queue idle for hours: no data means an empty queue.
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+    idleAlarm.addAlarmAction(new cwactions.ApplicationScalingAction(scaleIn));
+
+    // Worker errors: pino lines at level error (50) or fatal (60).
+    const errorsFilter = new logs.MetricFilter(this, 'ErrorLines', {
+      logGroup: this.logGroup,
+      filterPattern: logs.FilterPattern.numberValue('$.level', '>=', 50),
+      metricNamespace: 'blipline',
+      metricName: 'WorkerErrors',
+      metricValue: '1',
+      defaultValue: 0,
+    });
+    this.errorsMetric = errorsFilter.metric({ statistic: 'Sum', period: Duration.minutes(5) });
+  }
+}

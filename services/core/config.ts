@@ -1,0 +1,130 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .optional();
+
+const url = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .refine((v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+
+const optionalUrl = (protocols: string[]) =>
+  z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), url(protocols).optional());
+
+const positiveInt = (fallback: number) =>
+  z.preprocess(
+    (v) => (v === undefined || v === '' ? fallback : v),
+    z.coerce.number().int('must be an integer').positive('must be positive'),
+  );
+
+/** The environment variables blipline reads (COMMON.md lists them); validated once at start. */
+const envSchema = z.object({
+  AWS_REGION: z.string().trim().min(1, 'is required'),
+  BLIPLINE_BUCKET: z.string().trim().min(3, 'is required (an S3 bucket name)'),
+  BLIPLINE_QUEUE_URL: url(['http:', 'https:']),
+  BLIPLINE_TABLE: z.string().trim().min(3, 'is required (a DynamoDB table name)'),
+  BLIPLINE_REDIS_URL: optionalUrl(['redis:', 'rediss:']),
+  BLIPLINE_REDIS_PREFIX: z.string().default('blipline:'),
+  BLIPLINE_S3_ENDPOINT: optionalUrl(['http:', 'https:']),
+  BLIPLINE_SQS_ENDPOINT: optionalUrl(['http:', 'https:']),
+  BLIPLINE_DYNAMODB_ENDPOINT: optionalUrl(['http:', 'https:']),
+  BLIPLINE_MAX_UPLOAD_BYTES: positiveInt(10_485_760),
+  BLIPLINE_UPLOAD_EXPIRES_SECONDS: positiveInt(300).pipe(z.number().max(604_800, 'must be at most 604800 (7 days)')),
+  BLIPLINE_ALLOWED_ORIGINS: z.string().default('*'),
+  BLIPLINE_MODEL: optionalString,
+  BLIPLINE_VQA_MODEL: optionalString,
+  BLIPLINE_PRECISION: z.enum(['fp32', 'int8']).default('fp32'),
+  BLIPLINE_WEB_DIR: z.string().default(path.join(repoRoot, 'services/web/dist')),
+  BLIPLINE_RECORD_TTL_DAYS: positiveInt(30),
+  BLIPLINE_MAX_RECEIVE_COUNT: positiveInt(5),
+  BLIPLINE_UPLOAD_RATE_PER_MINUTE: positiveInt(60),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface Config {
+  region: string;
+  bucket: string;
+  queueUrl: string;
+  table: string;
+  /** Absent: the Redis cache is disabled. */
+  redisUrl: string | undefined;
+  redisKeyPrefix: string;
+  s3Endpoint: string | undefined;
+  sqsEndpoint: string | undefined;
+  dynamodbEndpoint: string | undefined;
+  maxUploadBytes: number;
+  uploadExpiresSeconds: number;
+  /** `'*'` or an explicit list of origins. */
+  allowedOrigins: '*' | string[];
+  model: string | undefined;
+  vqaModel: string | undefined;
+  precision: 'fp32' | 'int8';
+  webDir: string;
+  recordTtlDays: number;
+  /** The queue's redrive maxReceiveCount: the receive on which a failing job is recorded as failed. */
+  maxReceiveCount: number;
+  /** Token-bucket refill rate of POST /v1/uploads per client (burst = the same number). */
+  uploadRatePerMinute: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+/**
+ * Reads and validates the configuration. Throws one ConfigError naming every missing or invalid
+ * variable, so a misconfigured deployment fails at start with the whole list.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requireModel?: boolean } = {}): Config {
+  const result = envSchema.safeParse(env);
+  const issues: string[] = [];
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const name = issue.path.join('.');
+      const missing = env[name] === undefined || env[name] === '';
+      issues.push(`${name}: ${missing && issue.code === 'invalid_type' ? 'is required' : issue.message}`);
+    }
+  }
+  if (options.requireModel && (env.BLIPLINE_MODEL ?? '').trim() === '') {
+    issues.push('BLIPLINE_MODEL: is required (a captioning model directory or Hugging Face Hub id)');
+  }
+  if (!result.success || issues.length > 0) throw new ConfigError(issues);
+  const e = result.data;
+  const origins = e.BLIPLINE_ALLOWED_ORIGINS.split(',')
+    .map((o) => o.trim())
+    .filter((o) => o !== '');
+  return {
+    region: e.AWS_REGION,
+    bucket: e.BLIPLINE_BUCKET,
+    queueUrl: e.BLIPLINE_QUEUE_URL,
+    table: e.BLIPLINE_TABLE,
+    redisUrl: e.BLIPLINE_REDIS_URL,
+    redisKeyPrefix: e.BLIPLINE_REDIS_PREFIX,
+    s3Endpoint: e.BLIPLINE_S3_ENDPOINT,
+    sqsEndpoint: e.BLIPLINE_SQS_ENDPOINT,
+    dynamodbEndpoint: e.BLIPLINE_DYNAMODB_ENDPOINT,
+    maxUploadBytes: e.BLIPLINE_MAX_UPLOAD_BYTES,
+    uploadExpiresSeconds: e.BLIPLINE_UPLOAD_EXPIRES_SECONDS,
+    allowedOrigins: origins.length === 0 || origins.includes('*') ? '*' : origins,
+    model: e.BLIPLINE_MODEL,
+    vqaModel: e.BLIPLINE_VQA_MODEL,
+    precision: e.BLIPLINE_PRECISION,
+    webDir: path.resolve(e.BLIPLINE_WEB_DIR),
+    recordTtlDays: e.BLIPLINE_RECORD_TTL_DAYS,
+    maxReceiveCount: e.BLIPLINE_MAX_RECEIVE_COUNT,
+    uploadRatePerMinute: e.BLIPLINE_UPLOAD_RATE_PER_MINUTE,
+    logLevel: e.LOG_LEVEL,
+  };
+}

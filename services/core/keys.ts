@@ -1,0 +1,63 @@
+import { createHash } from 'node:crypto';
+import { idForObjectKey, isUuidV7 } from './ids.js';
+import { InvalidInputError } from './errors.js';
+
+/** Key prefix of objects uploaded through the API; also used by the CDK stack and the local S3->SQS bridge. */
+export const UPLOAD_PREFIX = 'uploads/';
+
+/** DynamoDB partition-key prefixes (one table, `pk` only). */
+export const PK = {
+  image: (imageId: string) => `image#${imageId}`,
+  object: (objectKey: string) => `object#${objectKey}`,
+  /** Caption by model and content hash; a caption made with a text prompt also keys on the prompt's hash. */
+  caption: (model: string, sha256: string, prompt?: string) =>
+    prompt === undefined || prompt === ''
+      ? `caption#${model}#${sha256}`
+      : `caption#${model}#${sha256}#prompt-${createHash('sha256').update(prompt).digest('hex').slice(0, 32)}`,
+  question: (imageId: string, questionId: string) => `question#${imageId}#${questionId}`,
+} as const;
+
+/** Object key for an API upload: the server-generated image id under UPLOAD_PREFIX, never a user path. */
+export function uploadKey(imageId: string): string {
+  return `${UPLOAD_PREFIX}${imageId}`;
+}
+
+/**
+ * The image id an object key belongs to: `uploads/<uuidv7>` keys carry it; any other key is a
+ * "dropped" object whose id is derived deterministically from the key (UUIDv5), so every event
+ * for one key lands on the same image record.
+ */
+export function imageIdForKey(key: string): string {
+  if (key.startsWith(UPLOAD_PREFIX)) {
+    const rest = key.slice(UPLOAD_PREFIX.length);
+    if (isUuidV7(rest)) return rest;
+  }
+  return idForObjectKey(key);
+}
+
+/**
+ * Decodes an object key as S3 event notifications carry it: form-URL-encoded, so `+` is a space
+ * and everything else is percent-encoded (a literal `+` arrives as `%2B`).
+ */
+export function decodeS3EventKey(raw: string): string {
+  try {
+    return decodeURIComponent(raw.replace(/\+/g, ' '));
+  } catch (cause) {
+    throw new InvalidInputError(`object key is not valid percent-encoding: ${JSON.stringify(raw)}`, { cause });
+  }
+}
+
+/**
+ * S3 sequencers are hex strings of varying length; the later event has the greater value once the
+ * shorter one is right-padded with zeros. Normalising to a fixed width makes plain string
+ * comparison (also inside DynamoDB conditions) correct.
+ */
+export const SEQUENCER_WIDTH = 32;
+
+export function normalizeSequencer(sequencer: string): string {
+  const hex = sequencer.trim().toUpperCase();
+  if (!/^[0-9A-F]+$/.test(hex) || hex.length > SEQUENCER_WIDTH) {
+    throw new InvalidInputError(`invalid S3 sequencer ${JSON.stringify(sequencer)}`);
+  }
+  return hex.padEnd(SEQUENCER_WIDTH, '0');
+}

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../services/core/index.js';
+
+const base = {
+  AWS_REGION: 'eu-west-1',
+  BLIPLINE_BUCKET: 'my-bucket',
+  BLIPLINE_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs',
+  BLIPLINE_TABLE: 'blipline',
+};
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig(base);
+    expect(config).toMatchObject({
+      region: 'eu-west-1',
+      bucket: 'my-bucket',
+      maxUploadBytes: 10_485_760,
+      uploadExpiresSeconds: 300,
+      allowedOrigins: '*',
+      precision: 'fp32',
+      recordTtlDays: 30,
+      redisUrl: undefined,
+      maxReceiveCount: 5,
+    });
+    expect(config.webDir.endsWith('services/web/dist')).toBe(true);
+  });
+
+  it('lists every missing and invalid variable in one error', () => {
+    let error: unknown;
+    try {
+      loadConfig({ BLIPLINE_QUEUE_URL: 'not a url', BLIPLINE_REDIS_URL: 'http://x', BLIPLINE_MAX_UPLOAD_BYTES: '-4', BLIPLINE_PRECISION: 'fp16' }, { requireModel: true });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const issues = (error as ConfigError).issues.join('\n');
+    for (const name of ['AWS_REGION', 'BLIPLINE_BUCKET', 'BLIPLINE_TABLE', 'BLIPLINE_QUEUE_URL', 'BLIPLINE_REDIS_URL', 'BLIPLINE_MAX_UPLOAD_BYTES', 'BLIPLINE_PRECISION', 'BLIPLINE_MODEL']) {
+      expect(issues).toContain(name);
+    }
+    expect((error as ConfigError).issues).toHaveLength(8);
+    expect((error as ConfigError).message).toContain('AWS_REGION: is required');
+  });
+
+  it('parses origins, endpoints and numbers', () => {
+    const config = loadConfig({
+      ...base,
+      BLIPLINE_ALLOWED_ORIGINS: 'https://a.example, https://b.example',
+      BLIPLINE_S3_ENDPOINT: 'http://127.0.0.1:4567',
+      BLIPLINE_REDIS_URL: 'rediss://cache.example:6379',
+      BLIPLINE_MAX_UPLOAD_BYTES: '2048',
+      BLIPLINE_VQA_MODEL: '',
+    });
+    expect(config.allowedOrigins).toEqual(['https://a.example', 'https://b.example']);
+    expect(config.s3Endpoint).toBe('http://127.0.0.1:4567');
+    expect(config.redisUrl).toBe('rediss://cache.example:6379');
+    expect(config.maxUploadBytes).toBe(2048);
+    expect(config.vqaModel).toBeUndefined();
+  });
+});

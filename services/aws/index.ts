@@ -1,0 +1,6 @@
+export * from './cache.js';
+export * from './clients.js';
+export * from './errors.js';
+export * from './record-store.js';
+export * from './s3.js';
+export * from './sqs.js';

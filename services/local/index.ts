@@ -118,13 +118,16 @@ async function chooseRedis(mode: RedisMode, logger: Logger): Promise<RedisChoice
   return { mode, url: own.url, prefix: randomRedisPrefix(), own };
 }
 
-async function settle<T>(promise: Promise<T>): Promise<T | LocalStackError> {
+async function settle<T>(promise: Promise<T>, timings?: Record<string, number>, name?: string): Promise<T | LocalStackError> {
+  const started = Date.now();
   try {
     return await promise;
   } catch (error) {
     return error instanceof LocalStackError
       ? error
       : new LocalStackError('bridge', 'start_failed', String(error), { cause: error });
+  } finally {
+    if (timings && name) timings[name] = Date.now() - started;
   }
 }
 
@@ -153,8 +156,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     s3Dir = path.join(tempDir, 's3');
   }
 
+  const timings: Record<string, number> = {};
   const [s3, sqs, dynamodb, redis] = await Promise.all([
-    settle(startS3({ bucket: LOCAL_BUCKET, directory: s3Dir })),
+    settle(startS3({ bucket: LOCAL_BUCKET, directory: s3Dir }), timings, 's3'),
     settle(
       startSqs({
         region,
@@ -164,15 +168,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         maxReceiveCount,
         visibilityTimeoutSeconds,
       }),
+      timings,
+      'sqs',
     ),
-    settle(startDynamoDb({ region, credentials, table: LOCAL_TABLE, dbPath: dynamoDir })),
-    settle(chooseRedis(options.redis ?? 'shared', logger)),
+    settle(startDynamoDb({ region, credentials, table: LOCAL_TABLE, dbPath: dynamoDir }), timings, 'dynamodb'),
+    settle(chooseRedis(options.redis ?? 'shared', logger), timings, 'redis'),
   ]);
 
   let bridge: S3ToSqsBridge | LocalStackError | undefined;
   if (!(s3 instanceof LocalStackError) && !(sqs instanceof LocalStackError)) {
     bridge = await settle(
       startS3ToSqsBridge({ region, credentials, s3, sqsEndpoint: sqs.endpoint, queueUrl: sqs.queueUrl, logger }),
+      timings,
+      'bridge',
     );
   }
 
@@ -260,7 +268,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   liveStacks.add(stack);
   installSignalHooks();
   logger.info(
-    { startupMs: stack.startupMs, s3: stack.s3, sqs: stack.sqs, dynamodb: stack.dynamodb, redis: stack.redisUrl ?? 'none' },
+    { startupMs: stack.startupMs, timingsMs: timings, s3: stack.s3, sqs: stack.sqs, dynamodb: stack.dynamodb, redis: stack.redisUrl ?? 'none' },
     'local stack ready',
   );
   return stack;

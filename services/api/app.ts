@@ -1,0 +1,217 @@
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import { HTTPException } from 'hono/http-exception';
+import { requestId } from 'hono/request-id';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { CACHE_KEYS, type Cache } from '../aws/cache.js';
+import type { RecordStore } from '../aws/record-store.js';
+import type { ObjectStore } from '../aws/s3.js';
+import type { Queue } from '../aws/sqs.js';
+import type { Config } from '../core/config.js';
+import { newId } from '../core/ids.js';
+import { uploadKey } from '../core/keys.js';
+import { imageRecordSchema, publicImage, type ImageRecord } from '../core/records.js';
+import { ApiError, notFound } from './errors.js';
+import { TokenBucketLimiter } from './rate-limit.js';
+import { IMAGE_CONTENT_TYPES, imageIdSchema, mediaType, objectKeySchema, questionRequestSchema, sanitizeFilename, uploadRequestSchema } from './schemas.js';
+import { webPage } from './web.js';
+
+export type ApiConfig = Pick<Config, 'maxUploadBytes' | 'uploadExpiresSeconds' | 'allowedOrigins' | 'model' | 'vqaModel' | 'webDir' | 'uploadRatePerMinute'>;
+
+export interface ApiDeps {
+  config: ApiConfig;
+  records: RecordStore;
+  objects: ObjectStore;
+  queue: Queue;
+  cache: Cache;
+  logger: Logger;
+  /** Identifies the client for rate limiting (the adapter knows the peer address). @default 'unknown' */
+  clientKey?: (c: Context) => string;
+}
+
+type AppEnv = { Variables: { requestId: string; log: Logger } };
+
+/** Largest JSON body accepted by any route. */
+export const MAX_JSON_BODY_BYTES = 16 * 1024;
+
+const CACHE_TTL_TERMINAL_SECONDS = 3_600;
+const CACHE_TTL_OPEN_SECONDS = 5;
+
+function errorBody(code: string, message: string) {
+  return { error: { code, message } };
+}
+
+async function readJson<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
+  let body: unknown;
+  try {
+    body = JSON.parse(await c.req.text());
+  } catch {
+    throw new ApiError(400, 'invalid_json', 'the request body is not valid JSON');
+  }
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw new ApiError(400, 'invalid_request', z.prettifyError(parsed.error).replace(/\n/g, '; '));
+  return parsed.data;
+}
+
+/**
+ * The HTTP API (contract in DESIGN.md). One app object serves the Node server (server.ts) and
+ * Lambda (lambda.ts); every error goes through `app.onError` as `{"error": {"code", "message"}}`.
+ */
+export function createApp(deps: ApiDeps): Hono<AppEnv> {
+  const { config, records, objects, queue, cache, logger } = deps;
+  const limiter = new TokenBucketLimiter(config.uploadRatePerMinute);
+  const clientKey = deps.clientKey ?? (() => 'unknown');
+  const app = new Hono<AppEnv>();
+
+  app.use('*', requestId());
+  app.use('*', async (c, next) => {
+    const log = logger.child({ requestId: c.get('requestId') });
+    c.set('log', log);
+    const started = performance.now();
+    await next();
+    log.info({ method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) }, 'request');
+  });
+  app.use(
+    '/v1/*',
+    cors({
+      origin: config.allowedOrigins === '*' ? '*' : config.allowedOrigins,
+      allowMethods: ['GET', 'POST', 'OPTIONS'],
+      allowHeaders: ['Content-Type'],
+      exposeHeaders: ['X-Request-Id', 'Retry-After'],
+      maxAge: 600,
+    }),
+  );
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: MAX_JSON_BODY_BYTES,
+      onError: () => {
+        throw new ApiError(413, 'body_too_large', `request bodies are limited to ${MAX_JSON_BODY_BYTES} bytes`);
+      },
+    }),
+  );
+
+  app.onError((error, c) => {
+    const log = c.get('log') ?? logger;
+    if (error instanceof ApiError) {
+      for (const [k, v] of Object.entries(error.headers)) c.header(k, v);
+      return c.json(errorBody(error.code, error.message), error.status);
+    }
+    if (error instanceof HTTPException) {
+      return c.json(errorBody(error.status === 413 ? 'body_too_large' : 'http_error', error.message || 'request rejected'), error.status);
+    }
+    log.error({ err: error }, 'unhandled error');
+    return c.json(errorBody('internal_error', `internal error (request id ${c.get('requestId')})`), 500);
+  });
+  app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
+
+  async function loadImage(imageId: string): Promise<ImageRecord | ReturnType<typeof publicImage> | undefined> {
+    const cached = await cache.getJson(CACHE_KEYS.image(imageId), (v) => imageRecordSchema.parse(v));
+    if (cached) return cached;
+    const stored = await records.getImage(imageId);
+    if (!stored) return undefined;
+    const terminal = stored.status === 'done' || stored.status === 'failed';
+    // NX: never overwrite a fresher value the worker wrote meanwhile.
+    await cache.setJson(CACHE_KEYS.image(imageId), publicImage(stored), terminal ? CACHE_TTL_TERMINAL_SECONDS : CACHE_TTL_OPEN_SECONDS, { onlyIfAbsent: true });
+    return stored;
+  }
+
+  app.get('/healthz', (c) =>
+    c.json({ status: 'ok', cache: cache.enabled ? (cache.ready ? 'ready' : 'unavailable') : 'disabled' }),
+  );
+
+  app.get('/v1/config', (c) =>
+    c.json({
+      maxUploadBytes: config.maxUploadBytes,
+      uploadExpiresSeconds: config.uploadExpiresSeconds,
+      uploadMethod: 'PUT',
+      contentTypes: IMAGE_CONTENT_TYPES,
+      prompt: true,
+      questions: config.vqaModel !== undefined,
+    }),
+  );
+
+  app.post('/v1/uploads', async (c) => {
+    const retryAfter = limiter.take(clientKey(c));
+    if (retryAfter > 0) {
+      throw new ApiError(429, 'rate_limited', `too many uploads from this client; retry in ${retryAfter} s`, { headers: { 'Retry-After': String(retryAfter) } });
+    }
+    const body = await readJson(c, uploadRequestSchema);
+    const contentType = mediaType(body.contentType);
+    if (!(IMAGE_CONTENT_TYPES as readonly string[]).includes(contentType)) {
+      throw new ApiError(415, 'unsupported_type', `contentType ${JSON.stringify(body.contentType)} is not accepted; use one of ${IMAGE_CONTENT_TYPES.join(', ')}`);
+    }
+    if (body.contentLength > config.maxUploadBytes) {
+      throw new ApiError(413, 'too_large', `contentLength ${body.contentLength} exceeds the limit of ${config.maxUploadBytes} bytes`);
+    }
+    const imageId = newId();
+    const key = uploadKey(imageId);
+    const filename = sanitizeFilename(body.filename);
+    await records.createUpload({ imageId, objectKey: key, model: config.model ?? 'unconfigured', contentType, contentLength: body.contentLength, filename, prompt: body.prompt });
+    const upload = await objects.presignPut(key, contentType, body.contentLength, config.uploadExpiresSeconds);
+    c.get('log').info({ imageId, contentType, contentLength: body.contentLength }, 'upload created');
+    return c.json(
+      {
+        imageId,
+        upload: { method: upload.method, url: upload.url, headers: upload.headers },
+        expiresAt: upload.expiresAt.toISOString(),
+        statusUrl: `/v1/images/${imageId}`,
+      },
+      201,
+      { Location: `/v1/images/${imageId}` },
+    );
+  });
+
+  app.get('/v1/images/:imageId', async (c) => {
+    const id = imageIdSchema.safeParse(c.req.param('imageId'));
+    if (!id.success) throw new ApiError(400, 'invalid_image_id', 'imageId must be a UUID');
+    const image = await loadImage(id.data);
+    if (!image) throw notFound(`image ${id.data}`);
+    return c.json(publicImage(image as ImageRecord));
+  });
+
+  app.get('/v1/objects', async (c) => {
+    const key = objectKeySchema.safeParse(c.req.query('key'));
+    if (!key.success) throw new ApiError(400, 'invalid_request', 'query parameter `key` (1..1024 characters) is required');
+    let imageId = await cache.getJson(CACHE_KEYS.object(key.data), (v) => z.string().parse(v));
+    if (!imageId) {
+      const mapping = await records.getObject(key.data);
+      if (!mapping) throw notFound(`object ${JSON.stringify(key.data)}`);
+      imageId = mapping.imageId;
+      await cache.setJson(CACHE_KEYS.object(key.data), imageId, CACHE_TTL_TERMINAL_SECONDS, { onlyIfAbsent: true });
+    }
+    const image = await loadImage(imageId);
+    if (!image) throw notFound(`object ${JSON.stringify(key.data)}`);
+    return c.json(publicImage(image as ImageRecord));
+  });
+
+  app.post('/v1/images/:imageId/questions', async (c) => {
+    const id = imageIdSchema.safeParse(c.req.param('imageId'));
+    if (!id.success) throw new ApiError(400, 'invalid_image_id', 'imageId must be a UUID');
+    const body = await readJson(c, questionRequestSchema);
+    const image = await records.getImage(id.data);
+    if (!image) throw notFound(`image ${id.data}`);
+    if (image.status === 'awaiting_upload') throw new ApiError(409, 'not_uploaded', 'the image has not been uploaded yet');
+    if (image.status === 'failed') throw new ApiError(409, 'image_failed', `the image failed (${image.error?.code ?? 'unknown'}); it cannot be asked about`);
+    const questionId = newId();
+    await records.createQuestion({ imageId: id.data, questionId, question: body.question });
+    await queue.send({ type: 'question', imageId: id.data, questionId });
+    const statusUrl = `/v1/images/${id.data}/questions/${questionId}`;
+    return c.json({ questionId, statusUrl }, 202, { Location: statusUrl });
+  });
+
+  app.get('/v1/images/:imageId/questions/:questionId', async (c) => {
+    const id = imageIdSchema.safeParse(c.req.param('imageId'));
+    const qid = imageIdSchema.safeParse(c.req.param('questionId'));
+    if (!id.success || !qid.success) throw new ApiError(400, 'invalid_request', 'imageId and questionId must be UUIDs');
+    const question = await records.getQuestion(id.data, qid.data);
+    if (!question) throw notFound(`question ${qid.data}`);
+    return c.json(question);
+  });
+
+  app.all('/v1/*', (c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
+  app.get('*', webPage(config.webDir));
+  return app;
+}

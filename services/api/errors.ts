@@ -1,0 +1,19 @@
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { BliplineError } from '../core/errors.js';
+
+/** An error the API answers with its own status and `{"error": {"code", "message"}}`. */
+export class ApiError extends BliplineError {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    code: string,
+    message: string,
+    options?: { cause?: unknown; headers?: Record<string, string> },
+  ) {
+    super(code, message, options);
+    this.headers = options?.headers ?? {};
+  }
+
+  readonly headers: Record<string, string>;
+}
+
+export const notFound = (what: string) => new ApiError(404, 'not_found', `${what} not found`);

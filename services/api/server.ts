@@ -1,0 +1,41 @@
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { serve, type ServerType } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { loadConfig, type Config } from '../core/config.js';
+import { createLogger } from '../core/logger.js';
+import { createApp } from './app.js';
+import { createApiDeps } from './deps.js';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Runs the API as a Node HTTP server (local development, `blipline dev`). Port 0 picks a free one. */
+export async function startServer(options: { config: Config; port?: number; hostname?: string; logger?: ReturnType<typeof createLogger> }): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger({ level: options.config.logLevel, name: 'api' });
+  const deps = createApiDeps(options.config, logger);
+  const app = createApp({ ...deps, clientKey: (c) => getConnInfo(c).remote.address ?? 'unknown' });
+  const hostname = options.hostname ?? '127.0.0.1';
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, port: options.port ?? 3000, hostname }, () => resolve(s));
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${hostname}:${port}`,
+    port,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await deps.close();
+    },
+  };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const config = loadConfig();
+  const running = await startServer({ config, port: Number(process.env.PORT ?? 3000), hostname: process.env.HOST ?? '0.0.0.0' });
+  process.stdout.write(`${JSON.stringify({ api: running.url })}\n`);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void running.close().then(() => process.exit(0)));
+}

@@ -1,0 +1,174 @@
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../services/api/app.js';
+import { createApiDeps } from '../../services/api/deps.js';
+import type { Config } from '../../services/core/config.js';
+import { createLogger } from '../../services/core/logger.js';
+import { UPLOAD_PREFIX } from '../../services/core/keys.js';
+import { useLocalStack } from '../support/local-stack.js';
+import { configFor } from '../pipeline/support.js';
+
+const stack = useLocalStack();
+const logger = createLogger({ level: 'silent' });
+let config: Config;
+let deps: ReturnType<typeof createApiDeps>;
+let app: ReturnType<typeof createApp>;
+let webDir: string;
+
+const json = (body: unknown) => ({ method: 'POST', headers: { 'Content-Type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+
+async function errorOf(res: Response): Promise<{ status: number; code: string; message: string }> {
+  const body = (await res.json()) as { error: { code: string; message: string } };
+  return { status: res.status, code: body.error.code, message: body.error.message };
+}
+
+beforeAll(async () => {
+  webDir = await mkdtemp(path.join(tmpdir(), 'blipline-web-'));
+  config = configFor(stack(), { BLIPLINE_MAX_UPLOAD_BYTES: '5000', BLIPLINE_WEB_DIR: webDir, BLIPLINE_ALLOWED_ORIGINS: 'http://page.test' });
+  deps = createApiDeps(config, logger);
+  app = createApp(deps);
+});
+
+afterAll(async () => {
+  await deps?.close();
+  await rm(webDir, { recursive: true, force: true });
+});
+
+describe('POST /v1/uploads', () => {
+  it('creates an awaiting_upload record and a presigned PUT that S3 accepts for exactly that type and size', async () => {
+    const res = await app.request('/v1/uploads', json({ contentType: 'image/png', contentLength: 4, filename: '../../etc/passwd' }));
+    expect(res.status).toBe(201);
+    const body = (await res.json()) as { imageId: string; upload: { method: string; url: string; headers: Record<string, string> }; expiresAt: string; statusUrl: string };
+    expect(body.upload.method).toBe('PUT');
+    expect(body.statusUrl).toBe(`/v1/images/${body.imageId}`);
+    expect(new URL(body.upload.url).pathname).toContain(`${UPLOAD_PREFIX}${body.imageId}`);
+    expect(new URL(body.upload.url).searchParams.get('X-Amz-SignedHeaders')).toBe('content-length;content-type;host');
+    expect(Date.parse(body.expiresAt) - Date.now()).toBeGreaterThan(250_000);
+
+    const status = await app.request(body.statusUrl);
+    const record = (await status.json()) as Record<string, unknown>;
+    expect(record).toMatchObject({ imageId: body.imageId, status: 'awaiting_upload', filename: 'passwd', contentType: 'image/png' });
+    expect(record.sequencer).toBeUndefined();
+
+    const wrongType = await fetch(body.upload.url, { method: 'PUT', headers: { 'Content-Type': 'image/jpeg' }, body: new Uint8Array([1, 2, 3, 4]) });
+    expect(wrongType.status).toBe(403);
+    const wrongLength = await fetch(body.upload.url, { method: 'PUT', headers: { 'Content-Type': 'image/png' }, body: new Uint8Array([1, 2, 3, 4, 5]) });
+    expect(wrongLength.status).toBe(403);
+    const ok = await fetch(body.upload.url, { method: 'PUT', headers: body.upload.headers, body: new Uint8Array([1, 2, 3, 4]) });
+    expect(ok.status).toBe(200);
+  });
+
+  it('answers 403 from S3 once the URL has expired', async () => {
+    const shortDeps = createApiDeps(configFor(stack(), { BLIPLINE_UPLOAD_EXPIRES_SECONDS: '1' }), logger);
+    try {
+      const res = await createApp(shortDeps).request('/v1/uploads', json({ contentType: 'image/jpeg', contentLength: 3 }));
+      const body = (await res.json()) as { upload: { url: string; headers: Record<string, string> } };
+      await new Promise((r) => setTimeout(r, 2_100));
+      const put = await fetch(body.upload.url, { method: 'PUT', headers: body.upload.headers, body: new Uint8Array([1, 2, 3]) });
+      expect(put.status).toBe(403);
+      expect(await put.text()).toMatch(/expired/i);
+    } finally {
+      await shortDeps.close();
+    }
+  });
+
+  it('rejects bad bodies with a specific 4xx reason', async () => {
+    const cases: [unknown, number, string][] = [
+      ['{"contentType": "image/png",', 400, 'invalid_json'],
+      [{ contentType: 'image/png' }, 400, 'invalid_request'],
+      [{ contentType: 'image/png', contentLength: '12' }, 400, 'invalid_request'],
+      [{ contentType: 'image/png', contentLength: 12, extra: true }, 400, 'invalid_request'],
+      [{ contentType: 'image/png', contentLength: 0 }, 400, 'invalid_request'],
+      [{ contentType: 'image/png', contentLength: 1.5 }, 400, 'invalid_request'],
+      [{ contentType: 'text/plain', contentLength: 12 }, 415, 'unsupported_type'],
+      [{ contentType: 'image/svg+xml', contentLength: 12 }, 415, 'unsupported_type'],
+      [{ contentType: 'image/png', contentLength: 5001 }, 413, 'too_large'],
+      [{ contentType: 'image/png', contentLength: 12, prompt: 'x'.repeat(201) }, 400, 'invalid_request'],
+      ['x'.repeat(20_000), 413, 'body_too_large'],
+    ];
+    for (const [body, status, code] of cases) {
+      const res = await app.request('/v1/uploads', json(body));
+      const error = await errorOf(res);
+      expect({ body: JSON.stringify(body).slice(0, 60), status: error.status, code: error.code }).toEqual({ body: JSON.stringify(body).slice(0, 60), status, code });
+      expect(error.message.length).toBeGreaterThan(5);
+    }
+    const tooLarge = await errorOf(await app.request('/v1/uploads', json({ contentType: 'image/png', contentLength: 5001 })));
+    expect(tooLarge.message).toContain('5000');
+    const unknownField = await errorOf(await app.request('/v1/uploads', json({ contentType: 'image/png', contentLength: 12, extra: true })));
+    expect(unknownField.message).toContain('extra');
+  });
+
+  it('limits uploads per client with a token bucket', async () => {
+    const limited = createApp({ ...deps, config: { ...config, uploadRatePerMinute: 3 }, clientKey: (c) => c.req.header('x-test-client') ?? 'a' });
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      const res = await limited.request('/v1/uploads', { ...json({ contentType: 'image/png', contentLength: 10 }), headers: { 'Content-Type': 'application/json', 'x-test-client': 'a' } });
+      statuses.push(res.status);
+      if (res.status === 429) {
+        expect(Number(res.headers.get('Retry-After'))).toBeGreaterThan(0);
+        expect((await errorOf(res)).code).toBe('rate_limited');
+      }
+    }
+    expect(statuses).toEqual([201, 201, 201, 429, 429]);
+    const other = await limited.request('/v1/uploads', { ...json({ contentType: 'image/png', contentLength: 10 }), headers: { 'Content-Type': 'application/json', 'x-test-client': 'b' } });
+    expect(other.status).toBe(201);
+  });
+});
+
+describe('status and question routes', () => {
+  it('answers 404 for unknown ids and keys, 400 for malformed ones', async () => {
+    expect(await errorOf(await app.request('/v1/images/0190d5c2-8f4e-7a9b-8c1d-2e3f4a5b6c7d'))).toMatchObject({ status: 404, code: 'not_found' });
+    expect(await errorOf(await app.request('/v1/images/..%2F..%2Fetc'))).toMatchObject({ status: 400, code: 'invalid_image_id' });
+    expect(await errorOf(await app.request('/v1/objects?key=nothing/here.jpg'))).toMatchObject({ status: 404, code: 'not_found' });
+    expect(await errorOf(await app.request('/v1/objects'))).toMatchObject({ status: 400, code: 'invalid_request' });
+    expect(await errorOf(await app.request('/v1/nope'))).toMatchObject({ status: 404, code: 'not_found' });
+    const q = await app.request('/v1/images/0190d5c2-8f4e-7a9b-8c1d-2e3f4a5b6c7d/questions', json({ question: 'what is it?' }));
+    expect(await errorOf(q)).toMatchObject({ status: 404, code: 'not_found' });
+  });
+
+  it('refuses questions about an image that was never uploaded', async () => {
+    const created = (await (await app.request('/v1/uploads', json({ contentType: 'image/png', contentLength: 10 }))).json()) as { imageId: string };
+    const res = await app.request(`/v1/images/${created.imageId}/questions`, json({ question: 'what is it?' }));
+    expect(await errorOf(res)).toMatchObject({ status: 409, code: 'not_uploaded' });
+    const bad = await app.request(`/v1/images/${created.imageId}/questions`, json({ question: '' }));
+    expect(await errorOf(bad)).toMatchObject({ status: 400, code: 'invalid_request' });
+  });
+
+  it('serves health, config and CORS for the allowed origin', async () => {
+    const health = await app.request('/healthz');
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: 'ok' });
+    const cfg = (await (await app.request('/v1/config')).json()) as Record<string, unknown>;
+    expect(cfg).toMatchObject({ maxUploadBytes: 5000, uploadMethod: 'PUT', questions: false });
+    const preflight = await app.request('/v1/uploads', { method: 'OPTIONS', headers: { Origin: 'http://page.test', 'Access-Control-Request-Method': 'POST' } });
+    expect(preflight.headers.get('Access-Control-Allow-Origin')).toBe('http://page.test');
+    const foreign = await app.request('/v1/config', { headers: { Origin: 'http://evil.test' } });
+    expect(foreign.headers.get('Access-Control-Allow-Origin')).toBeNull();
+    expect(health.headers.get('X-Request-Id')).toBeTruthy();
+  });
+});
+
+describe('GET / (the upload page)', () => {
+  it('answers a JSON 503 while the page is not built', async () => {
+    const res = await app.request('/');
+    expect(res.status).toBe(503);
+    expect((await errorOf(res)).code).toBe('web_not_built');
+  });
+
+  it('serves the built page with content types and caching headers', async () => {
+    await mkdir(path.join(webDir, 'assets'), { recursive: true });
+    await writeFile(path.join(webDir, 'index.html'), '<!doctype html><title>blipline</title>');
+    await writeFile(path.join(webDir, 'assets', 'index-abc123.js'), 'console.log(1)');
+    const page = await app.request('/');
+    expect(page.status).toBe(200);
+    expect(page.headers.get('Content-Type')).toMatch(/^text\/html/);
+    expect(page.headers.get('Cache-Control')).toBe('no-cache');
+    expect(await page.text()).toContain('blipline');
+    const asset = await app.request('/assets/index-abc123.js');
+    expect(asset.headers.get('Content-Type')).toMatch(/javascript/);
+    expect(asset.headers.get('Cache-Control')).toContain('immutable');
+    expect((await app.request('/assets/missing.js')).status).toBe(404);
+  });
+});

@@ -1,0 +1,32 @@
+import type { Logger } from 'pino';
+import { Cache } from '../aws/cache.js';
+import { createDynamoClient, createS3Client, createSqsClient } from '../aws/clients.js';
+import { RecordStore } from '../aws/record-store.js';
+import { ObjectStore } from '../aws/s3.js';
+import { Queue } from '../aws/sqs.js';
+import type { Config } from '../core/config.js';
+import { Metrics } from '../core/metrics.js';
+import type { Captioner, QuestionAnswerer } from './captioner.js';
+import { Worker, type WorkerOptions } from './worker.js';
+
+/** Builds a worker over the configured AWS resources and the given models. */
+export function createWorker(
+  config: Config,
+  models: { captioner: Captioner; answerer?: QuestionAnswerer },
+  options: { logger: Logger; metrics?: Metrics; worker?: Partial<WorkerOptions> },
+): { worker: Worker; metrics: Metrics; close(): Promise<void> } {
+  const cache = new Cache({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger: options.logger });
+  const metrics = options.metrics ?? new Metrics({ service: 'worker' });
+  const worker = new Worker({
+    queue: new Queue(createSqsClient(config), config.queueUrl),
+    objects: new ObjectStore(createS3Client(config), config.bucket),
+    records: new RecordStore(createDynamoClient(config), config.table, { ttlDays: config.recordTtlDays }),
+    cache,
+    captioner: models.captioner,
+    answerer: models.answerer,
+    metrics,
+    logger: options.logger,
+    options: { maxObjectBytes: config.maxUploadBytes, maxReceiveCount: config.maxReceiveCount, ...options.worker },
+  });
+  return { worker, metrics, close: () => cache.close() };
+}

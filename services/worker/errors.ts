@@ -1,0 +1,8 @@
+import { BliplineError } from '../core/errors.js';
+
+/** A job could not finish for a reason that may pass (the message is left for redelivery). */
+export class RetryableJobError extends BliplineError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('retryable', message, options);
+  }
+}

@@ -87,6 +87,7 @@ describe('card texts', () => {
     expect(questionStatusText({ ...q, phase: { tag: 'asking' } })).toBe('Sending…');
     expect(questionStatusText({ ...q, phase: { tag: 'pending' } })).toMatch(/Waiting/);
     expect(questionStatusText({ ...q, phase: { tag: 'answered', answer: 'two' } })).toBe('two');
+    expect(questionStatusText({ ...q, phase: { tag: 'answered', answer: '' } })).toBe('(empty answer)');
     expect(questionStatusText({ ...q, phase: { tag: 'failed', error: { code: 'api_unreachable' } } })).toMatch(/unreachable/);
   });
 });

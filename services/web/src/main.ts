@@ -68,7 +68,7 @@ function addFiles(files: Iterable<File>): void {
         dropZone.focus();
       },
     });
-    cards.prepend(view.root);
+    cards.append(view.root);
     void controller.start();
   }
 }

@@ -84,7 +84,7 @@ export function questionStatusText(question: QuestionState): string {
     case 'pending':
       return 'Waiting for the answer…';
     case 'answered':
-      return question.phase.answer;
+      return question.phase.answer !== '' ? question.phase.answer : '(empty answer)';
     case 'failed':
       return errorMessage(question.phase.error);
   }

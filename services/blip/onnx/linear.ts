@@ -1,6 +1,7 @@
 import type { FloatTensor } from '../checkpoint/safetensors.js';
 import { type GraphBuilder, tensor, type Value } from './graph.js';
 import { add, matMul } from './ops.js';
+import { int8Linear } from '../quant/linear-int8.js';
 
 /** Numeric format of the weights of linear layers. */
 export type Precision = 'fp32' | 'int8';
@@ -33,7 +34,7 @@ function transposed(weight: FloatTensor): Float32Array {
  * in the BLIP graphs goes through this one function, so a quantised variant replaces only this.
  */
 export function linear(g: GraphBuilder, x: Value, params: LinearWeights, options: { precision: Precision }): Value {
-  if (options.precision !== 'fp32') throw new Error(`linear: precision ${options.precision} is not implemented`);
+  if (options.precision === 'int8') return int8Linear(g, x, params);
   const [outFeatures, inFeatures] = params.weight.shape as [number, number];
   const weightT = g.initializer(`${params.name}.weight_t`, tensor('float32', [inFeatures, outFeatures], transposed(params.weight)));
   const product = matMul(g, x, weightT);

@@ -1,0 +1,38 @@
+import os from 'node:os';
+import * as ort from 'onnxruntime-node';
+import { BlipRuntimeError } from '../errors.js';
+
+/** onnxruntime-node sessions on the CPU: intra-op threads = vCPUs unless told, full graph optimisation. */
+
+export interface SessionOptions {
+  readonly threads?: number;
+}
+
+export const defaultThreads = (): number => os.availableParallelism();
+
+export async function createSession(file: string, options: SessionOptions = {}): Promise<ort.InferenceSession> {
+  try {
+    return await ort.InferenceSession.create(file, {
+      executionProviders: ['cpu'],
+      intraOpNumThreads: options.threads ?? defaultThreads(),
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+    });
+  } catch (error) {
+    throw new BlipRuntimeError('session_failed', `cannot load ${file}: ${String(error)}`, { cause: error });
+  }
+}
+
+/** Runs a session, wrapping failures in a BlipRuntimeError. */
+export async function runSession(
+  session: ort.InferenceSession,
+  feeds: Record<string, ort.Tensor>,
+  what: string,
+): Promise<ort.InferenceSession.ReturnType> {
+  try {
+    return await session.run(feeds);
+  } catch (error) {
+    throw new BlipRuntimeError('inference_failed', `${what} failed: ${String(error)}`, { cause: error });
+  }
+}

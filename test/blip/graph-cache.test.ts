@@ -1,0 +1,58 @@
+import { copyFile, mkdir, mkdtemp, open, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openCheckpoint } from '../../services/blip/checkpoint/index.js';
+import { BlipRuntime } from '../../services/blip/runtime/index.js';
+import { captioningModelDir } from '../support/fixtures.js';
+
+const scratch = await mkdtemp(path.join(os.tmpdir(), 'blipline-graph-cache-'));
+afterAll(() => rm(scratch, { recursive: true, force: true }));
+
+function capturingLogger(): { logger: pino.Logger; messages: () => { msg: string; cacheHit?: boolean }[] } {
+  const lines: string[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+  return { logger, messages: () => lines.map((line) => JSON.parse(line) as { msg: string; cacheHit?: boolean }) };
+}
+
+async function start(modelDir: string, cacheDir: string) {
+  const { logger, messages } = capturingLogger();
+  const runtime = await BlipRuntime.load(await openCheckpoint(modelDir, { cacheDir }), { cacheDir, precision: 'fp32', threads: 1, logger });
+  await runtime.dispose();
+  return { compiled: runtime.compiled, messages: messages() };
+}
+
+describe('compiled graph cache', () => {
+  const cacheDir = path.join(scratch, 'graphs');
+
+  it('compiles on the first start and reuses the graphs on the second', async () => {
+    const first = await start(captioningModelDir, cacheDir);
+    expect(first.compiled.cacheHit).toBe(false);
+    expect(first.messages.map((m) => m.msg)).toContain('compiled graphs');
+    expect((await readdir(first.compiled.dir)).sort()).toEqual(
+      ['text_cross_key_value', 'text_decoder_step', 'vision'].flatMap((name) => [`${name}.onnx`, `${name}.onnx.data`]),
+    );
+
+    const second = await start(captioningModelDir, cacheDir);
+    expect(second.compiled).toMatchObject({ cacheHit: true, dir: first.compiled.dir });
+    expect(second.messages).toContainEqual(expect.objectContaining({ msg: 'reusing compiled graphs', cacheHit: true }));
+    expect(second.messages.map((m) => m.msg)).not.toContain('compiling graphs');
+  });
+
+  it('recompiles when the checkpoint changes', async () => {
+    const changedDir = path.join(scratch, 'changed-checkpoint');
+    await mkdir(changedDir);
+    for (const file of ['config.json', 'model.safetensors']) await copyFile(path.join(captioningModelDir, file), path.join(changedDir, file));
+    const weights = await open(path.join(changedDir, 'model.safetensors'), 'r+');
+    const { size } = await weights.stat();
+    await weights.write(new Uint8Array(Float32Array.of(0.125).buffer), 0, 4, size - 4); // last float of the last tensor
+    await weights.close();
+
+    const original = await start(captioningModelDir, cacheDir);
+    const changed = await start(changedDir, cacheDir);
+    expect(original.compiled.cacheHit).toBe(true);
+    expect(changed.compiled.cacheHit).toBe(false);
+    expect(changed.compiled.dir).not.toBe(original.compiled.dir);
+  });
+});

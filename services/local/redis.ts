@@ -52,9 +52,16 @@ export class OwnRedis {
   }
 
   static async start(): Promise<OwnRedis> {
-    const redis = new OwnRedis(await freePort());
-    await redis.start();
-    return redis;
+    // A free port can be taken between probing it and redis-server binding it: try a few ports.
+    for (let attempt = 1; ; attempt++) {
+      const redis = new OwnRedis(await freePort());
+      try {
+        await redis.start();
+        return redis;
+      } catch (error) {
+        if (attempt >= 3 || (error instanceof LocalStackError && error.code === 'missing_dependency')) throw error;
+      }
+    }
   }
 
   /** Starts the server again on the same port (after `stop()`); no-op while it runs. */

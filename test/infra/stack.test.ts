@@ -1,0 +1,414 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { resourcesOf, type Synthesized, synthBlipline } from './support.js';
+
+// One synthesis for the whole file (the real app: API bundled by esbuild, cdk-nag checks on).
+let s: Synthesized;
+beforeAll(() => {
+  s = synthBlipline({ bundling: true });
+});
+
+const logicalId = (type: string, fragment: string): string => {
+  const match = resourcesOf(s.json, type).find(([id]) => id.includes(fragment));
+  if (!match) throw new Error(`no ${type} whose id contains ${fragment}`);
+  return match[0];
+};
+const arn = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
+
+interface AssetsManifest {
+  files: Record<string, { source: { path: string; packaging?: string } }>;
+  dockerImages: Record<string, { source: { directory: string; dockerFile?: string; dockerBuildArgs?: Record<string, string>; platform?: string } }>;
+}
+const assetsManifest = (): AssetsManifest =>
+  JSON.parse(readFileSync(path.join(s.outdir, `${s.stack.stackName}.assets.json`), 'utf8')) as AssetsManifest;
+
+describe('bucket', () => {
+  it('blocks public access, encrypts, has no versioning, logs access', () => {
+    s.template.hasResourceProperties('AWS::S3::Bucket', {
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      VersioningConfiguration: Match.absent(),
+      LoggingConfiguration: Match.objectLike({ LogFilePrefix: 'images/' }),
+    });
+  });
+
+  it('allows browser PUT/POST from the configured origins and exposes ETag', () => {
+    s.template.hasResourceProperties('AWS::S3::Bucket', {
+      CorsConfiguration: {
+        CorsRules: [Match.objectLike({ AllowedMethods: ['PUT', 'POST'], AllowedOrigins: ['*'], ExposedHeaders: ['ETag'] })],
+      },
+    });
+  });
+
+  it('aborts incomplete multipart uploads and expires abandoned API uploads', () => {
+    s.template.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' }),
+          Match.objectLike({ Prefix: 'uploads/', ExpirationInDays: 30, Status: 'Enabled' }),
+        ]),
+      },
+    });
+  });
+
+  it('denies every request without TLS', () => {
+    const bucket = logicalId('AWS::S3::Bucket', 'StorageImages');
+    s.template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: bucket },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it('sends every ObjectCreated event (all keys) to the queue', () => {
+    const bucket = logicalId('AWS::S3::Bucket', 'StorageImages');
+    const queue = logicalId('AWS::SQS::Queue', 'StorageJobs');
+    s.template.hasResourceProperties('Custom::S3BucketNotifications', {
+      BucketName: { Ref: bucket },
+      NotificationConfiguration: { QueueConfigurations: [{ Events: ['s3:ObjectCreated:*'], QueueArn: arn(queue) }] },
+    });
+  });
+});
+
+describe('queue and dead-letter queue', () => {
+  it('encrypts, long-polls, sizes visibility from the worst-case job, redrives after 5 receives', () => {
+    const dlq = logicalId('AWS::SQS::Queue', 'DeadLetterQueue');
+    s.template.hasResourceProperties('AWS::SQS::Queue', {
+      SqsManagedSseEnabled: true,
+      ReceiveMessageWaitTimeSeconds: 20,
+      VisibilityTimeout: 90,
+      RedrivePolicy: { deadLetterTargetArn: arn(dlq), maxReceiveCount: 5 },
+    });
+  });
+
+  it('keeps dead letters for 14 days, encrypted', () => {
+    s.template.hasResourceProperties('AWS::SQS::Queue', { MessageRetentionPeriod: 1_209_600, SqsManagedSseEnabled: true });
+  });
+
+  it('lets only this bucket (via the S3 service) send to the queue, and only over TLS', () => {
+    const bucket = logicalId('AWS::S3::Bucket', 'StorageImages');
+    const queue = logicalId('AWS::SQS::Queue', 'StorageJobs');
+    const [, policy] = resourcesOf(s.json, 'AWS::SQS::QueuePolicy').find(([, r]) => JSON.stringify(r.Properties?.Queues) === JSON.stringify([{ Ref: queue }])) ?? [];
+    const statements = (policy?.Properties?.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement;
+    const allows = statements.filter((st) => st.Effect === 'Allow');
+    expect(allows).toEqual([
+      {
+        Action: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
+        Condition: { ArnLike: { 'aws:SourceArn': arn(bucket) } },
+        Effect: 'Allow',
+        Principal: { Service: 's3.amazonaws.com' },
+        Resource: arn(queue),
+      },
+    ]);
+    expect(statements.some((st) => st.Effect === 'Deny' && JSON.stringify(st.Condition).includes('SecureTransport'))).toBe(true);
+  });
+});
+
+describe('table', () => {
+  it('is on-demand with pk only, TTL on ttl, point-in-time recovery, no indexes', () => {
+    s.template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+      Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
+      GlobalSecondaryIndexes: Match.absent(),
+    });
+  });
+});
+
+describe('network and cache', () => {
+  it('has no internet route: no NAT, no internet gateway, only isolated subnets and endpoints', () => {
+    s.template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    s.template.resourceCountIs('AWS::EC2::InternetGateway', 0);
+    const endpoints = resourcesOf(s.json, 'AWS::EC2::VPCEndpoint').map(([, r]) => JSON.stringify(r.Properties?.ServiceName));
+    for (const service of ['.s3', '.dynamodb', '.sqs', '.ecr.api', '.ecr.dkr', '.logs']) {
+      expect(endpoints.some((e) => e.includes(service)), service).toBe(true);
+    }
+    s.template.hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Gateway', ServiceName: Match.objectLike({}) });
+  });
+
+  it('runs serverless Valkey in the isolated subnets', () => {
+    s.template.hasResourceProperties('AWS::ElastiCache::ServerlessCache', {
+      Engine: 'valkey',
+      SubnetIds: Match.arrayWith([Match.objectLike({ Ref: Match.stringLikeRegexp('NetworkVpcprivateSubnet') })]),
+      SecurityGroupIds: [Match.objectLike({ 'Fn::GetAtt': [logicalId('AWS::EC2::SecurityGroup', 'CacheSecurityGroup'), 'GroupId'] })],
+    });
+  });
+
+  it('lets only the worker and the API reach Valkey', () => {
+    const cacheSg = logicalId('AWS::EC2::SecurityGroup', 'CacheSecurityGroup');
+    const workerSg = logicalId('AWS::EC2::SecurityGroup', 'WorkerSecurityGroup');
+    const apiSg = logicalId('AWS::EC2::SecurityGroup', 'ApiSecurityGroup');
+    const ingress = resourcesOf(s.json, 'AWS::EC2::SecurityGroupIngress')
+      .map(([, r]) => r.Properties ?? {})
+      .filter((p) => JSON.stringify(p.GroupId).includes(cacheSg));
+    const sources = new Set(ingress.map((p) => (p.SourceSecurityGroupId as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0]));
+    expect(sources).toEqual(new Set([workerSg, apiSg]));
+    expect(ingress.every((p) => p.CidrIp === undefined && p.CidrIpv6 === undefined)).toBe(true);
+    const inline = (s.json.Resources as Record<string, { Properties?: { SecurityGroupIngress?: unknown } }>)[cacheSg]?.Properties?.SecurityGroupIngress;
+    expect(inline).toBeUndefined();
+    // And nothing in the stack accepts inbound traffic from everywhere.
+    const inbound = [
+      ...resourcesOf(s.json, 'AWS::EC2::SecurityGroup').flatMap(([, r]) => (r.Properties?.SecurityGroupIngress as Record<string, unknown>[] | undefined) ?? []),
+      ...resourcesOf(s.json, 'AWS::EC2::SecurityGroupIngress').map(([, r]) => r.Properties ?? {}),
+    ];
+    expect(inbound.filter((rule) => rule.CidrIp === '0.0.0.0/0' || rule.CidrIpv6 === '::/0')).toEqual([]);
+  });
+});
+
+describe('worker', () => {
+  it('enables Container Insights (the running-task metric scaling reads)', () => {
+    s.template.hasResourceProperties('AWS::ECS::Cluster', {
+      ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }],
+    });
+  });
+
+  it('is a 2 vCPU / 4 GiB Fargate task with a 120 s stop timeout and the runtime environment', () => {
+    s.template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      Cpu: '2048',
+      Memory: '4096',
+      RequiresCompatibilities: ['FARGATE'],
+      ContainerDefinitions: [
+        Match.objectLike({
+          StopTimeout: 120,
+          Essential: true,
+          LinuxParameters: Match.objectLike({ InitProcessEnabled: true }),
+        }),
+      ],
+    });
+    const [, task] = resourcesOf(s.json, 'AWS::ECS::TaskDefinition')[0] ?? [];
+    const container = (task?.Properties?.ContainerDefinitions as { Environment: { Name: string; Value: unknown }[] }[])[0];
+    const env = Object.fromEntries((container?.Environment ?? []).map((e) => [e.Name, e.Value]));
+    expect(env).toMatchObject({
+      BLIPLINE_MODEL: '/models/caption',
+      BLIPLINE_VQA_MODEL: '/models/vqa',
+      BLIPLINE_PRECISION: 'int8',
+      BLIPLINE_CACHE_DIR: '/models/graphs',
+      BLIPLINE_MAX_RECEIVE_COUNT: '5',
+    });
+    for (const name of ['BLIPLINE_BUCKET', 'BLIPLINE_QUEUE_URL', 'BLIPLINE_TABLE', 'AWS_REGION']) expect(env[name], name).toBeDefined();
+    expect(JSON.stringify(env.BLIPLINE_REDIS_URL)).toContain('rediss://');
+    s.template.hasResourceProperties('AWS::ECS::Service', {
+      LaunchType: 'FARGATE',
+      NetworkConfiguration: { AwsvpcConfiguration: Match.objectLike({ AssignPublicIp: 'DISABLED' }) },
+    });
+  });
+
+  it('builds the image from Dockerfile.inference with the model build args (staged, not built, at synth)', () => {
+    const image = Object.values(assetsManifest().dockerImages)[0]?.source;
+    expect(image?.dockerFile).toBe('Dockerfile.inference');
+    expect(image?.dockerBuildArgs).toEqual({
+      CAPTION_MODEL: 'Salesforce/blip-image-captioning-base',
+      VQA_MODEL: 'Salesforce/blip-vqa-base',
+      PRECISION: 'int8',
+    });
+    expect(image?.platform).toBe('linux/amd64');
+    // The build context is staged through .dockerignore's allowlist: no node_modules, tests or web sources.
+    const staged = readdirSync(path.join(s.outdir, image?.directory ?? '')).filter((f) => f !== '.dockerignore').sort();
+    expect(staged).toEqual(['.npmrc', 'Dockerfile.inference', 'bin', 'package-lock.json', 'package.json', 'services', 'tsconfig.json']);
+    expect(existsSync(path.join(s.outdir, image?.directory ?? '', 'services', 'web'))).toBe(false);
+  });
+});
+
+describe('scaling on the backlog', () => {
+  it('scales the service between 0 and maxTasks', () => {
+    s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+      MinCapacity: 0,
+      MaxCapacity: 10,
+      ScalableDimension: 'ecs:service:DesiredCount',
+      ServiceNamespace: 'ecs',
+    });
+  });
+
+  it('tracks backlog per task = visible ÷ running tasks (metric math), scale-out only', () => {
+    s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      PolicyType: 'TargetTrackingScaling',
+      TargetTrackingScalingPolicyConfiguration: {
+        TargetValue: 60,
+        DisableScaleIn: true,
+        ScaleOutCooldown: 60,
+        CustomizedMetricSpecification: {
+          Metrics: [
+            Match.objectLike({ Id: 'visible', ReturnData: false, MetricStat: Match.objectLike({ Metric: Match.objectLike({ Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible' }) }) }),
+            Match.objectLike({ Id: 'running', ReturnData: false, MetricStat: Match.objectLike({ Metric: Match.objectLike({ Namespace: 'ECS/ContainerInsights', MetricName: 'RunningTaskCount' }) }) }),
+            { Id: 'backlogPerTask', Expression: 'visible / running', Label: 'Backlog per task', ReturnData: true },
+          ],
+        },
+      },
+    });
+  });
+
+  it('starts the first tasks when messages are visible and none run (step rule sized by backlog)', () => {
+    const policy = logicalId('AWS::ApplicationAutoScaling::ScalingPolicy', 'ColdStart');
+    s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      PolicyType: 'StepScaling',
+      StepScalingPolicyConfiguration: Match.objectLike({
+        AdjustmentType: 'ExactCapacity',
+        StepAdjustments: Match.arrayWith([{ MetricIntervalLowerBound: 0, MetricIntervalUpperBound: 60, ScalingAdjustment: 1 }, { MetricIntervalLowerBound: 480, ScalingAdjustment: 10 }]),
+      }),
+    });
+    s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+      EvaluationPeriods: 1,
+      AlarmActions: [{ Ref: policy }],
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: 'IF(FILL(running, 0) == 0, visible, 0)' })]),
+    });
+  });
+
+  it('scales in to zero only after visible AND in-flight are zero for 10 minutes', () => {
+    const policy = logicalId('AWS::ApplicationAutoScaling::ScalingPolicy', 'ScaleInWhenIdle');
+    s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      PolicyType: 'StepScaling',
+      StepScalingPolicyConfiguration: Match.objectLike({ AdjustmentType: 'ExactCapacity', StepAdjustments: [{ MetricIntervalUpperBound: 0, ScalingAdjustment: 0 }] }),
+    });
+    s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      ComparisonOperator: 'LessThanOrEqualToThreshold',
+      Threshold: 0,
+      EvaluationPeriods: 10,
+      DatapointsToAlarm: 10,
+      TreatMissingData: 'breaching',
+      AlarmActions: [{ Ref: policy }],
+      Metrics: Match.arrayWith([
+        Match.objectLike({ Expression: 'visible + inFlight' }),
+        Match.objectLike({ Id: 'inFlight', MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'ApproximateNumberOfMessagesNotVisible' }) }) }),
+      ]),
+    });
+    // No other policy can remove tasks: target tracking has scale-in disabled, cold start only runs at 0.
+    const stepPolicies = resourcesOf(s.json, 'AWS::ApplicationAutoScaling::ScalingPolicy');
+    expect(stepPolicies).toHaveLength(3);
+  });
+});
+
+describe('API', () => {
+  it('is a Node 22 arm64 function in the VPC with the runtime environment', () => {
+    s.template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      Handler: 'index.handler',
+      VpcConfig: Match.objectLike({ SecurityGroupIds: [Match.objectLike({ 'Fn::GetAtt': [logicalId('AWS::EC2::SecurityGroup', 'ApiSecurityGroup'), 'GroupId'] })] }),
+      Environment: {
+        Variables: Match.objectLike({
+          BLIPLINE_WEB_DIR: '/var/task/web',
+          BLIPLINE_ALLOWED_ORIGINS: '*',
+          BLIPLINE_MAX_UPLOAD_BYTES: '10485760',
+          BLIPLINE_MODEL: 'Salesforce/blip-image-captioning-base',
+          BLIPLINE_BUCKET: Match.anyValue(),
+          BLIPLINE_QUEUE_URL: Match.anyValue(),
+          BLIPLINE_TABLE: Match.anyValue(),
+          BLIPLINE_REDIS_URL: Match.anyValue(),
+        }),
+      },
+    });
+  });
+
+  it('bundles the handler with esbuild and the built upload page', () => {
+    const fn = resourcesOf(s.json, 'AWS::Lambda::Function').find(([id]) => id.startsWith('ApiHandler'));
+    const key = (fn?.[1].Properties?.Code as { S3Key?: string } | undefined)?.S3Key ?? '';
+    const asset = assetsManifest().files[key.replace(/\.zip$/, '')]?.source;
+    expect(asset?.packaging).toBe('zip');
+    const dir = path.join(s.outdir, asset?.path ?? '');
+    expect(existsSync(path.join(dir, 'index.mjs'))).toBe(true);
+    expect(existsSync(path.join(dir, 'web', 'index.html'))).toBe(true);
+  });
+
+  it('sits behind an HTTP API with throttling, CORS and access logs', () => {
+    s.template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      ProtocolType: 'HTTP',
+      CorsConfiguration: Match.objectLike({ AllowOrigins: ['*'], AllowMethods: Match.arrayWith(['GET', 'POST']) }),
+    });
+    s.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+      AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }),
+    });
+    s.template.hasOutput('ApiUrl', {});
+    s.template.hasOutput('BucketName', {});
+  });
+});
+
+describe('IAM least privilege', () => {
+  type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
+  const statementsOf = (fragment: string): Statement[] => {
+    const [, policy] = resourcesOf(s.json, 'AWS::IAM::Policy').find(([id]) => id.includes(fragment)) ?? [];
+    return ((policy?.Properties?.PolicyDocument as { Statement: Statement[] } | undefined)?.Statement ?? []);
+  };
+  const actions = (st: Statement) => (Array.isArray(st.Action) ? st.Action : [st.Action]);
+
+  it('grants no wildcard actions anywhere, and no * resource on data resources', () => {
+    for (const [id, policy] of resourcesOf(s.json, 'AWS::IAM::Policy')) {
+      for (const st of (policy.Properties?.PolicyDocument as { Statement: Statement[] }).Statement) {
+        for (const action of actions(st)) expect(action, `${id}: ${action}`).not.toMatch(/(^\*$|:\*$|\*)/);
+        if (st.Resource === '*') expect(actions(st), id).toEqual(['ecr:GetAuthorizationToken']);
+      }
+    }
+  });
+
+  it('worker: reads objects, consumes the queue, item-level table access', () => {
+    const table = logicalId('AWS::DynamoDB::GlobalTable', 'StorageRecords');
+    const queue = logicalId('AWS::SQS::Queue', 'StorageJobs');
+    expect(statementsOf('WorkerTaskTaskRole').map((st) => [actions(st).sort(), st.Resource])).toEqual([
+      [['s3:GetObject'], { 'Fn::Join': ['', [arn(logicalId('AWS::S3::Bucket', 'StorageImages')), '/*']] }],
+      [['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'], arn(queue)],
+      [['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], arn(table)],
+    ]);
+  });
+
+  it('API: writes only under uploads/, sends question jobs, item-level table access', () => {
+    const statements = statementsOf('ApiHandlerServiceRole');
+    expect(statements.map((st) => actions(st).sort())).toEqual([
+      ['s3:PutObject'],
+      ['sqs:SendMessage'],
+      ['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    ]);
+    expect(JSON.stringify(statements[0]?.Resource)).toContain('/uploads/*');
+  });
+});
+
+describe('alarms and dashboard', () => {
+  const alarmOn = (metricName: string) =>
+    resourcesOf(s.json, 'AWS::CloudWatch::Alarm').filter(([, r]) => JSON.stringify(r.Properties).includes(`"${metricName}"`));
+
+  it('alarms on dead letters, oldest message age, worker errors, task count and backlog per task, to the topic', () => {
+    const topic = logicalId('AWS::SNS::Topic', 'AlarmTopic');
+    const dlq = logicalId('AWS::SQS::Queue', 'DeadLetterQueue');
+    s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlq, 'QueueName'] } }],
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      AlarmActions: [{ Ref: topic }],
+    });
+    s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Threshold: 600,
+      AlarmActions: [{ Ref: topic }],
+    });
+    s.template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'WorkerErrors', Namespace: 'blipline', AlarmActions: [{ Ref: topic }] });
+    s.template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'RunningTaskCount', Threshold: 10, AlarmActions: [{ Ref: topic }] });
+    s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Threshold: 180,
+      AlarmActions: [{ Ref: topic }],
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: 'visible / running' })]),
+    });
+    expect(alarmOn('Errors').length).toBeGreaterThan(0);
+  });
+
+  it('counts worker errors from pino lines at level >= 50', () => {
+    s.template.hasResourceProperties('AWS::Logs::MetricFilter', {
+      FilterPattern: '{ $.level >= 50 }',
+      MetricTransformations: [Match.objectLike({ MetricName: 'WorkerErrors', MetricNamespace: 'blipline', MetricValue: '1' })],
+    });
+  });
+
+  it('has a dashboard', () => {
+    s.template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+});

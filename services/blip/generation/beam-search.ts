@@ -22,8 +22,9 @@ export interface BeamSearchSettings extends GenerationSettings {
   readonly lengthPenalty?: number;
 }
 
-interface Hypothesis {
+export interface Hypothesis {
   readonly tokens: number[];
+  /** Length-normalised sum of log-probabilities (finished hypotheses). */
   readonly score: number;
 }
 
@@ -113,8 +114,14 @@ class BatchItemSearch {
   }
 }
 
-/** Returns the best finished sequence of each batch item. */
+/** The best finished sequence of each batch item (`generate` with `num_return_sequences=1`). */
 export async function beamSearch(model: StepModel, batch: number, settings: BeamSearchSettings): Promise<number[][]> {
+  const hypotheses = await beamSearchHypotheses(model, batch, settings);
+  return hypotheses.map((finished) => [...(finished[0] as Hypothesis).tokens]);
+}
+
+/** The `beams` finished hypotheses of each batch item, best first, with their scores. */
+export async function beamSearchHypotheses(model: StepModel, batch: number, settings: BeamSearchSettings): Promise<Hypothesis[][]> {
   const { beams, eosTokenId } = settings;
   const lengthPenalty = settings.lengthPenalty ?? 1;
   const promptLength = settings.prompt.length;
@@ -146,5 +153,5 @@ export async function beamSearch(model: StepModel, batch: number, settings: Beam
     model.reorder(sources);
     feed = items.flatMap((item) => item.running.map((hypothesis) => [hypothesis.tokens[hypothesis.tokens.length - 1] as number]));
   }
-  return items.map((item) => [...(item.finished[0] as Hypothesis).tokens]);
+  return items.map((item) => item.finished.map(({ tokens, score }) => ({ tokens: [...tokens], score })));
 }

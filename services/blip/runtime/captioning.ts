@@ -30,22 +30,24 @@ function stackImages(images: readonly Float32Array[], imageSize: number): ort.Te
   return new ort.Tensor('float32', data, [images.length, 3, imageSize, imageSize]);
 }
 
-export async function generateCaptions(
-  runtime: BlipRuntime,
-  images: readonly Float32Array[],
-  request: CaptionRequest,
-): Promise<CaptionBatchResult> {
-  const { vision_config: vision, text_config: text } = runtime.config;
-  const visionStarted = performance.now();
-  const pixels = stackImages(images, vision.image_size);
-  const visionOut = await runSession(runtime.session(VISION_GRAPH.name), { [VISION_GRAPH.input]: pixels }, 'vision encoder');
+/** Vision states `[images, seq, hidden]` of a batch of preprocessed images. */
+export async function encodeImages(runtime: BlipRuntime, images: readonly Float32Array[]): Promise<ort.Tensor> {
+  const pixels = stackImages(images, runtime.config.vision_config.image_size);
+  const outputs = await runSession(runtime.session(VISION_GRAPH.name), { [VISION_GRAPH.input]: pixels }, 'vision encoder');
+  return outputs[VISION_GRAPH.output] as ort.Tensor;
+}
+
+/**
+ * Generates from `[DEC]` (+ prompt) for each row of `encoderStates [rows, seq, encoder_hidden_size]`,
+ * cross-attending to it through the `text_decoder` graphs: cross keys/values once, then the search.
+ */
+export async function decodeFromStates(runtime: BlipRuntime, encoderStates: ort.Tensor, request: CaptionRequest): Promise<number[][]> {
+  const text = runtime.config.text_config;
   const crossKeyValues = await runSession(
     runtime.session(CROSS_KEY_VALUE_GRAPH.name),
-    { [CROSS_KEY_VALUE_GRAPH.input]: visionOut[VISION_GRAPH.output] as ort.Tensor },
+    { [CROSS_KEY_VALUE_GRAPH.input]: encoderStates },
     'cross-attention keys/values',
   );
-  const decodeStarted = performance.now();
-
   const decoder = new DecoderState(
     runtime.session(DECODER_STEP_GRAPH.name),
     text.num_hidden_layers,
@@ -53,8 +55,19 @@ export async function generateCaptions(
     crossKeyValues,
     request.beams,
   );
+  const rows = encoderStates.dims[0] ?? 0;
   const settings = { ...request, eosTokenId: text.sep_token_id, padTokenId: text.pad_token_id };
-  const tokenIds =
-    request.beams > 1 ? await beamSearch(decoder, images.length, settings) : await greedySearch(decoder, images.length, settings);
+  return request.beams > 1 ? beamSearch(decoder, rows, settings) : greedySearch(decoder, rows, settings);
+}
+
+export async function generateCaptions(
+  runtime: BlipRuntime,
+  images: readonly Float32Array[],
+  request: CaptionRequest,
+): Promise<CaptionBatchResult> {
+  const visionStarted = performance.now();
+  const states = await encodeImages(runtime, images);
+  const decodeStarted = performance.now();
+  const tokenIds = await decodeFromStates(runtime, states, request);
   return { tokenIds, timingsMs: { vision: decodeStarted - visionStarted, decode: performance.now() - decodeStarted } };
 }

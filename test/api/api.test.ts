@@ -172,3 +172,45 @@ describe('GET / (the upload page)', () => {
     expect((await app.request('/assets/missing.js')).status).toBe(404);
   });
 });
+
+function httpApiEvent(method: string, path: string, body?: unknown) {
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: path,
+    rawQueryString: '',
+    headers: { 'content-type': 'application/json', host: 'api.example' },
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'api',
+      domainName: 'api.example',
+      domainPrefix: 'api',
+      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '198.51.100.7', userAgent: 'test' },
+      requestId: 'req-1',
+      routeKey: '$default',
+      stage: '$default',
+      time: '27/Nov/2026:12:00:00 +0000',
+      timeEpoch: Date.now(),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    isBase64Encoded: false,
+  };
+}
+
+describe('Lambda handler', () => {
+  it('serves the same app behind API Gateway HTTP API events', async () => {
+    Object.assign(process.env, stack().env(), { LOG_LEVEL: 'silent', BLIPLINE_WEB_DIR: webDir });
+    const { handler } = await import('../../services/api/lambda.js');
+    const invoke = handler as unknown as (event: unknown, context: unknown) => Promise<{ statusCode: number; body: string; headers: Record<string, string> }>;
+    const health = await invoke(httpApiEvent('GET', '/healthz'), {});
+    expect(health.statusCode).toBe(200);
+    expect(JSON.parse(health.body)).toMatchObject({ status: 'ok' });
+    const created = await invoke(httpApiEvent('POST', '/v1/uploads', { contentType: 'image/webp', contentLength: 100 }), {});
+    expect(created.statusCode).toBe(201);
+    const body = JSON.parse(created.body) as { imageId: string; upload: { url: string } };
+    expect(body.upload.url).toContain(`uploads/${body.imageId}`);
+    const bad = await invoke(httpApiEvent('POST', '/v1/uploads', { contentType: 'text/html', contentLength: 100 }), {});
+    expect(bad.statusCode).toBe(415);
+    expect(JSON.parse(bad.body)).toMatchObject({ error: { code: 'unsupported_type' } });
+  });
+});

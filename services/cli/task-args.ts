@@ -1,0 +1,127 @@
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { z } from 'zod';
+
+/**
+ * Argument parsing of `blipline ask` and `blipline score` (contract in DESIGN.md), validated with zod.
+ * Errors are `TaskArgsError`s whose message is the one line the CLI prints.
+ */
+
+export class TaskArgsError extends Error {
+  readonly code = 'invalid_arguments';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TaskArgsError';
+  }
+}
+
+export const DEFAULT_VQA_MODEL = 'Salesforce/blip-vqa-base';
+export const DEFAULT_RETRIEVAL_MODEL = 'Salesforce/blip-itm-base-coco';
+
+export const ASK_USAGE =
+  'usage: blipline ask IMAGE... --question TEXT [--model DIR|HUB_ID] [--beams N] [--max-new-tokens N] [--pixel-values FILE.f32] [--json]';
+export const SCORE_USAGE =
+  'usage: blipline score IMAGE --text TEXT [--text TEXT...] [--model DIR|HUB_ID] [--pixel-values FILE.f32] [--json]';
+
+const positiveInt = (flag: string) =>
+  z
+    .string()
+    .regex(/^\d+$/, `${flag} must be a positive integer`)
+    .transform(Number)
+    .refine((n) => n >= 1, `${flag} must be at least 1`);
+
+function firstIssue(error: z.ZodError): string {
+  return error.issues[0]?.message ?? 'invalid arguments';
+}
+
+function parse(argv: readonly string[], options: NonNullable<ParseArgsConfig['options']>, usage: string) {
+  try {
+    return parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new TaskArgsError(`${(error as Error).message.split('\n')[0]} (${usage})`, { cause: error });
+  }
+}
+
+/** Images come from IMAGE paths, or from `--pixel-values` files (which replace them). */
+export type ImageSource = { kind: 'file'; path: string } | { kind: 'pixels'; path: string };
+
+function imageSources(positionals: readonly string[], pixelValues: unknown): ImageSource[] {
+  const files = z.array(z.string()).optional().parse(pixelValues);
+  if (files && files.length > 0) {
+    if (positionals.length > 0) throw new TaskArgsError(`--pixel-values replaces the IMAGE arguments; give one or the other`);
+    return files.map((path) => ({ kind: 'pixels', path }));
+  }
+  if (positionals.length === 0) throw new TaskArgsError(`no image given`);
+  return positionals.map((path) => ({ kind: 'file', path }));
+}
+
+export interface AskArgs {
+  readonly images: ImageSource[];
+  readonly question: string;
+  readonly model: string;
+  readonly beams?: number;
+  readonly maxNewTokens?: number;
+  readonly json: boolean;
+}
+
+export function parseAskArgs(argv: readonly string[]): AskArgs {
+  const { values, positionals } = parse(
+    argv,
+    {
+      question: { type: 'string' },
+      model: { type: 'string' },
+      beams: { type: 'string' },
+      'max-new-tokens': { type: 'string' },
+      'pixel-values': { type: 'string', multiple: true },
+      json: { type: 'boolean', default: false },
+    },
+    ASK_USAGE,
+  );
+  const schema = z.object({
+    question: z.string({ error: `--question is required` }).refine((q) => q.trim() !== '', 'the question is empty'),
+    model: z.string().min(1, '--model is empty').default(DEFAULT_VQA_MODEL),
+    beams: positiveInt('--beams').optional(),
+    'max-new-tokens': positiveInt('--max-new-tokens').optional(),
+    json: z.boolean(),
+  });
+  const parsed = schema.safeParse(values);
+  if (!parsed.success) throw new TaskArgsError(firstIssue(parsed.error));
+  const { question, model, beams, 'max-new-tokens': maxNewTokens, json } = parsed.data;
+  return {
+    images: imageSources(positionals, values['pixel-values']),
+    question,
+    model,
+    ...(beams !== undefined ? { beams } : {}),
+    ...(maxNewTokens !== undefined ? { maxNewTokens } : {}),
+    json,
+  };
+}
+
+export interface ScoreArgs {
+  readonly image: ImageSource;
+  readonly texts: string[];
+  readonly model: string;
+  readonly json: boolean;
+}
+
+export function parseScoreArgs(argv: readonly string[]): ScoreArgs {
+  const { values, positionals } = parse(
+    argv,
+    {
+      text: { type: 'string', multiple: true },
+      model: { type: 'string' },
+      'pixel-values': { type: 'string', multiple: true },
+      json: { type: 'boolean', default: false },
+    },
+    SCORE_USAGE,
+  );
+  const schema = z.object({
+    text: z.array(z.string(), { error: `--text is required` }).min(1, `--text is required`),
+    model: z.string().min(1, '--model is empty').default(DEFAULT_RETRIEVAL_MODEL),
+    json: z.boolean(),
+  });
+  const parsed = schema.safeParse(values);
+  if (!parsed.success) throw new TaskArgsError(firstIssue(parsed.error));
+  const images = imageSources(positionals, values['pixel-values']);
+  if (images.length !== 1) throw new TaskArgsError(`score takes exactly one image, got ${images.length}`);
+  return { image: images[0] as ImageSource, texts: parsed.data.text, model: parsed.data.model, json: parsed.data.json };
+}

@@ -25,7 +25,7 @@ export function addNagSuppressions(stack: BliplineStack): void {
     Validations.of(apiRole).acknowledge(
       {
         id: `AwsSolutions-IAM4[${LAMBDA_BASIC}]`,
-        reason: 'AWSLambdaBasicExecutionRole grants only CreateLogGroup/CreateLogStream/PutLogEvents, what every function needs to log.',
+        reason: 'AWSLambdaBasicExecutionRole grants only logs:CreateLogGroup, CreateLogStream and PutLogEvents, which is exactly what the function needs to write its logs.',
       },
       {
         id: `AwsSolutions-IAM4[${LAMBDA_VPC}]`,

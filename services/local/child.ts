@@ -36,6 +36,9 @@ export function spawnManaged(
     cwd: options.cwd,
     env: options.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Own process group: a Ctrl-C in the terminal reaches only Node, which stops the API and the
+    // worker first (the job in hand still needs DynamoDB and SQS) and then the children.
+    detached: true,
   });
   running.add(child);
   let tail = '';

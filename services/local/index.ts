@@ -70,14 +70,14 @@ const liveStacks = new Set<LocalStack>();
 let signalHooksInstalled = false;
 
 /**
- * On SIGINT/SIGTERM, when nobody else listens for the signal, stop every stack and then die of the
+ * On SIGINT/SIGTERM/SIGHUP, when nobody else listens for the signal, stop every stack and then die of the
  * signal as Node would have. When the application has its own handler (e.g. `blipline dev`), it is
  * in charge and calls `stop()`; children are killed on process exit in any case.
  */
 function installSignalHooks(): void {
   if (signalHooksInstalled) return;
   signalHooksInstalled = true;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     const handler = (): void => {
       if (process.listenerCount(signal) > 1) return;
       void Promise.allSettled([...liveStacks].map((stack) => stack.stop())).finally(() => {

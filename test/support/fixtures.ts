@@ -28,7 +28,7 @@ const idsSchema = z.array(z.number().int());
 const captioningCaseSchema = z.object({
   image: z.string(),
   vision_last_hidden_state: z.string(),
-  greedy: z.object({ args: z.object({ max_new_tokens: z.number() }), output_ids: idsSchema }),
+  greedy: z.object({ args: z.object({ max_new_tokens: z.number() }), output_ids: idsSchema, text: z.string() }),
   beam3: z.object({ args: z.object({ max_new_tokens: z.number(), num_beams: z.number() }), output_ids: idsSchema }),
   prompt: z.object({ text: z.string(), processor_input_ids: idsSchema, args: z.object({ max_new_tokens: z.number() }), output_ids: idsSchema }),
   repetition_penalty_1_5: z.object({

@@ -1,0 +1,194 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { openCheckpoint } from './checkpoint/index.js';
+import type { BlipModelKind } from './config.js';
+import { BlipCheckpointError, BlipUsageError } from './errors.js';
+import { newTokenBudget, parseCaptionOptions } from './generation/caption-options.js';
+import type { Precision } from './onnx/linear.js';
+import { type ProcessorConfig, preprocessImage, readProcessorConfig } from './processing/index.js';
+import { generateCaptions } from './runtime/captioning.js';
+import { BlipRuntime } from './runtime/index.js';
+import { type BlipTokenizer, loadTokenizer } from './tokenization/index.js';
+
+/**
+ * The BLIP runtime's public face: load a checkpoint (local folder or Hub id), compile it to ONNX graphs
+ * (cached on disk), and caption, answer or score images on the CPU.
+ */
+
+export { BlipCheckpointError, BlipError, BlipRuntimeError, BlipUsageError } from './errors.js';
+export { ImageInputError } from './processing/index.js';
+export type { BlipModelKind } from './config.js';
+export type { Precision } from './onnx/linear.js';
+
+export type ImageInput =
+  | Uint8Array // encoded file bytes (JPEG/PNG/WebP/AVIF/GIF/TIFF...)
+  | { pixelValues: Float32Array; height: number; width: number }; // already preprocessed [1,3,H,W]
+export interface CaptionOptions {
+  prompt?: string;
+  beams?: number;
+  maxNewTokens?: number;
+  minNewTokens?: number;
+  repetitionPenalty?: number;
+}
+export interface AskOptions {
+  beams?: number;
+  maxNewTokens?: number;
+}
+export interface GenerationResult {
+  text: string;
+  tokenIds: number[];
+  timingsMs: Record<string, number>;
+}
+export interface ScoreResult {
+  text: string;
+  itmLogits: [number, number];
+  itmProbability: number;
+  itcCosine: number;
+}
+export interface BlipModel {
+  readonly kind: BlipModelKind;
+  /** Model name for records, e.g. "Salesforce/blip-image-captioning-base". */
+  readonly name: string;
+  readonly checkpointSha256: string;
+  caption(images: ImageInput[], options?: CaptionOptions): Promise<GenerationResult[]>;
+  ask(images: ImageInput[], question: string, options?: AskOptions): Promise<GenerationResult[]>;
+  score(image: ImageInput, texts: string[]): Promise<ScoreResult[]>;
+  dispose(): Promise<void>;
+}
+
+export interface LoadBlipOptions {
+  /** A local checkpoint folder or a Hugging Face Hub id. */
+  model: string;
+  /** @default 'fp32' */
+  precision?: Precision;
+  /** Intra-op threads. @default the machine's vCPUs */
+  threads?: number;
+  /** Compiled graphs (and checkpoint hashes). @default env BLIPLINE_CACHE_DIR, else `.cache/blipline/graphs` in the repository */
+  cacheDir?: string;
+  logger?: Logger;
+}
+
+/** How the model started: whether compiled graphs were reused, and how long compiling or reuse took. */
+export interface StartupInfo {
+  readonly cacheHit: boolean;
+  readonly compileMs: number;
+  readonly graphDir: string;
+  readonly modelDir: string;
+}
+
+export interface LoadedBlipModel extends BlipModel {
+  readonly startup: StartupInfo;
+}
+
+const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export function defaultCacheDir(): string {
+  return process.env.BLIPLINE_CACHE_DIR || path.join(repositoryRoot, '.cache/blipline/graphs');
+}
+
+/** A local checkpoint folder. */
+async function resolveModelDir(model: string): Promise<string> {
+  const info = await stat(model).catch(() => undefined);
+  if (!info?.isDirectory()) {
+    throw new BlipCheckpointError('not_a_checkpoint', `${model} is not a local BLIP checkpoint folder`);
+  }
+  return path.resolve(model);
+}
+
+export async function loadBlip(options: LoadBlipOptions): Promise<LoadedBlipModel> {
+  const cacheDir = path.resolve(options.cacheDir ?? defaultCacheDir());
+  const modelDir = await resolveModelDir(options.model);
+  const checkpoint = await openCheckpoint(modelDir, { cacheDir });
+  const [tokenizer, processor] = await Promise.all([loadTokenizer(modelDir), readProcessorConfig(modelDir)]);
+  const runtime = await BlipRuntime.load(checkpoint, {
+    cacheDir,
+    precision: options.precision ?? 'fp32',
+    ...(options.threads ? { threads: options.threads } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
+  const { cacheHit, compileMs, dir } = runtime.compiled;
+  return new LocalBlipModel(runtime, tokenizer, processor, {
+    name: options.model,
+    startup: { cacheHit, compileMs, graphDir: dir, modelDir },
+  });
+}
+
+class LocalBlipModel implements LoadedBlipModel {
+  readonly kind: BlipModelKind;
+  readonly name: string;
+  readonly checkpointSha256: string;
+  readonly startup: StartupInfo;
+
+  constructor(
+    private readonly runtime: BlipRuntime,
+    private readonly tokenizer: BlipTokenizer,
+    private readonly processor: ProcessorConfig,
+    details: { name: string; startup: StartupInfo },
+  ) {
+    this.kind = runtime.config.kind;
+    this.name = details.name;
+    this.checkpointSha256 = runtime.checkpoint.sha256;
+    this.startup = details.startup;
+  }
+
+  async caption(images: ImageInput[], options: CaptionOptions = {}): Promise<GenerationResult[]> {
+    this.requireKind('captioning', 'caption');
+    const started = performance.now();
+    const validated = parseCaptionOptions(options);
+    const text = this.runtime.config.text_config;
+    const prompt = [text.bos_token_id, ...(validated.prompt ? this.tokenizer.encode(validated.prompt).slice(1, -1) : [])];
+    const maxNewTokens = newTokenBudget(validated, prompt.length, text);
+    if (images.length === 0) return [];
+
+    const pixels = await this.pixelValues(images);
+    const preprocessed = performance.now();
+    const { tokenIds, timingsMs } = await generateCaptions(this.runtime, pixels, {
+      prompt,
+      beams: validated.beams,
+      maxNewTokens,
+      minNewTokens: validated.minNewTokens,
+      repetitionPenalty: validated.repetitionPenalty,
+    });
+    const timings = { preprocess: preprocessed - started, ...timingsMs, total: performance.now() - started };
+    return tokenIds.map((ids) => ({ text: this.tokenizer.decode(ids), tokenIds: ids, timingsMs: timings }));
+  }
+
+  async ask(_images: ImageInput[], _question: string, _options?: AskOptions): Promise<GenerationResult[]> {
+    this.requireKind('vqa', 'ask');
+    throw new BlipUsageError('wrong_model_kind', 'ask is not yet supported');
+  }
+
+  async score(_image: ImageInput, _texts: string[]): Promise<ScoreResult[]> {
+    this.requireKind('retrieval', 'score');
+    throw new BlipUsageError('wrong_model_kind', 'score is not yet supported');
+  }
+
+  dispose(): Promise<void> {
+    return this.runtime.dispose();
+  }
+
+  private requireKind(kind: BlipModelKind, method: string): void {
+    if (this.kind !== kind) {
+      throw new BlipUsageError('wrong_model_kind', `${method} needs a ${kind} checkpoint; ${this.name} is a ${this.kind} checkpoint`);
+    }
+  }
+
+  /** Preprocessed `[1, 3, S, S]` pixel values of each input, checked against the vision tower's size. */
+  private async pixelValues(images: readonly ImageInput[]): Promise<Float32Array[]> {
+    const size = this.runtime.config.vision_config.image_size;
+    return Promise.all(
+      images.map(async (image) => {
+        const { pixelValues, height, width } = image instanceof Uint8Array ? await preprocessImage(image, this.processor) : image;
+        if (height !== size || width !== size || pixelValues.length !== 3 * size * size) {
+          throw new BlipUsageError(
+            'invalid_input',
+            `pixel values must be [1, 3, ${size}, ${size}] (${3 * size * size} floats); got ${height}x${width} with ${pixelValues.length} floats`,
+          );
+        }
+        return pixelValues;
+      }),
+    );
+  }
+}

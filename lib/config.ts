@@ -229,7 +229,7 @@ export function resolveConfig(props: BliplineStackProps = {}): ResolvedConfig {
     fail(`workerMemoryMiB ${workerMemoryMiB} is not a valid Fargate size for workerCpu ${workerCpu}; see the Fargate task size table (2048 CPU takes 4096-16384 MiB in 1024 steps)`);
   }
 
-  const worstCaseJobSeconds = (props.worstCaseJobTime ?? Duration.seconds(30)).toSeconds();
+  const worstCaseJobSeconds = (props.worstCaseJobTime ?? Duration.seconds(30)).toSeconds({ integral: false });
   const maxJob = FARGATE_MAX_STOP_TIMEOUT_SECONDS - STOP_MARGIN_SECONDS;
   if (worstCaseJobSeconds <= 0 || worstCaseJobSeconds > maxJob) {
     fail(
@@ -242,10 +242,10 @@ export function resolveConfig(props: BliplineStackProps = {}): ResolvedConfig {
   try {
     scaling = derivePolicy({
       secondsPerImage: s.secondsPerImage ?? DEFAULT_SCALING.secondsPerImage,
-      acceptableLatencySeconds: (s.acceptableLatency ?? Duration.seconds(DEFAULT_SCALING.acceptableLatencySeconds)).toSeconds(),
+      acceptableLatencySeconds: (s.acceptableLatency ?? Duration.seconds(DEFAULT_SCALING.acceptableLatencySeconds)).toSeconds({ integral: false }),
       maxTasks: s.maxTasks ?? DEFAULT_SCALING.maxTasks,
       coldStart: s.coldStart ?? DEFAULT_SCALING.coldStart,
-      scaleOutCooldownSeconds: (s.scaleOutCooldown ?? Duration.seconds(DEFAULT_SCALING.scaleOutCooldownSeconds)).toSeconds(),
+      scaleOutCooldownSeconds: (s.scaleOutCooldown ?? Duration.seconds(DEFAULT_SCALING.scaleOutCooldownSeconds)).toSeconds({ integral: false }),
       scaleInIdleMinutes: (s.scaleInIdle ?? Duration.minutes(DEFAULT_SCALING.scaleInIdleMinutes)).toMinutes({ integral: false }),
     });
   } catch (cause) {
@@ -262,7 +262,7 @@ export function resolveConfig(props: BliplineStackProps = {}): ResolvedConfig {
     uploadRetentionDays: int('uploadRetentionDays', props.uploadRetentionDays ?? 30, 1, 3650, 'objects under uploads/ expire after it'),
     recordTtlDays: int('recordTtlDays', props.recordTtlDays ?? 30, 1, 3650, 'records expire after it'),
     maxUploadBytes: int('maxUploadBytes', props.maxUploadBytes ?? 10_485_760, 1, 5 * 1024 ** 3, 'a single presigned PUT carries at most 5 GiB'),
-    uploadExpiresSeconds: int('uploadExpires', (props.uploadExpires ?? Duration.seconds(300)).toSeconds(), 1, 604_800, 'presigned URLs last at most 7 days'),
+    uploadExpiresSeconds: int('uploadExpires', (props.uploadExpires ?? Duration.seconds(300)).toSeconds({ integral: false }), 1, 604_800, 'presigned URLs last at most 7 days'),
     captionModel,
     vqaModel,
     precision: props.precision ?? 'int8',
@@ -276,7 +276,7 @@ export function resolveConfig(props: BliplineStackProps = {}): ResolvedConfig {
     scaling,
     apiRateLimit: int('apiRateLimit', props.apiRateLimit ?? 50, 1, 10_000, 'requests per second for the whole API'),
     apiBurstLimit: int('apiBurstLimit', props.apiBurstLimit ?? 100, 1, 5_000, 'burst requests for the whole API'),
-    oldestMessageAlarmSeconds: int('oldestMessageAlarmAge', (props.oldestMessageAlarmAge ?? Duration.minutes(10)).toSeconds(), 60, 86_400, 'from one minute to one day'),
+    oldestMessageAlarmSeconds: int('oldestMessageAlarmAge', (props.oldestMessageAlarmAge ?? Duration.minutes(10)).toSeconds({ integral: false }), 60, 86_400, 'from one minute to one day'),
     alarmEmail,
     dataRemovalPolicy: props.dataRemovalPolicy ?? RemovalPolicy.RETAIN,
     webDir: props.webDir,

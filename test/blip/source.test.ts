@@ -1,0 +1,261 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ModelSourceError,
+  parseHubId,
+  resolveModelDir,
+  type DownloadProgress,
+} from '../../services/blip/source/index.js';
+import { captioningModelDir } from '../support/fixtures.js';
+
+/** A repository served by the fake Hub: file name -> absolute path of its content. */
+type FakeRepo = Record<string, string>;
+
+interface RecordedRequest {
+  method: string;
+  url: string;
+  authorization: string | undefined;
+}
+
+/**
+ * A local HTTP server answering the Hub endpoints @huggingface/hub uses: the tree listing
+ * (`/api/models/{repo}/tree/{revision}`) and `resolve` downloads with byte ranges, ETag and the
+ * `X-Error-Code: EntryNotFound` header for missing files.
+ */
+async function startFakeHub(repos: Record<string, FakeRepo>): Promise<{ url: string; requests: RecordedRequest[]; close: () => Promise<void> }> {
+  const requests: RecordedRequest[] = [];
+  const notFound = (res: ServerResponse, what: string, entry = false): void => {
+    res.writeHead(404, { 'Content-Type': 'application/json', ...(entry ? { 'X-Error-Code': 'EntryNotFound' } : { 'X-Error-Code': 'RepoNotFound' }) });
+    res.end(JSON.stringify({ error: `${what} not found` }));
+  };
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    requests.push({ method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization });
+    const url = new URL(req.url ?? '/', 'http://hub.invalid');
+    const tree = /^\/api\/models\/([^/]+\/[^/]+)\/tree\/([^/]+)$/.exec(url.pathname);
+    if (tree) {
+      const repo = repos[tree[1]!];
+      if (!repo) return notFound(res, 'repository');
+      const entries = Object.entries(repo).map(([file, source]) => ({
+        type: 'file',
+        path: file,
+        size: statSync(source).size,
+        oid: createHash('sha1').update(readFileSync(source)).digest('hex'),
+      }));
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(entries));
+      return;
+    }
+    const resolve = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
+    if (resolve) {
+      const repo = repos[resolve[1]!];
+      if (!repo) return notFound(res, 'repository');
+      const source = repo[decodeURIComponent(resolve[3]!)];
+      if (!source) return notFound(res, 'entry', true);
+      const body = readFileSync(source);
+      const etag = `"${createHash('sha256').update(body).digest('hex')}"`;
+      const range = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+      if (range) {
+        const start = Number(range[1]);
+        const end = Math.min(Number(range[2]), body.length - 1);
+        res.writeHead(206, {
+          'Content-Type': 'application/octet-stream',
+          'Content-Range': `bytes ${start}-${end}/${body.length}`,
+          'Content-Length': String(end - start + 1),
+          ETag: etag,
+        });
+        res.end(body.subarray(start, end + 1));
+      } else {
+        res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(body.length), ETag: etag });
+        res.end(body);
+      }
+      return;
+    }
+    notFound(res, 'route');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close: () => new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve()))),
+  };
+}
+
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+const fixtureRepo = (...files: string[]): FakeRepo =>
+  Object.fromEntries(files.map((f) => [f, path.join(captioningModelDir, f)]));
+const ALL_FIXTURE_FILES = [
+  'config.json',
+  'generation_config.json',
+  'model.safetensors',
+  'preprocessor_config.json',
+  'reference.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+];
+
+const savedEnv = { HF_ENDPOINT: process.env.HF_ENDPOINT, HF_TOKEN: process.env.HF_TOKEN };
+let work: string;
+beforeAll(async () => {
+  work = await mkdtemp(path.join(tmpdir(), 'blipline-source-'));
+});
+afterEach(() => {
+  for (const [k, v] of Object.entries(savedEnv)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+});
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+async function sourceError(promise: Promise<unknown>): Promise<ModelSourceError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ModelSourceError);
+  return error as ModelSourceError;
+}
+
+describe('local model folders', () => {
+  it('accepts a checkpoint folder as it is', async () => {
+    expect(await resolveModelDir(captioningModelDir)).toBe(captioningModelDir);
+  });
+
+  it('names every missing file', async () => {
+    const dir = path.join(work, 'partial');
+    await mkdir(dir);
+    await copyFile(path.join(captioningModelDir, 'config.json'), path.join(dir, 'config.json'));
+    const err = await sourceError(resolveModelDir(dir));
+    expect(err.code).toBe('not_a_checkpoint');
+    expect(err.message).toMatch(/missing preprocessor_config\.json, tokenizer\.json, model\.safetensors \(or /);
+    expect(err.message).not.toMatch(/\n/);
+  });
+
+  it('checks the shards of a sharded checkpoint', async () => {
+    const dir = path.join(work, 'sharded-local');
+    await mkdir(dir);
+    for (const f of ['config.json', 'preprocessor_config.json', 'tokenizer.json']) {
+      await copyFile(path.join(captioningModelDir, f), path.join(dir, f));
+    }
+    await writeFile(
+      path.join(dir, 'model.safetensors.index.json'),
+      JSON.stringify({ weight_map: { a: 'model-00001-of-00002.safetensors', b: 'model-00002-of-00002.safetensors' } }),
+    );
+    await copyFile(path.join(captioningModelDir, 'model.safetensors'), path.join(dir, 'model-00001-of-00002.safetensors'));
+    const err = await sourceError(resolveModelDir(dir));
+    expect(err.message).toContain('model-00002-of-00002.safetensors');
+    expect(err.message).not.toContain('model-00001');
+  });
+
+  it('rejects something that is neither a folder nor a Hub id', async () => {
+    expect((await sourceError(resolveModelDir('./no/such/folder'))).code).toBe('invalid_model');
+    expect((await sourceError(resolveModelDir('not a model'))).code).toBe('invalid_model');
+    expect(parseHubId('Salesforce/blip-image-captioning-base')).toEqual({ repo: 'Salesforce/blip-image-captioning-base', revision: 'main' });
+    expect(parseHubId('acme/blip@v1.0')).toEqual({ repo: 'acme/blip', revision: 'v1.0' });
+  });
+});
+
+describe('Hugging Face Hub ids', () => {
+  it('downloads only the files BLIP needs, once, then serves them from the cache', async () => {
+    const hub = await startFakeHub({ 'acme/blip-tiny': fixtureRepo(...ALL_FIXTURE_FILES) });
+    try {
+      process.env.HF_ENDPOINT = hub.url;
+      process.env.HF_TOKEN = 'hf_fixture_token';
+      const cacheDir = path.join(work, 'cache-1');
+      const progress: DownloadProgress[] = [];
+      const dir = await resolveModelDir('acme/blip-tiny', { cacheDir, onProgress: (p) => progress.push(p) });
+      expect(dir).toBe(path.join(cacheDir, 'acme--blip-tiny', 'main'));
+
+      const files = (await readdir(dir)).filter((f) => !f.startsWith('.')).sort();
+      expect(files).toEqual(ALL_FIXTURE_FILES.filter((f) => f !== 'reference.json'));
+      for (const f of files) {
+        expect((await readFile(path.join(dir, f))).equals(await readFile(path.join(captioningModelDir, f)))).toBe(true);
+      }
+      const weightSize = statSync(path.join(captioningModelDir, 'model.safetensors')).size;
+      const weights = progress.filter((p) => p.file === 'model.safetensors');
+      expect(weights.at(-1)).toEqual({ file: 'model.safetensors', loaded: weightSize, total: weightSize });
+      expect(hub.requests.length).toBeGreaterThan(0);
+      expect(hub.requests.every((r) => r.authorization === 'Bearer hf_fixture_token')).toBe(true);
+      expect(hub.requests.some((r) => r.url.includes('reference.json'))).toBe(false);
+      // Nothing left behind but the finished folder.
+      expect(await readdir(cacheDir)).toEqual(['acme--blip-tiny']);
+
+      const before = hub.requests.length;
+      progress.length = 0;
+      expect(await resolveModelDir('acme/blip-tiny', { cacheDir, onProgress: (p) => progress.push(p) })).toBe(dir);
+      expect(hub.requests.length).toBe(before);
+      expect(progress).toEqual([]);
+    } finally {
+      await hub.close();
+    }
+  });
+
+  it('follows a sharded safetensors index and a pinned revision', async () => {
+    const shardDir = path.join(work, 'shard-source');
+    await mkdir(shardDir);
+    const index = path.join(shardDir, 'model.safetensors.index.json');
+    await writeFile(index, JSON.stringify({ metadata: {}, weight_map: { w: 'model-00001-of-00001.safetensors' } }));
+    const hub = await startFakeHub({
+      'acme/blip-sharded': {
+        ...fixtureRepo('config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json'),
+        'model.safetensors.index.json': index,
+        'model-00001-of-00001.safetensors': path.join(captioningModelDir, 'model.safetensors'),
+      },
+    });
+    try {
+      process.env.HF_ENDPOINT = hub.url;
+      delete process.env.HF_TOKEN;
+      const cacheDir = path.join(work, 'cache-2');
+      const dir = await resolveModelDir('acme/blip-sharded@v1', { cacheDir });
+      expect(dir).toBe(path.join(cacheDir, 'acme--blip-sharded', 'v1'));
+      expect((await readdir(dir)).sort()).toContain('model-00001-of-00001.safetensors');
+      expect(hub.requests.some((r) => r.url.startsWith('/api/models/acme/blip-sharded/tree/v1'))).toBe(true);
+      expect(hub.requests.every((r) => r.authorization === undefined)).toBe(true);
+    } finally {
+      await hub.close();
+    }
+  });
+
+  it('names what a Hub repository lacks, and reports unknown repositories', async () => {
+    const hub = await startFakeHub({ 'acme/no-tokenizer': fixtureRepo('config.json', 'model.safetensors', 'preprocessor_config.json') });
+    try {
+      process.env.HF_ENDPOINT = hub.url;
+      const cacheDir = path.join(work, 'cache-3');
+      const lacking = await sourceError(resolveModelDir('acme/no-tokenizer', { cacheDir }));
+      expect(lacking.code).toBe('not_a_checkpoint');
+      expect(lacking.message).toContain('tokenizer.json');
+      const unknown = await sourceError(resolveModelDir('acme/nothing-here', { cacheDir }));
+      expect(unknown.code).toBe('hub_not_found');
+      expect(unknown.message).toContain('acme/nothing-here');
+    } finally {
+      await hub.close();
+    }
+  });
+
+  it('says how to use a local folder when the Hub is unreachable', async () => {
+    process.env.HF_ENDPOINT = `http://127.0.0.1:${await closedPort()}`;
+    const cacheDir = path.join(work, 'cache-4');
+    const err = await sourceError(resolveModelDir('Salesforce/blip-image-captioning-base', { cacheDir }));
+    expect(err.code).toBe('hub_unreachable');
+    expect(err.message).toContain('--model /path/to/local/checkpoint');
+    expect(err.message).toContain('Salesforce/blip-image-captioning-base');
+    expect(err.message).not.toMatch(/\n/);
+    // No half-written cache entry.
+    expect((await readdir(cacheDir).catch(() => [])).filter((f) => f !== '')).toEqual([]);
+  });
+});

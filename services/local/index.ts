@@ -4,7 +4,7 @@ import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { startS3ToSqsBridge, type S3ToSqsBridge } from './bridge.js';
 import { startDynamoDb, type LocalDynamoDb } from './dynamodb.js';
-import { LocalStackError, LocalStackStartError } from './errors.js';
+import { LocalStackError, LocalStackStartError, type StackPiece } from './errors.js';
 import { OwnRedis, SHARED_REDIS_URL, deleteKeysWithPrefix, randomRedisPrefix, redisAnswers } from './redis.js';
 import { S3RVER_CREDENTIALS, startS3, type LocalS3 } from './s3.js';
 import { startSqs, type LocalSqs } from './sqs.js';
@@ -118,16 +118,15 @@ async function chooseRedis(mode: RedisMode, logger: Logger): Promise<RedisChoice
   return { mode, url: own.url, prefix: randomRedisPrefix(), own };
 }
 
-async function settle<T>(promise: Promise<T>, timings?: Record<string, number>, name?: string): Promise<T | LocalStackError> {
+/** Runs one piece's start, timing it; a failure becomes a value so the other pieces can finish. */
+async function settle<T>(piece: StackPiece, start: () => Promise<T>, timings: Record<string, number>): Promise<T | LocalStackError> {
   const started = Date.now();
   try {
-    return await promise;
+    return await start();
   } catch (error) {
-    return error instanceof LocalStackError
-      ? error
-      : new LocalStackError('bridge', 'start_failed', String(error), { cause: error });
+    return error instanceof LocalStackError ? error : new LocalStackError(piece, 'start_failed', String(error), { cause: error });
   } finally {
-    if (timings && name) timings[name] = Date.now() - started;
+    timings[piece] = Date.now() - started;
   }
 }
 
@@ -158,29 +157,23 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
   const timings: Record<string, number> = {};
   const [s3, sqs, dynamodb, redis] = await Promise.all([
-    settle(startS3({ bucket: LOCAL_BUCKET, directory: s3Dir }), timings, 's3'),
+    settle('s3', () => startS3({ bucket: LOCAL_BUCKET, directory: s3Dir }), timings),
     settle(
-      startSqs({
-        region,
-        credentials,
-        queueName: LOCAL_QUEUE,
-        dlqName: LOCAL_DLQ,
-        maxReceiveCount,
-        visibilityTimeoutSeconds,
-      }),
-      timings,
       'sqs',
+      () =>
+        startSqs({ region, credentials, queueName: LOCAL_QUEUE, dlqName: LOCAL_DLQ, maxReceiveCount, visibilityTimeoutSeconds }),
+      timings,
     ),
-    settle(startDynamoDb({ region, credentials, table: LOCAL_TABLE, dbPath: dynamoDir }), timings, 'dynamodb'),
-    settle(chooseRedis(options.redis ?? 'shared', logger), timings, 'redis'),
+    settle('dynamodb', () => startDynamoDb({ region, credentials, table: LOCAL_TABLE, dbPath: dynamoDir }), timings),
+    settle('redis', () => chooseRedis(options.redis ?? 'shared', logger), timings),
   ]);
 
   let bridge: S3ToSqsBridge | LocalStackError | undefined;
   if (!(s3 instanceof LocalStackError) && !(sqs instanceof LocalStackError)) {
     bridge = await settle(
-      startS3ToSqsBridge({ region, credentials, s3, sqsEndpoint: sqs.endpoint, queueUrl: sqs.queueUrl, logger }),
-      timings,
       'bridge',
+      () => startS3ToSqsBridge({ region, credentials, s3, sqsEndpoint: sqs.endpoint, queueUrl: sqs.queueUrl, logger }),
+      timings,
     );
   }
 
@@ -195,9 +188,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     else if (url) pieceStops.push(() => deleteKeysWithPrefix(url, prefix));
   }
   const stopAll = async (): Promise<void> => {
-    const results = await Promise.allSettled([
-      bridge && !(bridge instanceof LocalStackError) ? bridge.stop() : Promise.resolve(),
-    ]).then(async (first) => [...first, ...(await Promise.allSettled(pieceStops.map((stop) => stop())))]);
+    const results = [
+      ...(await Promise.allSettled(bridge && !(bridge instanceof LocalStackError) ? [bridge.stop()] : [])),
+      ...(await Promise.allSettled(pieceStops.map((stop) => stop()))),
+    ];
     for (const result of results) {
       if (result.status === 'rejected') logger.warn({ err: result.reason }, 'local stack: a piece did not stop cleanly');
     }

@@ -285,6 +285,22 @@ describe('bad inputs fail with a clear code', () => {
     await expectImageError(preprocessImage(bmp, config), 'unsupported_format');
   });
 
+  it('HEIC: refused clearly when this libvips has no HEVC decoder', async () => {
+    // An ISO-BMFF file with the `heic` brand (header only).
+    const heic = Buffer.concat([
+      Buffer.from([0, 0, 0, 0x18]),
+      Buffer.from('ftypheic', 'ascii'),
+      Buffer.from([0, 0, 0, 0]),
+      Buffer.from('mif1heic', 'ascii'),
+      Buffer.alloc(64),
+    ]);
+    expect((await sniffImageType(heic))?.format).toBe('heic');
+    const suffixes = sharp.format.heif?.input.fileSuffix ?? [];
+    const decodable = suffixes.includes('.heic') || suffixes.includes('.heif');
+    const err = await expectImageError(preprocessImage(heic, config), decodable ? 'corrupt' : 'unsupported_format');
+    if (!decodable) expect(err.message).toMatch(/HEIC/);
+  });
+
   it('corrupt files', async () => {
     const png = Buffer.from(readFileSync(fixturePath('images', 'gradient_640x480.png')));
     png[5000] = png[5000]! ^ 0xff; // inside IDAT: its CRC no longer matches

@@ -45,6 +45,12 @@ function describeBytes(n: number): string {
   return n >= 1024 * 1024 ? `${(n / (1024 * 1024)).toFixed(1)} MiB` : `${n} bytes`;
 }
 
+/** Prebuilt sharp binaries decode AVIF through libheif but carry no HEVC decoder for HEIC. */
+function heicDecodable(): boolean {
+  const suffixes = sharp.format.heif?.input.fileSuffix ?? [];
+  return suffixes.includes('.heic') || suffixes.includes('.heif');
+}
+
 const TRUNCATION = /premature end|truncat|unexpected end|end of (file|stream|data|input)|not enough data|incomplete|short read/i;
 
 const PNG_IEND = Buffer.from('IEND', 'ascii');
@@ -107,6 +113,12 @@ export async function decodeImage(bytes: Uint8Array, limits: ImageLimits = DEFAU
     );
   }
   const format = sniffed.format === 'apng' ? 'png' : sniffed.format;
+  if (format === 'heic' && !heicDecodable()) {
+    throw new ImageInputError(
+      'unsupported_format',
+      'HEIC/HEIF images cannot be decoded by this build of libvips (it has no HEVC decoder); convert the image to JPEG or PNG',
+    );
+  }
   const inputOptions: SharpOptions = {
     failOn: 'error',
     limitInputPixels: limits.maxPixels,

@@ -4,6 +4,7 @@ import { cardReducer, createCard } from '../../services/web/src/state/card.js';
 import {
   captionMeta,
   errorMessage,
+  modelLabel,
   progressText,
   questionStatusText,
   statusText,
@@ -80,6 +81,16 @@ describe('card texts', () => {
       'by Salesforce/blip · reused from an earlier upload of the same image · 2.4 s from upload',
     );
     expect(captionMeta({ ...base, model: null, inferenceMs: null, totalMs: null })).toBe('');
+    expect(captionMeta({ ...base, model: '/work/fixtures/blip-tiny-captioning/', totalMs: null })).toBe(
+      'by blip-tiny-captioning · model 180 ms',
+    );
+  });
+
+  it('labels models by Hub id or by checkpoint folder name', () => {
+    expect(modelLabel('Salesforce/blip-image-captioning-base')).toBe('Salesforce/blip-image-captioning-base');
+    expect(modelLabel('/opt/models/blip-large')).toBe('blip-large');
+    expect(modelLabel('./models/tiny')).toBe('tiny');
+    expect(modelLabel('C:\\models\\blip')).toBe('blip');
   });
 
   it('shows question progress and answers', () => {

@@ -67,10 +67,21 @@ export function progressText(state: CardState): string {
   return '';
 }
 
+/**
+ * A model as people know it: a Hub id stays ("Salesforce/blip-image-captioning-base"), a local
+ * checkpoint directory shows its folder name.
+ */
+export function modelLabel(model: string): string {
+  const isPath = model.startsWith('/') || model.startsWith('.') || model.includes('\\') || /^[A-Za-z]:/.test(model);
+  if (!isPath) return model;
+  const parts = model.split(/[\\/]/).filter((part) => part !== '');
+  return parts.at(-1) ?? model;
+}
+
 /** "by Salesforce/blip-image-captioning-base · model 180 ms · 2.4 s from upload" */
 export function captionMeta(result: CaptionResult): string {
   const parts: string[] = [];
-  if (result.model !== null && result.model !== '') parts.push(`by ${result.model}`);
+  if (result.model !== null && result.model !== '') parts.push(`by ${modelLabel(result.model)}`);
   if (result.cacheHit) parts.push('reused from an earlier upload of the same image');
   else if (result.inferenceMs !== null) parts.push(`model ${formatDuration(result.inferenceMs)}`);
   if (result.totalMs !== null) parts.push(`${formatDuration(result.totalMs)} from upload`);

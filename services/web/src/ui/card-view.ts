@@ -55,14 +55,14 @@ export class CardView {
 
     this.altText = el('textarea', { id: `${id}-alt`, class: 'alt-text', readonly: true, rows: '2' });
     this.meta = el('p', { class: 'meta' });
-    this.copyButton = el('button', { type: 'button', class: 'button secondary copy' }, 'Copy alt text');
+    this.copyButton = el('button', { type: 'button', class: 'button secondary small copy' }, 'Copy alt text');
     this.copyButton.addEventListener('click', () => void this.copy());
     this.result = el(
       'div',
       { class: 'result', hidden: true },
-      el('label', { for: `${id}-alt` }, 'Caption (use it as alt text)'),
+      el('div', { class: 'result-head' }, el('label', { for: `${id}-alt` }, 'Caption (use it as alt text)'), this.copyButton),
       this.altText,
-      el('div', { class: 'result-row' }, this.meta, this.copyButton),
+      this.meta,
     );
 
     this.retryButton = el('button', { type: 'button', class: 'button retry', hidden: true }, 'Retry');
@@ -134,6 +134,7 @@ export class CardView {
       if (this.altText.value !== phase.caption) this.altText.value = phase.caption;
       this.thumb.alt = phase.caption;
       setText(this.meta, captionMeta(phase));
+      if (phase.model !== null) this.meta.title = phase.model;
     } else {
       this.result.hidden = true;
       this.thumb.alt = '';

@@ -9,29 +9,17 @@ import {
 } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { decodeS3EventKey } from '../../services/core/keys.js';
 import { encodeS3EventKey } from '../../services/local/index.js';
-import { useLocalStack } from '../support/local-stack.js';
+import { useLocalClients, useLocalStack } from '../support/local-stack.js';
 
 const stack = useLocalStack({ redis: 'none' });
 
-const clients: { s3?: S3Client; sqs?: SQSClient } = {};
-function s3(): S3Client {
-  const { s3: local, region, credentials } = stack();
-  clients.s3 ??= new S3Client({ region, credentials, endpoint: local.endpoint, forcePathStyle: true });
-  return clients.s3;
-}
-function sqs(): SQSClient {
-  const { sqs: local, region, credentials } = stack();
-  clients.sqs ??= new SQSClient({ region, credentials, endpoint: local.endpoint });
-  return clients.sqs;
-}
-afterAll(() => {
-  clients.s3?.destroy();
-  clients.sqs?.destroy();
-});
+const clients = useLocalClients(stack);
+const s3 = (): S3Client => clients().s3;
+const sqs = (): SQSClient => clients().sqs;
 
 // The shape S3 documents for event notifications (eventVersion 2.1), checked strictly.
 const recordSchema = z.object({

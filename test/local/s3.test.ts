@@ -1,26 +1,14 @@
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { afterAll, describe, expect, it } from 'vitest';
-import { useLocalStack } from '../support/local-stack.js';
+import { describe, expect, it } from 'vitest';
+import { useLocalClients, useLocalStack } from '../support/local-stack.js';
 
 // What the S3 emulator (s3rver) enforces for browser uploads; services/local/README.md records it.
 const stack = useLocalStack({ redis: 'none' });
 
-let client: S3Client | undefined;
-function s3(): S3Client {
-  const { s3: local, region, credentials } = stack();
-  // WHEN_REQUIRED: otherwise the SDK bakes the CRC32 of an empty body into presigned PUT URLs.
-  client ??= new S3Client({
-    region,
-    credentials,
-    endpoint: local.endpoint,
-    forcePathStyle: true,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-  });
-  return client;
-}
-afterAll(() => client?.destroy());
+const clients = useLocalClients(stack);
+const s3 = (): S3Client => clients().s3;
 
 const png = new Uint8Array(Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex'));
 

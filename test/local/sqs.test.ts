@@ -8,19 +8,14 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useLocalStack } from '../support/local-stack.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useLocalClients, useLocalStack } from '../support/local-stack.js';
 
 // Default options on purpose: maxReceiveCount 5, visibility timeout 60 s.
 const stack = useLocalStack({ redis: 'none' });
 
-let client: SQSClient | undefined;
-function sqs(): SQSClient {
-  const { sqs: local, region, credentials } = stack();
-  client ??= new SQSClient({ region, credentials, endpoint: local.endpoint });
-  return client;
-}
-afterAll(() => client?.destroy());
+const clients = useLocalClients(stack);
+const sqs = (): SQSClient => clients().sqs;
 
 const queueUrl = (): string => stack().sqs.queueUrl;
 

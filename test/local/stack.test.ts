@@ -5,20 +5,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { createClient } from 'redis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LocalStackStartError, startLocalStack } from '../../services/local/index.js';
-import { useLocalStack } from '../support/local-stack.js';
+import { useLocalClients, useLocalStack } from '../support/local-stack.js';
 
 // Default options: the shared Redis on 127.0.0.1:6379 (started by .ci/run), keys under a random prefix.
 const stack = useLocalStack();
 
-let dynamo: DynamoDBClient | undefined;
-function ddb(): DynamoDBClient {
-  const { dynamodb, region, credentials } = stack();
-  dynamo ??= new DynamoDBClient({ region, credentials, endpoint: dynamodb.endpoint });
-  return dynamo;
-}
-afterAll(() => dynamo?.destroy());
+const clients = useLocalClients(stack);
+const ddb = (): DynamoDBClient => clients().dynamodb;
 
 describe('local stack', () => {
   it('binds every emulator endpoint to 127.0.0.1 and reports its start time', () => {

@@ -1,5 +1,8 @@
-import { afterAll, beforeAll } from 'vitest';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { pino } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../services/local/index.js';
 
 /**
@@ -20,5 +23,39 @@ export function useLocalStack(options: LocalStackOptions = {}): () => LocalStack
   return () => {
     if (!stack) throw new Error('useLocalStack: the stack is not started yet (use it inside tests or hooks)');
     return stack;
+  };
+}
+
+export interface LocalClients {
+  /** Path-style; checksums only when required, so presigned PUT URLs carry no empty-body CRC32. */
+  s3: S3Client;
+  sqs: SQSClient;
+  dynamodb: DynamoDBClient;
+}
+
+/** AWS SDK clients pointed at a stack from `useLocalStack`, created on first use, destroyed afterAll. */
+export function useLocalClients(stack: () => LocalStack): () => LocalClients {
+  let clients: LocalClients | undefined;
+  afterAll(() => {
+    clients?.s3.destroy();
+    clients?.sqs.destroy();
+    clients?.dynamodb.destroy();
+  });
+  return () => {
+    if (!clients) {
+      const { region, credentials, s3, sqs, dynamodb } = stack();
+      clients = {
+        s3: new S3Client({
+          region,
+          credentials,
+          endpoint: s3.endpoint,
+          forcePathStyle: true,
+          requestChecksumCalculation: 'WHEN_REQUIRED',
+        }),
+        sqs: new SQSClient({ region, credentials, endpoint: sqs.endpoint }),
+        dynamodb: new DynamoDBClient({ region, credentials, endpoint: dynamodb.endpoint }),
+      };
+    }
+    return clients;
   };
 }

@@ -11,6 +11,8 @@ import { type ProcessorConfig, preprocessImage, readProcessorConfig } from './pr
 import { generateCaptions } from './runtime/captioning.js';
 import { BlipRuntime } from './runtime/index.js';
 import { type BlipTokenizer, loadTokenizer } from './tokenization/index.js';
+import { scoreImage, validateTexts } from './tasks/matching.js';
+import { answerQuestion, prepareAsk } from './tasks/vqa.js';
 
 /**
  * The BLIP runtime's public face: load a checkpoint (local folder or Hub id), compile it to ONNX graphs
@@ -155,14 +157,24 @@ class LocalBlipModel implements LoadedBlipModel {
     return tokenIds.map((ids) => ({ text: this.tokenizer.decode(ids), tokenIds: ids, timingsMs: timings }));
   }
 
-  async ask(_images: ImageInput[], _question: string, _options?: AskOptions): Promise<GenerationResult[]> {
+  async ask(images: ImageInput[], question: string, options: AskOptions = {}): Promise<GenerationResult[]> {
     this.requireKind('vqa', 'ask');
-    throw new BlipUsageError('wrong_model_kind', 'ask is not yet supported');
+    const started = performance.now();
+    const request = prepareAsk(this.runtime.config, this.tokenizer, question, options);
+    if (images.length === 0) return [];
+    const pixels = await this.pixelValues(images);
+    const preprocessed = performance.now();
+    const { tokenIds, timingsMs } = await answerQuestion(this.runtime, this.tokenizer, pixels, request);
+    const timings = { preprocess: preprocessed - started, ...timingsMs, total: performance.now() - started };
+    return tokenIds.map((ids) => ({ text: this.tokenizer.decode(ids), tokenIds: ids, timingsMs: timings }));
   }
 
-  async score(_image: ImageInput, _texts: string[]): Promise<ScoreResult[]> {
+  async score(image: ImageInput, texts: string[]): Promise<ScoreResult[]> {
     this.requireKind('retrieval', 'score');
-    throw new BlipUsageError('wrong_model_kind', 'score is not yet supported');
+    const valid = validateTexts(texts);
+    const [pixels] = await this.pixelValues([image]);
+    const { scores } = await scoreImage(this.runtime, this.tokenizer, pixels as Float32Array, valid);
+    return scores;
   }
 
   dispose(): Promise<void> {

@@ -1,11 +1,12 @@
 import type * as ort from 'onnxruntime-node';
-import type { BlipConfig } from '../config.js';
 import { BlipUsageError } from '../errors.js';
 import { ITC_GRAPH, ITM_GRAPH } from '../modeling/matching-heads.js';
 import { TEXT_ENCODER_GRAPH } from '../modeling/text-encoder.js';
+import { encodeImages } from '../runtime/captioning.js';
+import type { BlipRuntime } from '../runtime/index.js';
 import { runSession } from '../runtime/sessions.js';
 import type { BlipTokenizer } from '../tokenization/index.js';
-import { encodeText, textBatchFeeds } from './text-input.js';
+import { type EncodedText, encodeText, textBatchFeeds } from './text-input.js';
 
 /**
  * Image-text matching with a `BlipForImageTextRetrieval` checkpoint: for one image's vision states
@@ -13,7 +14,7 @@ import { encodeText, textBatchFeeds } from './text-input.js';
  * and the ITC cosine similarity, as Hugging Face computes them with `use_itm_head=True` / `False`.
  */
 
-export interface ScoreResult {
+export interface TextScore {
   text: string;
   /** `itm_head` logits: `[no match, match]`. */
   itmLogits: [number, number];
@@ -25,10 +26,6 @@ export interface ScoreResult {
   truncated: boolean;
 }
 
-export interface MatchingSessions {
-  readonly itm: ort.InferenceSession;
-  readonly itc: ort.InferenceSession;
-}
 
 /** Texts per run: bounds the cross-attention scores `[texts, heads, tokens, image positions]`. */
 const TEXTS_PER_RUN = 32;
@@ -55,20 +52,24 @@ export function validateTexts(texts: unknown): string[] {
   });
 }
 
+/** Tokenizes the texts to score (empty text allowed: `[CLS] [SEP]`, as the processor gives). */
+export function encodeTexts(runtime: BlipRuntime, tokenizer: BlipTokenizer, texts: readonly string[]): EncodedText[] {
+  return texts.map((text, i) => encodeText(tokenizer, runtime.config.text_config, text, `text ${i + 1}`, { allowEmpty: true }));
+}
+
 /**
- * Scores `texts` against one image. `imageStates` is the vision output `[1, seq, width]`; it is fed
- * once per batch of texts and broadcast inside the graphs.
+ * Scores texts against one image's vision states `[1, seq, width]`; the states are fed once per
+ * batch of texts and broadcast inside the graphs.
  */
 export async function scoreTexts(
-  sessions: MatchingSessions,
+  runtime: BlipRuntime,
   tokenizer: BlipTokenizer,
-  config: BlipConfig,
   imageStates: ort.Tensor,
   texts: readonly string[],
-): Promise<ScoreResult[]> {
+): Promise<TextScore[]> {
   if (imageStates.dims[0] !== 1) throw new Error(`scoreTexts takes the states of one image, got batch ${imageStates.dims[0]}`);
-  const encoded = texts.map((text, i) => encodeText(tokenizer, config.text_config, text, `text ${i + 1}`, { allowEmpty: true }));
-  const results: ScoreResult[] = [];
+  const encoded = encodeTexts(runtime, tokenizer, texts);
+  const results: TextScore[] = [];
   for (let start = 0; start < texts.length; start += TEXTS_PER_RUN) {
     const chunk = encoded.slice(start, start + TEXTS_PER_RUN);
     const feeds = {
@@ -78,8 +79,8 @@ export async function scoreTexts(
       ),
       [TEXT_ENCODER_GRAPH.encoderStates]: imageStates,
     };
-    const itm = output(await runSession(sessions.itm, feeds, 'image-text matching'), ITM_GRAPH.output);
-    const itc = output(await runSession(sessions.itc, feeds, 'image-text contrastive similarity'), ITC_GRAPH.cosine);
+    const itm = output(await runSession(runtime.session(ITM_GRAPH.name), feeds, 'image-text matching'), ITM_GRAPH.output);
+    const itc = output(await runSession(runtime.session(ITC_GRAPH.name), feeds, 'image-text contrastive similarity'), ITC_GRAPH.cosine);
     chunk.forEach((entry, i) => {
       const itmLogits: [number, number] = [itm[2 * i] as number, itm[2 * i + 1] as number];
       results.push({
@@ -92,4 +93,18 @@ export async function scoreTexts(
     });
   }
   return results;
+}
+
+/** Scores texts against one preprocessed `[1, 3, S, S]` image. */
+export async function scoreImage(
+  runtime: BlipRuntime,
+  tokenizer: BlipTokenizer,
+  image: Float32Array,
+  texts: readonly string[],
+): Promise<{ scores: TextScore[]; timingsMs: { vision: number; match: number } }> {
+  const started = performance.now();
+  const states = await encodeImages(runtime, [image]);
+  const visionDone = performance.now();
+  const scores = await scoreTexts(runtime, tokenizer, states, texts);
+  return { scores, timingsMs: { vision: visionDone - started, match: performance.now() - visionDone } };
 }

@@ -1,17 +1,16 @@
 import { z } from 'zod';
 import type { BlipTextConfig } from '../config.js';
 import { BlipUsageError } from '../errors.js';
+import { HF_DEFAULT_MAX_LENGTH, MAX_CAPTION_BEAMS } from '../generation/caption-options.js';
 
 /** Validation of the options of `ask` (and the re-ranking options of `caption`), with zod. */
 
 /** Hugging Face `generate` default `max_length` 20 counts the `[DEC]` start token: 19 new tokens. */
-export const DEFAULT_ANSWER_MAX_NEW_TOKENS = 19;
-/** Beams beyond this cost much and change answers little. */
-export const MAX_BEAMS = 16;
+export const DEFAULT_ANSWER_MAX_NEW_TOKENS = HF_DEFAULT_MAX_LENGTH - 1;
 
 export const askOptionsSchema = z
   .object({
-    beams: z.number().int().min(1).max(MAX_BEAMS).default(1),
+    beams: z.number().int().min(1).max(MAX_CAPTION_BEAMS).default(1),
     maxNewTokens: z.number().int().min(1).default(DEFAULT_ANSWER_MAX_NEW_TOKENS),
   })
   .strict();

@@ -1,9 +1,11 @@
 import type * as ort from 'onnxruntime-node';
 import type { BlipConfig } from '../config.js';
 import { TEXT_ENCODER_GRAPH } from '../modeling/text-encoder.js';
+import { decodeFromStates, encodeImages } from '../runtime/captioning.js';
+import type { BlipRuntime } from '../runtime/index.js';
 import { runSession } from '../runtime/sessions.js';
 import type { BlipTokenizer } from '../tokenization/index.js';
-import type { ValidatedAskOptions } from './options.js';
+import { parseAskOptions, type ValidatedAskOptions } from './options.js';
 import { type EncodedText, encodeText, textBatchFeeds } from './text-input.js';
 
 /**
@@ -12,39 +14,34 @@ import { type EncodedText, encodeText, textBatchFeeds } from './text-input.js';
  * the answer decoder then starts from `[DEC]` and cross-attends to those question states (all of
  * them: `generate` gives the decoder an all-ones question mask), stopping at `[SEP]`. With beams,
  * the question states are repeated per beam, as `generate` expands `encoder_hidden_states`.
+ * Vision encoding and answer decoding are the captioning runtime's (`runtime/captioning.ts`).
  */
 
-/** Decoding from `[DEC]` conditioned on encoder states: the captioning decoder, reused. */
-export interface ConditionedDecoder {
-  /**
-   * Token ids (starting with `[DEC]`) per row of `encoderStates [rows, seq, width]`: greedy when
-   * `beams` is 1, else beam search with Hugging Face's semantics.
-   */
-  generate(encoderStates: ort.Tensor, settings: { beams: number; maxNewTokens: number }): Promise<number[][]>;
+/** A validated question and its options, ready to run on any number of images. */
+export interface AskRequest {
+  readonly question: EncodedText;
+  readonly options: ValidatedAskOptions;
 }
 
-export interface VqaParts {
-  readonly config: BlipConfig;
-  readonly tokenizer: BlipTokenizer;
-  /** The `question_encoder` graph's session. */
-  readonly questionEncoder: ort.InferenceSession;
-  readonly decoder: ConditionedDecoder;
-}
-
-export interface Answer {
-  readonly text: string;
-  readonly tokenIds: number[];
-  readonly timingsMs: Record<string, number>;
+export interface AnswerBatch {
+  readonly tokenIds: number[][];
+  readonly timingsMs: { vision: number; question: number; decode: number };
 }
 
 /** Tokenizes a question: refuses blank ones, truncates long ones to the model's limit. */
-export function encodeQuestion(parts: Pick<VqaParts, 'tokenizer' | 'config'>, question: string): EncodedText {
+export function encodeQuestion(parts: { tokenizer: BlipTokenizer; config: BlipConfig }, question: string): EncodedText {
   return encodeText(parts.tokenizer, parts.config.text_config, question, 'question');
 }
 
-/** `question_embeds [images, tokens, hidden]` for one question against each image's vision states. */
+/** Validates everything about a question before any image is touched. */
+export function prepareAsk(config: BlipConfig, tokenizer: BlipTokenizer, question: string, options: unknown): AskRequest {
+  return { options: parseAskOptions(options, config.text_config), question: encodeQuestion({ config, tokenizer }, question) };
+}
+
+/** `question_embeds [images, tokens, hidden]`: one question against each image's vision states. */
 export async function encodeQuestionStates(
-  parts: Pick<VqaParts, 'tokenizer' | 'questionEncoder'>,
+  runtime: BlipRuntime,
+  padTokenId: number,
   questionIds: readonly number[],
   imageStates: ort.Tensor,
 ): Promise<ort.Tensor> {
@@ -52,28 +49,38 @@ export async function encodeQuestionStates(
   const feeds = {
     ...textBatchFeeds(
       Array.from({ length: images }, () => questionIds),
-      parts.tokenizer.specialIds.pad,
+      padTokenId,
     ),
     [TEXT_ENCODER_GRAPH.encoderStates]: imageStates,
   };
-  const outputs = await runSession(parts.questionEncoder, feeds, 'question encoding');
+  const outputs = await runSession(runtime.session(TEXT_ENCODER_GRAPH.name), feeds, 'question encoder');
   const states = outputs[TEXT_ENCODER_GRAPH.output];
   if (!states) throw new Error(`graph output ${TEXT_ENCODER_GRAPH.output} missing`);
   return states;
 }
 
-/** Answers one already-tokenized question about every image whose vision states are given. */
+/** Answers one question about each of a batch of preprocessed `[1, 3, S, S]` images. */
 export async function answerQuestion(
-  parts: VqaParts,
-  question: EncodedText,
-  imageStates: ort.Tensor,
-  options: ValidatedAskOptions,
-): Promise<Answer[]> {
+  runtime: BlipRuntime,
+  tokenizer: BlipTokenizer,
+  images: readonly Float32Array[],
+  request: AskRequest,
+): Promise<AnswerBatch> {
+  const text = runtime.config.text_config;
   const started = performance.now();
-  const questionStates = await encodeQuestionStates(parts, question.ids, imageStates);
-  const encoded = performance.now();
-  const sequences = await parts.decoder.generate(questionStates, options);
-  const decoded = performance.now();
-  const timingsMs = { questionMs: encoded - started, decodeMs: decoded - encoded };
-  return sequences.map((tokenIds) => ({ text: parts.tokenizer.decode(tokenIds).trim(), tokenIds, timingsMs: { ...timingsMs } }));
+  const imageStates = await encodeImages(runtime, images);
+  const visionDone = performance.now();
+  const questionStates = await encodeQuestionStates(runtime, tokenizer.specialIds.pad, request.question.ids, imageStates);
+  const questionDone = performance.now();
+  const tokenIds = await decodeFromStates(runtime, questionStates, {
+    prompt: [text.bos_token_id],
+    beams: request.options.beams,
+    maxNewTokens: request.options.maxNewTokens,
+    minNewTokens: 0,
+    repetitionPenalty: 1,
+  });
+  return {
+    tokenIds,
+    timingsMs: { vision: visionDone - started, question: questionDone - visionDone, decode: performance.now() - questionDone },
+  };
 }

@@ -130,6 +130,21 @@ describe('presigned PUT signing content-type and content-length', () => {
   });
 });
 
+describe('reads the worker relies on', () => {
+  it('serves byte ranges (bounded GetObject) and HeadObject metadata', async () => {
+    const bucket = stack().s3.bucket;
+    const key = 'dropped/ränge test.bin';
+    const bytes = new Uint8Array(100).map((_, i) => i);
+    await s3().send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, ContentType: 'application/octet-stream' }));
+    const head = await s3().send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    expect(head.ContentLength).toBe(100);
+    expect(head.ContentType).toBe('application/octet-stream');
+    const ranged = await s3().send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: 'bytes=0-9' }));
+    expect(ranged.ContentRange).toBe('bytes 0-9/100');
+    expect(new Uint8Array(await ranged.Body!.transformToByteArray())).toEqual(bytes.slice(0, 10));
+  });
+});
+
 describe('CORS for browser uploads', () => {
   it('answers the preflight of a cross-origin PUT', async () => {
     const url = await presignPut('uploads/cors', 'image/png', png.byteLength);

@@ -157,6 +157,17 @@ export class Worker extends Construct {
       resourceId: `service/${this.cluster.clusterName}/${this.service.serviceName}`,
       minCapacity: 0,
       maxCapacity: policy.maxTasks,
+      // The service-linked role Application Auto Scaling uses for ECS (what autoScaleTaskCount uses).
+      role: iam.Role.fromRoleArn(
+        this,
+        'ScalingRole',
+        Stack.of(this).formatArn({
+          region: '',
+          service: 'iam',
+          resource: 'role/aws-service-role/ecs.application-autoscaling.amazonaws.com',
+          resourceName: 'AWSServiceRoleForApplicationAutoScaling_ECSService',
+        }),
+      ),
     });
 
     // 1. Target tracking on visible ÷ running (metric math). Scale-in is disabled: rule 3 owns it.

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { buildBlipline } from './support.js';
 
 interface Report {
@@ -26,6 +26,9 @@ describe('cdk-nag (AwsSolutions)', () => {
     failure = error;
   }
   const report = JSON.parse(readFileSync(path.join(outdir, 'validation-report.json'), 'utf8')) as Report;
+  afterAll(() => {
+    rmSync(outdir, { recursive: true, force: true });
+  });
 
   it('runs in the app and fails synthesis on an unacknowledged error', () => {
     expect(String(failure)).toMatch(/ValidationFailed|Validation failed/);

@@ -208,6 +208,24 @@ describe('decoding', () => {
     expect(Array.from(r.pixelValues)).toEqual([0, 1, 1, 2, 255, 156]);
   });
 
+  it('converts CMYK JPEGs arithmetically as Pillow does (no colour management)', async () => {
+    const photo = readFileSync(fixturePath('images', 'photo_chelsea.jpg'));
+    const cmykJpeg = await sharp(photo).resize(64, 48).toColourspace('cmyk').jpeg({ quality: 95 }).toBuffer();
+    expect((await sharp(cmykJpeg).metadata()).space).toBe('cmyk');
+    const ink = await sharp(cmykJpeg, { ignoreIcc: true }).pipelineColourspace('cmyk').toColourspace('cmyk').raw().toBuffer();
+    const expected: number[] = [];
+    for (let i = 0; i < 64 * 48; i++) {
+      const nk = 255 - ink[i * 4 + 3]!;
+      for (let ch = 0; ch < 3; ch++) expected.push(Math.round(nk - (ink[i * 4 + ch]! * nk) / 255));
+    }
+    const c = parseProcessorConfig({ do_resize: false, do_normalize: false, do_rescale: false });
+    const out = await preprocessImage(cmykJpeg, c);
+    const hwc: number[] = [];
+    for (let i = 0; i < 64 * 48; i++) for (let ch = 0; ch < 3; ch++) hwc.push(out.pixelValues[ch * 64 * 48 + i]!);
+    // Pillow's MULDIV255 rounds like (a*b)/255 to the nearest integer, except on rare exact halves.
+    expect(Math.max(...hwc.map((v, i) => Math.abs(v - expected[i]!)))).toBeLessThanOrEqual(1);
+  });
+
   it('decodes WebP, AVIF and TIFF', async () => {
     const photo = readFileSync(fixturePath('images', 'photo_coffee.jpg'));
     const c = parseProcessorConfig({ do_resize: false, do_normalize: false, do_rescale: false });

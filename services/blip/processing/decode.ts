@@ -88,7 +88,8 @@ function classifyDecodeFailure(format: string, cause: unknown, bytes: Uint8Array
  * - grayscale is replicated into three channels, palettes are expanded;
  * - 16-bit single-channel grayscale is clipped to 255 (Pillow's `I;16` -> `RGB`), other 16-bit
  *   images keep their high byte (Pillow's `;16B` unpackers);
- * - embedded ICC profiles are not applied (Pillow does not apply them either);
+ * - embedded ICC profiles are not applied (Pillow does not apply them either); CMYK is converted
+ *   arithmetically as Pillow's `cmyk2rgb` does;
  * - animated images give their first frame.
  */
 export async function decodeImage(bytes: Uint8Array, limits: ImageLimits = DEFAULT_IMAGE_LIMITS): Promise<DecodedImage> {
@@ -149,11 +150,15 @@ export async function decodeImage(bytes: Uint8Array, limits: ImageLimits = DEFAU
 
   // Pillow reads single-channel 16-bit images as I;16 and clips them to 255 when converting to RGB.
   const grey16 = meta.channels === 1 && meta.depth === 'ushort';
+  // Pillow converts CMYK to RGB arithmetically (no colour management); keep the decoded CMYK to do the same.
+  const cmyk = meta.space === 'cmyk';
   let data: Buffer;
   let info: OutputInfo;
   try {
     let pipeline = sharp(bytes, inputOptions).autoOrient();
-    pipeline = grey16 ? pipeline.toColourspace('grey16').raw({ depth: 'ushort' }) : pipeline.raw();
+    if (grey16) pipeline = pipeline.toColourspace('grey16').raw({ depth: 'ushort' });
+    else if (cmyk) pipeline = pipeline.pipelineColourspace('cmyk').toColourspace('cmyk').raw();
+    else pipeline = pipeline.raw();
     ({ data, info } = await pipeline.toBuffer({ resolveWithObject: true }));
   } catch (cause) {
     throw classifyDecodeFailure(format, cause, bytes);
@@ -170,6 +175,16 @@ export async function decodeImage(bytes: Uint8Array, limits: ImageLimits = DEFAU
       rgb[o] = v;
       rgb[o + 1] = v;
       rgb[o + 2] = v;
+    }
+  } else if (cmyk && channels >= 4) {
+    // Pillow's cmyk2rgb: nk = 255 - k; channel = nk - MULDIV255(ink, nk).
+    for (let i = 0, s = 0, o = 0; i < n; i++, s += channels, o += 3) {
+      const nk = 255 - data[s + 3]!;
+      for (let c = 0; c < 3; c++) {
+        const t = data[s + c]! * nk + 128;
+        const v = nk - (((t >> 8) + t) >> 8);
+        rgb[o + c] = v < 0 ? 0 : v;
+      }
     }
   } else if (channels === 3) {
     rgb.set(data.subarray(0, n * 3));

@@ -10,7 +10,7 @@ import { parseQueueMessage, type ObjectCreated, type QuestionJob } from '../core
 import { imageIdForKey } from '../core/keys.js';
 import { METRICS, type Metrics } from '../core/metrics.js';
 import { captionRecordSchema, publicImage, type DoneCaption, type FailureReason, type ImageRecord, type RecordError } from '../core/records.js';
-import type { Captioner, Generation, QuestionAnswerer } from './captioner.js';
+import type { Captioner, Generation, Outcome, QuestionAnswerer } from './captioner.js';
 import { RetryableJobError } from './errors.js';
 
 export interface WorkerOptions {
@@ -352,18 +352,31 @@ export class Worker {
     for (const g of groups) byPrompt.set(g[0]!.prompt ?? '', [...(byPrompt.get(g[0]!.prompt ?? '') ?? []), g]);
     for (const [prompt, promptGroups] of byPrompt) {
       const started = performance.now();
-      let outcomes;
+      const options = prompt ? { prompt } : {};
+      let outcomes: (Outcome | undefined)[];
       try {
         outcomes = await this.deps.captioner.caption(
           promptGroups.map((g) => g[0]!.bytes!),
-          prompt ? { prompt } : {},
+          options,
         );
       } catch (error) {
-        for (const g of promptGroups) {
-          for (const item of g) item.error = error;
-          await this.releaseClaim(g[0]!);
+        if (promptGroups.length === 1) {
+          for (const item of promptGroups[0]!) item.error = error;
+          await this.releaseClaim(promptGroups[0]![0]!);
+          continue;
         }
-        continue;
+        // One input must not take its batch-mates down with it: run them one by one.
+        this.deps.logger.warn({ err: error, images: promptGroups.length }, 'model batch failed; retrying its images one by one');
+        outcomes = [];
+        for (const g of promptGroups) {
+          try {
+            outcomes.push((await this.deps.captioner.caption([g[0]!.bytes!], options))[0]);
+          } catch (single) {
+            for (const item of g) item.error = single;
+            await this.releaseClaim(g[0]!);
+            outcomes.push(undefined);
+          }
+        }
       }
       const inferenceMs = Math.round(performance.now() - started);
       this.deps.metrics.emit({ [METRICS.inferences]: promptGroups.length, [METRICS.inferenceMs]: inferenceMs });
@@ -372,6 +385,7 @@ export class Worker {
         promptGroups.map(async (g, i) => {
           const outcome = outcomes[i];
           const first = g[0]!;
+          if (first.error !== undefined) return;
           try {
             if (!outcome || !outcome.ok) {
               await this.releaseClaim(first);

@@ -1,0 +1,48 @@
+import { availableParallelism } from 'node:os';
+import type { Logger } from 'pino';
+import { loadBlip, type BlipModel } from '../blip/index.js';
+import { loadConfig, type Config } from '../core/config.js';
+import { createLogger } from '../core/logger.js';
+import { blipAnswerer, blipCaptioner } from './blip-adapter.js';
+import { createWorker } from './deps.js';
+
+export interface LoadedModels {
+  caption: BlipModel;
+  vqa: BlipModel | undefined;
+}
+
+/** Loads the captioning model and, when configured, the VQA model (ONNX threads = vCPUs). */
+export async function loadWorkerModels(config: Pick<Config, 'model' | 'vqaModel' | 'precision'>, logger: Logger): Promise<LoadedModels> {
+  if (!config.model) throw new Error('BLIPLINE_MODEL is required');
+  const threads = availableParallelism();
+  const [caption, vqa] = await Promise.all([
+    loadBlip({ model: config.model, precision: config.precision, threads, logger }),
+    config.vqaModel ? loadBlip({ model: config.vqaModel, precision: config.precision, threads, logger }) : Promise.resolve(undefined),
+  ]);
+  return { caption, vqa };
+}
+
+/**
+ * `blipline worker`: the SQS consumer as a process (the Fargate task's command). SIGTERM/SIGINT
+ * stop receiving, finish the job in hand, and exit 0.
+ */
+export async function runWorker(): Promise<number> {
+  const config = loadConfig(process.env, { requireModel: true });
+  const logger = createLogger({ level: config.logLevel, name: 'worker' });
+  const models = await loadWorkerModels(config, logger);
+  const { worker, close } = createWorker(
+    config,
+    { captioner: blipCaptioner(models.caption), answerer: models.vqa ? blipAnswerer(models.vqa) : undefined },
+    { logger },
+  );
+  const stop = (signal: string) => {
+    logger.info({ signal }, 'signal received');
+    void worker.stop();
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  await worker.start();
+  await close();
+  await Promise.all([models.caption.dispose(), models.vqa?.dispose()]);
+  return 0;
+}

@@ -1,0 +1,154 @@
+import { readFile } from 'node:fs/promises';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Cache } from '../../services/aws/cache.js';
+import { createDynamoClient, createS3Client, createSqsClient } from '../../services/aws/clients.js';
+import { RecordStore, type ImageResult } from '../../services/aws/record-store.js';
+import { ObjectStore } from '../../services/aws/s3.js';
+import { Queue, type ReceivedMessage } from '../../services/aws/sqs.js';
+import type { Config } from '../../services/core/config.js';
+import { imageIdForKey } from '../../services/core/keys.js';
+import { createLogger } from '../../services/core/logger.js';
+import { Metrics } from '../../services/core/metrics.js';
+import type { ImageRecord } from '../../services/core/records.js';
+import type { Captioner } from '../../services/worker/captioner.js';
+import { Worker, type WorkerOptions } from '../../services/worker/worker.js';
+import { fixturePath } from '../support/fixtures.js';
+import { useLocalStack } from '../support/local-stack.js';
+import { Counting, loadCaptioner } from '../pipeline/models.js';
+import type { BlipModel } from '../../services/blip/index.js';
+import { configFor, waitFor } from '../pipeline/support.js';
+
+const stack = useLocalStack({ redis: 'none', maxReceiveCount: 2, visibilityTimeoutSeconds: 3 });
+const logger = createLogger({ level: 'silent' });
+let config: Config;
+let captioner: Captioner;
+let model: BlipModel | undefined;
+const running: Worker[] = [];
+
+/** Counts how often each message was delivered. */
+class CountingQueue extends Queue {
+  readonly deliveries = new Map<string, number>();
+  override async receive(options: Parameters<Queue['receive']>[0]): Promise<ReceivedMessage[]> {
+    const messages = await super.receive(options);
+    for (const m of messages) this.deliveries.set(m.messageId, (this.deliveries.get(m.messageId) ?? 0) + 1);
+    return messages;
+  }
+}
+
+/** A table whose `done` writes fail for one key: a permanent fault DynamoDB Local cannot produce. */
+class FailingStore extends RecordStore {
+  constructor(config: Config, private readonly poisonImageId: string) {
+    super(createDynamoClient(config), config.table, { ttlDays: 1 });
+  }
+  override async finishImage(imageId: string, sequencer: string, result: ImageResult) {
+    if (imageId === this.poisonImageId && result.status === 'done') throw new Error('simulated permanent DynamoDB failure');
+    return super.finishImage(imageId, sequencer, result);
+  }
+}
+
+function startWorker(options: { captioner?: Captioner; records?: RecordStore; queue?: Queue; worker?: Partial<WorkerOptions> } = {}) {
+  const worker = new Worker({
+    queue: options.queue ?? new Queue(createSqsClient(config), config.queueUrl),
+    objects: new ObjectStore(createS3Client(config), config.bucket),
+    records: options.records ?? new RecordStore(createDynamoClient(config), config.table, { ttlDays: 1 }),
+    cache: new Cache({ url: undefined, keyPrefix: '', logger }),
+    captioner: options.captioner ?? captioner,
+    metrics: new Metrics({ service: 'worker', sink: null }),
+    logger,
+    options: { maxObjectBytes: config.maxUploadBytes, maxReceiveCount: 2, waitSeconds: 1, visibilityTimeoutSeconds: 3, ...options.worker },
+  });
+  running.push(worker);
+  return { worker, done: worker.start() };
+}
+
+async function queueDepth(url: string): Promise<number> {
+  const out = await createSqsClient(config).send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
+  return Number(out.Attributes?.ApproximateNumberOfMessages ?? 0) + Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+}
+
+const records = () => new RecordStore(createDynamoClient(config), config.table, { ttlDays: 1 });
+const put = async (key: string, file: string) =>
+  createS3Client(config).send(new PutObjectCommand({ Bucket: config.bucket, Key: key, Body: await readFile(fixturePath('images', file)) }));
+
+beforeAll(async () => {
+  config = configFor(stack());
+  ({ captioner, model } = await loadCaptioner());
+});
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((w) => w.stop()));
+});
+
+afterAll(async () => {
+  await model?.dispose();
+});
+
+describe('worker', () => {
+  it('deletes s3:TestEvent and unparseable messages without retrying them', async () => {
+    await createSqsClient(config).send(new SendMessageCommand({ QueueUrl: config.queueUrl, MessageBody: '{"not":"an event"}' }));
+    await createSqsClient(config).send(new SendMessageCommand({ QueueUrl: config.queueUrl, MessageBody: 'plain text' }));
+    const queue = new CountingQueue(createSqsClient(config), config.queueUrl);
+    startWorker({ queue });
+    await waitFor(() => queueDepth(config.queueUrl), (n) => n === 0, 20_000, 'queue empty');
+    expect([...queue.deliveries.values()].every((n) => n === 1)).toBe(true);
+    expect(queue.deliveries.size).toBeGreaterThanOrEqual(3);
+    expect(await queueDepth(stack().sqs.dlqUrl)).toBe(0);
+  });
+
+  it('keeps a message whose result cannot be written, and records processing_error on its last receive before the DLQ', async () => {
+    const key = 'poison/write-fails.png';
+    const imageId = imageIdForKey(key);
+    startWorker({ records: new FailingStore(config, imageId) });
+    await put(key, 'gray_200x200.png');
+    const failed = await waitFor(() => records().getImage(imageId), (r): r is ImageRecord => r?.status === 'failed', 30_000, 'failed record');
+    expect(failed?.error?.code).toBe('processing_error');
+    expect(failed?.error?.message).toContain('simulated permanent DynamoDB failure');
+    await waitFor(() => queueDepth(stack().sqs.dlqUrl), (n) => n === 1, 30_000, 'message in the DLQ');
+    expect(await queueDepth(config.queueUrl)).toBe(0);
+  });
+
+  it('extends visibility while a job runs longer than the visibility timeout: one delivery', async () => {
+    const slow: Captioner = {
+      name: captioner.name,
+      caption: async (images, options) => {
+        await new Promise((r) => setTimeout(r, 5_000));
+        return captioner.caption(images, options);
+      },
+    };
+    const counting = new Counting(slow);
+    const queue = new CountingQueue(createSqsClient(config), config.queueUrl);
+    startWorker({ captioner: counting, queue });
+    await put('slow/job.png', 'alpha_300x500.png');
+    const done = await waitFor(() => records().getImage(imageIdForKey('slow/job.png')), (r) => r?.status === 'done', 30_000, 'slow job done');
+    expect(done?.status).toBe('done');
+    await waitFor(() => queueDepth(config.queueUrl), (n) => n === 0, 10_000, 'queue empty');
+    expect(counting.images).toBe(1);
+    expect([...queue.deliveries.values()]).toEqual([1]);
+  });
+
+  it('finishes the job in hand when stopped, then stops receiving', async () => {
+    let started!: () => void;
+    const inModel = new Promise<void>((r) => (started = r));
+    const slow: Captioner = {
+      name: captioner.name,
+      caption: async (images, options) => {
+        started();
+        await new Promise((r) => setTimeout(r, 1_500));
+        return captioner.caption(images, options);
+      },
+    };
+    const { worker, done } = startWorker({ captioner: slow });
+    await put('stop/in-hand.png', 'wide_1200x100.png');
+    await inModel;
+    await worker.stop();
+    await done;
+    expect((await records().getImage(imageIdForKey('stop/in-hand.png')))?.status).toBe('done');
+    expect(await queueDepth(config.queueUrl)).toBe(0);
+    // Stopped: a new object stays queued.
+    await put('stop/after.png', 'tiny_7x5.png');
+    await stack().drainS3Events();
+    expect(await queueDepth(config.queueUrl)).toBe(1);
+  });
+});

@@ -355,11 +355,12 @@ describe('IAM least privilege', () => {
     }
   });
 
-  it('worker: reads objects, consumes the queue, item-level table access', () => {
+  it('worker: reads objects (404 for missing keys), consumes the queue, item-level table access', () => {
     const table = logicalId('AWS::DynamoDB::GlobalTable', 'StorageRecords');
     const queue = logicalId('AWS::SQS::Queue', 'StorageJobs');
     expect(statementsOf('WorkerTaskTaskRole').map((st) => [actions(st).sort(), st.Resource])).toEqual([
       [['s3:GetObject'], { 'Fn::Join': ['', [arn(logicalId('AWS::S3::Bucket', 'StorageImages')), '/*']] }],
+      [['s3:ListBucket'], arn(logicalId('AWS::S3::Bucket', 'StorageImages'))],
       [['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'], arn(queue)],
       [['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], arn(table)],
     ]);

@@ -1,3 +1,4 @@
 // Entry point of the `blipline` CLI. Subcommands live in services/cli.
-process.stderr.write('blipline: no command yet\n');
-process.exitCode = 2;
+import { runCli } from '../services/cli/index.js';
+
+process.exitCode = await runCli(process.argv.slice(2));

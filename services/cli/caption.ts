@@ -1,0 +1,160 @@
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { createLogger } from '../core/logger.js';
+import { BlipError, type ImageInput, loadBlip } from '../blip/index.js';
+import { preprocessImage, readProcessorConfig } from '../blip/processing/index.js';
+
+/** `blipline caption`: the contract in DESIGN.md. */
+
+export const DEFAULT_CAPTION_MODEL = 'Salesforce/blip-image-captioning-base';
+
+const USAGE = `usage: blipline caption IMAGE... [--model DIR|HUB_ID] [--prompt TEXT] [--beams N] [--max-new-tokens N]
+                        [--repetition-penalty X] [--pixel-values FILE.f32] [--json]
+                        [--precision fp32|int8] [--threads N]
+
+Captions each IMAGE (JPEG, PNG, WebP, AVIF, GIF, TIFF). --pixel-values reads a raw little-endian float32
+[1,3,H,W] tensor instead (repeatable; replaces IMAGE). --json prints one object per image and line:
+{"image", "text", "tokenIds", "timingsMs", "cacheHit"}. Model: --model, else BLIPLINE_MODEL, else
+${DEFAULT_CAPTION_MODEL}. Compiled graphs are cached in BLIPLINE_CACHE_DIR (default .cache/blipline/graphs).`;
+
+/** Failure of the command's own input checks: the message is the one line printed. */
+class CaptionArgsError extends Error {}
+
+const integerFlag = (flag: string, min: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `${flag} must be a whole number`)
+    .transform(Number)
+    .refine((n) => n >= min, `${flag} must be at least ${min}`);
+
+const argsSchema = z.object({
+  model: z.string().min(1).optional(),
+  prompt: z.string().optional(),
+  beams: integerFlag('--beams', 1).optional(),
+  'max-new-tokens': integerFlag('--max-new-tokens', 1).optional(),
+  'repetition-penalty': z
+    .string()
+    .transform(Number)
+    .refine((x) => Number.isFinite(x) && x > 0, '--repetition-penalty must be a positive number')
+    .optional(),
+  'pixel-values': z.array(z.string()).optional(),
+  precision: z.enum(['fp32', 'int8'], { error: '--precision must be fp32 or int8' }).optional(),
+  threads: integerFlag('--threads', 1).optional(),
+  json: z.boolean(),
+  help: z.boolean(),
+});
+
+function parseCaptionArgs(argv: string[]) {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        model: { type: 'string' },
+        prompt: { type: 'string' },
+        beams: { type: 'string' },
+        'max-new-tokens': { type: 'string' },
+        'repetition-penalty': { type: 'string' },
+        'pixel-values': { type: 'string', multiple: true },
+        precision: { type: 'string' },
+        threads: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    throw new CaptionArgsError((error as Error).message.split('\n')[0] ?? 'invalid arguments', { cause: error });
+  }
+  const values = argsSchema.safeParse(parsed.values);
+  if (!values.success) throw new CaptionArgsError(values.error.issues[0]?.message ?? 'invalid arguments');
+  const pixelFiles = values.data['pixel-values'] ?? [];
+  if (!values.data.help) {
+    if (pixelFiles.length > 0 && parsed.positionals.length > 0) {
+      throw new CaptionArgsError('--pixel-values replaces the IMAGE arguments; give one or the other');
+    }
+    if (pixelFiles.length === 0 && parsed.positionals.length === 0) throw new CaptionArgsError('no image given');
+  }
+  return { ...values.data, images: parsed.positionals, pixelFiles };
+}
+
+async function readInput(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
+    throw new CaptionArgsError(`${file}: ${reason}`, { cause: error });
+  }
+}
+
+/** A raw little-endian float32 `[1, 3, S, S]` tensor. */
+function pixelValuesFrom(file: string, bytes: Buffer): ImageInput {
+  const floats = bytes.length / 4;
+  const side = Math.round(Math.sqrt(floats / 3));
+  if (bytes.length % 4 !== 0 || 3 * side * side !== floats) {
+    throw new CaptionArgsError(`${file}: not a float32 [1,3,S,S] tensor (${bytes.length} bytes)`);
+  }
+  const pixelValues = new Float32Array(floats);
+  for (let i = 0; i < floats; i += 1) pixelValues[i] = bytes.readFloatLE(4 * i);
+  return { pixelValues, height: side, width: side };
+}
+
+export async function runCaption(argv: string[]): Promise<number> {
+  try {
+    const args = parseCaptionArgs(argv);
+    if (args.help) {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    const sources = args.pixelFiles.length > 0 ? args.pixelFiles : args.images;
+    const inputs = await Promise.all(sources.map(async (file) => ({ file, bytes: await readInput(file) })));
+
+    const loadStarted = performance.now();
+    const model = await loadBlip({
+      model: args.model ?? process.env.BLIPLINE_MODEL ?? DEFAULT_CAPTION_MODEL,
+      ...(args.precision ? { precision: args.precision } : {}),
+      ...(args.threads ? { threads: args.threads } : {}),
+      logger: createLogger({ name: 'blipline-cli', destination: process.stderr, level: (process.env.LOG_LEVEL as 'info' | undefined) ?? 'warn' }),
+    });
+    const loadMs = performance.now() - loadStarted;
+    try {
+      const processor = args.pixelFiles.length > 0 ? undefined : await readProcessorConfig(model.startup.modelDir);
+      const images = await Promise.all(
+        inputs.map(async ({ file, bytes }): Promise<ImageInput> => {
+          if (!processor) return pixelValuesFrom(file, bytes);
+          try {
+            return await preprocessImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), processor);
+          } catch (error) {
+            throw new CaptionArgsError(`${file}: ${(error as Error).message}`, { cause: error });
+          }
+        }),
+      );
+      const results = await model.caption(images, {
+        ...(args.prompt !== undefined ? { prompt: args.prompt } : {}),
+        ...(args.beams ? { beams: args.beams } : {}),
+        ...(args['max-new-tokens'] ? { maxNewTokens: args['max-new-tokens'] } : {}),
+        ...(args['repetition-penalty'] ? { repetitionPenalty: args['repetition-penalty'] } : {}),
+      });
+      results.forEach((result, index) => {
+        const image = sources[index] as string;
+        if (args.json) {
+          const timingsMs = { ...result.timingsMs, load: loadMs, compile: model.startup.compileMs };
+          process.stdout.write(`${JSON.stringify({ image, text: result.text, tokenIds: result.tokenIds, timingsMs, cacheHit: model.startup.cacheHit })}\n`);
+        } else {
+          process.stdout.write(sources.length === 1 ? `${result.text}\n` : `${image}: ${result.text}\n`);
+        }
+      });
+      return 0;
+    } finally {
+      await model.dispose();
+    }
+  } catch (error) {
+    if (error instanceof CaptionArgsError || error instanceof BlipError) {
+      process.stderr.write(`blipline caption: ${error.message.split('\n')[0]}\n`);
+      return error instanceof CaptionArgsError && error.message === 'no image given' ? 2 : 1;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,16 @@
+/**
+ * The `blipline` subcommands. Each lives in its own file and exports `(argv) => Promise<exitCode>`;
+ * it is imported only when run, so one command's dependencies never slow another's start.
+ */
+export type Command = (argv: string[]) => Promise<number>;
+
+export interface CommandEntry {
+  readonly summary: string;
+  load(): Promise<Command>;
+}
+
+export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
+  caption: { summary: 'caption images', load: async () => (await import('./caption.js')).runCaption },
+  dev: { summary: 'run the whole system locally', load: async () => (await import('./dev.js')).runDev },
+  worker: { summary: 'consume the job queue', load: async () => (await import('./worker.js')).runWorker },
+};

@@ -272,6 +272,18 @@ describe('bad inputs fail with a clear code', () => {
     await expectImageError(preprocessImage(png.subarray(0, Math.floor(png.length / 2)), config), 'truncated');
   });
 
+  it('truncated WebP, GIF and AVIF files', async () => {
+    const photo = readFileSync(fixturePath('images', 'photo_coffee.jpg'));
+    const small = sharp(photo).resize(150, 100);
+    for (const encoded of [
+      await small.clone().webp({ quality: 80 }).toBuffer(),
+      await small.clone().gif().toBuffer(),
+      await small.clone().avif({ effort: 0 }).toBuffer(),
+    ]) {
+      await expectImageError(preprocessImage(encoded.subarray(0, Math.floor(encoded.length * 0.6)), config), 'truncated');
+    }
+  });
+
   it('a PNG declaring 50000x50000 pixels is refused from its header', async () => {
     const bomb = pngDeclaring(50000, 50000);
     expect(bomb.length).toBeLessThan(200_000);

@@ -60,12 +60,25 @@ function pngLacksEnd(bytes: Uint8Array): boolean {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).lastIndexOf(PNG_IEND) < 0;
 }
 
+/** A RIFF (WebP) file declares its length in its header: shorter means it was cut. */
+function riffShorterThanDeclared(bytes: Uint8Array): boolean {
+  if (bytes.length < 8) return true;
+  const declared = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).readUInt32LE(4) + 8;
+  return bytes.length < declared;
+}
+
+function looksCut(format: string, bytes: Uint8Array): boolean {
+  if (format === 'png') return pngLacksEnd(bytes);
+  if (format === 'webp') return riffShorterThanDeclared(bytes);
+  return false;
+}
+
 function classifyDecodeFailure(format: string, cause: unknown, bytes: Uint8Array): ImageInputError {
   const message = cause instanceof Error ? cause.message : String(cause);
   if (/pixel limit/i.test(message)) {
     return new ImageInputError('too_many_pixels', `the ${format} image has more pixels than allowed`, { cause });
   }
-  if (TRUNCATION.test(message) || (format === 'png' && pngLacksEnd(bytes))) {
+  if (TRUNCATION.test(message) || looksCut(format, bytes)) {
     return new ImageInputError('truncated', `the ${format} image is truncated (the file ends before its pixel data does)`, {
       cause,
     });

@@ -84,11 +84,26 @@ export async function runDev(argv: string[]): Promise<number> {
   const vqaModel = args['vqa-model'] ?? process.env.BLIPLINE_VQA_MODEL ?? DEFAULT_VQA_MODEL;
   const precision = process.env.BLIPLINE_PRECISION === 'int8' ? 'int8' : 'fp32';
 
-  const [stack, caption, vqa] = await Promise.all([
+  const started = await Promise.allSettled([
     startLocalStack({ logger: logger.child({ component: 'local-stack' }) }),
     loadWithFallback(captionModel, captionModel === DEFAULT_CAPTION_MODEL, fixtureDir('blip-tiny-captioning'), precision, logger),
     loadWithFallback(vqaModel, vqaModel === DEFAULT_VQA_MODEL, fixtureDir('blip-tiny-vqa'), precision, logger),
-  ]);
+  ] as const);
+  const [stackResult, captionResult, vqaResult] = started;
+  if (stackResult.status === 'rejected' || captionResult.status === 'rejected' || vqaResult.status === 'rejected') {
+    await Promise.allSettled([
+      stackResult.status === 'fulfilled' ? stackResult.value.stop() : undefined,
+      captionResult.status === 'fulfilled' ? captionResult.value.dispose() : undefined,
+      vqaResult.status === 'fulfilled' ? vqaResult.value.dispose() : undefined,
+    ]);
+    const failure = [stackResult, captionResult, vqaResult].find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    const reason = failure.reason instanceof Error ? failure.reason.message : String(failure.reason);
+    process.stderr.write(`blipline dev: ${reason.split('\n').join(' ')}\n`);
+    return 1;
+  }
+  const stack = stackResult.value;
+  const caption = captionResult.value;
+  const vqa = vqaResult.value;
 
   const env = stack.env();
   for (const [k, v] of Object.entries(env)) process.env[k] = v;

@@ -1,0 +1,72 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { fixturePath, repoRoot } from '../support/fixtures.js';
+import { captioningFixture, vqaFixture } from './models.js';
+import { waitFor } from './support.js';
+
+const children: ChildProcessWithoutNullStreams[] = [];
+
+function blipline(args: string[]): ChildProcessWithoutNullStreams {
+  const child = spawn(process.execPath, [path.join(repoRoot, 'bin/blipline.mjs'), ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, LOG_LEVEL: 'warn', BLIPLINE_WEB_DIR: path.join(repoRoot, 'test-artifacts/no-web') },
+  });
+  children.push(child);
+  return child;
+}
+
+const exitCode = (child: ChildProcessWithoutNullStreams) =>
+  new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))));
+
+afterAll(() => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+describe('blipline dev', () => {
+  it('prints one JSON line when ready, captions a dropped object, and stops cleanly on SIGTERM', async () => {
+    const child = blipline(['dev', '--json', '--port', '0', '--model', captioningFixture, '--vqa-model', vqaFixture]);
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const lines = createInterface({ input: child.stdout });
+    const first = await new Promise<string>((resolve, reject) => {
+      lines.once('line', resolve);
+      child.once('exit', (code) => reject(new Error(`dev exited ${code}: ${stderr.slice(-2000)}`)));
+    });
+    const ready = JSON.parse(first) as { api: string; s3: { endpoint: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string } };
+    expect(ready.api).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(await (await fetch(`${ready.api}/healthz`)).json()).toMatchObject({ status: 'ok' });
+    expect(await (await fetch(`${ready.api}/v1/config`)).json()).toMatchObject({ questions: true });
+
+    const s3 = new S3Client({ endpoint: ready.s3.endpoint, region: ready.s3.region, forcePathStyle: true, credentials: { accessKeyId: ready.s3.accessKeyId, secretAccessKey: ready.s3.secretAccessKey } });
+    await s3.send(new PutObjectCommand({ Bucket: ready.s3.bucket, Key: 'from script/cat.png', Body: await readFile(fixturePath('images', 'gray_200x200.png')) }));
+    const record = await waitFor(
+      async () => (await (await fetch(`${ready.api}/v1/objects?key=${encodeURIComponent('from script/cat.png')}`)).json()) as { status?: string; tokenIds?: number[] },
+      (r) => r.status === 'done' || r.status === 'failed',
+      60_000,
+      'dropped object captioned',
+    );
+    expect(record.status).toBe('done');
+    expect(record.tokenIds?.[0]).toBe(30522);
+    const page = await fetch(ready.api);
+    expect(page.status).toBe(503);
+
+    child.kill('SIGTERM');
+    expect(await exitCode(child)).toBe(0);
+    lines.close();
+  });
+
+  it('exits non-zero with a one-line reason for a model folder that does not exist', async () => {
+    const child = blipline(['dev', '--json', '--port', '0', '--model', '/nonexistent/model']);
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    expect(await exitCode(child)).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(/blipline dev: .*\/nonexistent\/model/);
+  });
+});

@@ -60,7 +60,7 @@ export class CardView {
     this.result = el(
       'div',
       { class: 'result', hidden: true },
-      el('div', { class: 'result-head' }, el('label', { for: `${id}-alt` }, 'Caption (use it as alt text)'), this.copyButton),
+      el('div', { class: 'result-head' }, el('label', { for: `${id}-alt` }, 'Caption (alt text)'), this.copyButton),
       this.altText,
       this.meta,
     );

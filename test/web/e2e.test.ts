@@ -1,0 +1,303 @@
+/**
+ * The upload page end to end in a real headless Chromium, against the whole local system
+ * (`blipline dev`: S3/SQS/DynamoDB emulators, Redis, API, worker with the tiny fixture models).
+ * Screenshots go to test-artifacts/web/.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { type BrowserContext, chromium, type FileChooser, type Locator, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { modelLabel } from '../../services/web/src/state/messages.js';
+import { fixturePath, repoRoot } from '../support/fixtures.js';
+import { buildPage, type DevStack, startDev } from './support/dev-stack.js';
+
+const MAX_UPLOAD_BYTES = 250_000;
+const artifacts = path.join(repoRoot, 'test-artifacts/web');
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+const ImageRecord = z.looseObject({
+  imageId: z.string(),
+  status: z.string(),
+  caption: z.string().optional(),
+  model: z.string().nullable().optional(),
+  prompt: z.string().nullable().optional(),
+  error: z.looseObject({ code: z.string(), message: z.string() }).nullable().optional(),
+});
+const QuestionRecord = z.looseObject({ status: z.string(), answer: z.string().optional() });
+const Created = z.looseObject({ imageId: z.string(), upload: z.looseObject({ method: z.string() }) });
+
+let dev: DevStack;
+let page: Page;
+let context: BrowserContext;
+let profileDir: string;
+let removePage: () => void = () => {};
+/** filename -> imageId, from the page's own POST /v1/uploads calls. */
+const imageIds = new Map<string, string>();
+/** The browser's direct uploads to the local S3 endpoint. */
+const s3Uploads: { method: string; url: string; contentType: string | undefined; status: number }[] = [];
+const uploadRequests: string[] = [];
+/** Resolvers waiting for the next file chooser (the listener is registered once, before any key press). */
+const chooserWaiters: ((chooser: FileChooser) => void)[] = [];
+
+async function apiGet<T>(schema: z.ZodType<T>, pathname: string): Promise<T> {
+  const response = await fetch(new URL(pathname, dev.ready.api));
+  expect(response.status, `GET ${pathname}`).toBe(200);
+  return schema.parse(await response.json());
+}
+
+function card(name: string): Locator {
+  return page.getByRole('article', { name, exact: true });
+}
+
+/** Waits until the card is done or has failed, and returns its phase and status line. */
+async function settle(name: string, timeout = 90_000): Promise<{ phase: string; status: string }> {
+  const settled = page.locator('article.card:is([data-phase="done"], [data-phase="failed"], [data-phase="upload_error"])', {
+    has: page.getByRole('heading', { name, exact: true }),
+  });
+  await settled.waitFor({ timeout });
+  return {
+    phase: (await settled.getAttribute('data-phase')) ?? '',
+    status: (await settled.getByRole('status').first().textContent()) ?? '',
+  };
+}
+
+async function screenshot(name: string): Promise<void> {
+  await page.screenshot({ path: path.join(artifacts, name), fullPage: true });
+}
+
+/** Progress values each card showed, in order, recorded in the page by a MutationObserver. */
+async function progressHistory(): Promise<Record<string, number[]>> {
+  return page.evaluate(`window.__progressHistory`) as Promise<Record<string, number[]>>;
+}
+
+beforeAll(async () => {
+  mkdirSync(artifacts, { recursive: true });
+  const built = await buildPage();
+  removePage = built.remove;
+  dev = await startDev(['--model', fixturePath('blip-tiny-captioning'), '--vqa-model', fixturePath('blip-tiny-vqa')], {
+    BLIPLINE_WEB_DIR: built.dir,
+    BLIPLINE_MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES),
+  });
+
+  profileDir = mkdtempSync(path.join(tmpdir(), 'blipline-chromium-'));
+  context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: '/usr/bin/chromium',
+    args: CHROMIUM_ARGS,
+    headless: true,
+    viewport: { width: 1280, height: 900 },
+    colorScheme: 'light',
+  });
+  // Record every progress value each card's bar shows (to check it only grows and ends at 100%).
+  await context.addInitScript(`
+    window.__progressHistory = {};
+    new MutationObserver((records) => {
+      for (const record of records) {
+        const bar = record.target;
+        if (!(bar instanceof HTMLProgressElement)) continue;
+        const name = bar.closest('article')?.querySelector('h2')?.textContent ?? '?';
+        const list = (window.__progressHistory[name] ??= []);
+        if (list.at(-1) !== bar.value) list.push(bar.value);
+      }
+    }).observe(document, { subtree: true, attributes: true, attributeFilter: ['value'] });
+  `);
+  page = context.pages()[0] ?? (await context.newPage());
+
+  // A listener present from the start makes Chromium hand every file dialog to the test.
+  page.on('filechooser', (chooser) => chooserWaiters.shift()?.(chooser));
+  page.on('request', (request) => {
+    if (request.url().endsWith('/v1/uploads') && request.method() === 'POST') uploadRequests.push(request.postData() ?? '');
+  });
+  page.on('response', async (response) => {
+    const request = response.request();
+    if (request.url().startsWith(dev.ready.s3.endpoint)) {
+      s3Uploads.push({
+        method: request.method(),
+        url: request.url(),
+        contentType: (await request.allHeaders())['content-type'],
+        status: response.status(),
+      });
+    }
+    if (request.url().endsWith('/v1/uploads') && response.status() === 201) {
+      const body = z.looseObject({ filename: z.string() }).parse(JSON.parse(request.postData() ?? '{}'));
+      imageIds.set(body.filename, Created.parse(await response.json()).imageId);
+    }
+  });
+}, 240_000);
+
+afterAll(async () => {
+  await context?.close();
+  await dev?.stop();
+  removePage();
+  if (profileDir !== undefined) rmSync(profileDir, { recursive: true, force: true });
+});
+
+describe('upload page in Chromium', () => {
+  it('serves the page from the API with the limits from /v1/config', async () => {
+    await page.goto(dev.ready.api);
+    await page.locator('body[data-ready="true"]').waitFor();
+    expect(await page.title()).toMatch(/blipline/);
+    await expect.poll(() => page.locator('#drop-hint').textContent()).toContain('up to 250 KB each');
+    expect(await page.getByLabel('Caption prompt (optional)').isVisible()).toBe(true);
+    await screenshot('01-empty.png');
+  });
+
+  it('uploads two images picked with the keyboard, shows byte progress to 100% and both captions', async () => {
+    const files = ['photo_chelsea.jpg', 'photo_astronaut.jpg'];
+    // The drop zone is a keyboard-operable button: Tab to it, press Enter, the file chooser opens.
+    await page.locator('body').focus();
+    let focused = '';
+    for (let i = 0; i < 6 && focused !== 'drop-zone'; i += 1) {
+      await page.keyboard.press('Tab');
+      focused = await page.evaluate('document.activeElement?.id ?? ""');
+    }
+    expect(focused).toBe('drop-zone');
+    const opened = new Promise<FileChooser>((resolve) => chooserWaiters.push(resolve));
+    await page.keyboard.press('Enter');
+    const chooser = await opened;
+    expect(chooser.isMultiple()).toBe(true);
+    await chooser.setFiles(files.map((name) => fixturePath('images', name)));
+
+    for (const name of files) {
+      const result = await settle(name);
+      expect(result, name).toEqual({ phase: 'done', status: 'Done' });
+    }
+    await screenshot('02-captions.png');
+
+    const history = await progressHistory();
+    for (const name of files) {
+      const item = card(name);
+      expect(await item.getByRole('progressbar').getAttribute('value')).toBe('100');
+      expect(await item.locator('.progress-label').textContent()).toMatch(/^100% · /);
+      const values = history[name] ?? [];
+      expect(values.at(-1), `${name} progress ${values.join(',')}`).toBe(100);
+      expect([...values].sort((a, b) => a - b)).toEqual(values);
+
+      // The caption shown is the record's caption, offered as alt text (text box and thumbnail alt).
+      const imageId = imageIds.get(name);
+      expect(imageId, name).toBeDefined();
+      const record = await apiGet(ImageRecord, `/v1/images/${imageId}`);
+      expect(record.status).toBe('done');
+      const caption = await item.getByLabel('Caption (alt text)').inputValue();
+      expect(caption).toBe(record.caption);
+      expect(caption.length).toBeGreaterThan(0);
+      expect(await item.locator('img.thumb').getAttribute('alt')).toBe(caption);
+      expect(await item.locator('.meta').textContent()).toContain(`by ${modelLabel(record.model ?? '?')} · model `);
+    }
+
+    // Browser-direct uploads: one presigned PUT per image, straight to S3, with the file's type.
+    const puts = s3Uploads.filter((upload) => upload.method === 'PUT' || upload.method === 'POST');
+    expect(puts.length).toBeGreaterThanOrEqual(2);
+    for (const upload of puts.slice(0, 2)) {
+      expect(upload.status).toBeLessThan(300);
+      if (upload.method === 'PUT') expect(upload.contentType).toBe('image/jpeg');
+    }
+  });
+
+  it('asks a question about an image and shows the answer', async () => {
+    const item = card('photo_chelsea.jpg');
+    const input = item.getByLabel('Ask a question about this image');
+    await input.fill('what animal is this?');
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.url().includes('/questions') && r.request().method() === 'POST'),
+      input.press('Enter'),
+    ]);
+    expect(response.status()).toBe(202);
+    const { questionId } = z.looseObject({ questionId: z.string() }).parse(await response.json());
+    const qa = item.locator('li.qa');
+    await item.locator('li.qa:is([data-phase="answered"], [data-phase="failed"])').waitFor({ timeout: 90_000 });
+    expect(await qa.getAttribute('data-phase'), (await qa.textContent()) ?? '').toBe('answered');
+    const record = await apiGet(QuestionRecord, `/v1/images/${imageIds.get('photo_chelsea.jpg')}/questions/${questionId}`);
+    expect(record.status).toBe('done');
+    expect(await qa.locator('.question').textContent()).toBe('what animal is this?');
+    const shown = (await qa.locator('.answer').textContent()) ?? '';
+    expect(record.answer).toBeDefined();
+    expect(shown).toBe(record.answer === '' ? '(empty answer)' : record.answer);
+    await screenshot('03-answer.png');
+  });
+
+  it('explains a text file renamed to .png and an image over the size limit, without uploading them', async () => {
+    const before = uploadRequests.length;
+    await page.locator('#file-input').setInputFiles([
+      { name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('shopping list\n- milk\n- eggs\n'.repeat(10)) },
+      {
+        name: 'gradient_640x480.png',
+        mimeType: 'image/png',
+        buffer: readFileSync(fixturePath('images', 'gradient_640x480.png')),
+      },
+    ]);
+    const text = await settle('notes.png');
+    expect(text.phase).toBe('upload_error');
+    expect(text.status).toMatch(/^Not an image: /);
+    const large = await settle('gradient_640x480.png');
+    expect(large.phase).toBe('upload_error');
+    expect(large.status).toBe('Too large (769 KB): the limit is 250 KB.');
+    // Neither can be fixed by trying again, so neither offers a retry; nothing was sent to the API.
+    expect(await card('notes.png').getByRole('button', { name: 'Retry' }).isVisible()).toBe(false);
+    expect(await card('gradient_640x480.png').getByRole('button', { name: 'Retry' }).isVisible()).toBe(false);
+    expect(uploadRequests.length).toBe(before);
+    await screenshot('04-errors.png');
+  });
+
+  it('shows the caption failure reason for a file that looks like an image but is not one', async () => {
+    // A PNG signature followed by garbage passes the browser's check; the worker cannot decode it.
+    const png = readFileSync(fixturePath('images', 'gray_200x200.png'));
+    const broken = Buffer.concat([png.subarray(0, 64), Buffer.alloc(4000, 0x41)]);
+    await page.locator('#file-input').setInputFiles([{ name: 'broken.png', mimeType: 'image/png', buffer: broken }]);
+    const result = await settle('broken.png');
+    expect(result.phase).toBe('failed');
+    const record = await apiGet(ImageRecord, `/v1/images/${imageIds.get('broken.png')}`);
+    expect(record.status).toBe('failed');
+    expect(record.error?.message).toBeDefined();
+    expect(result.status).toContain(`Caption failed`);
+    expect(result.status).toContain(record.error?.message ?? '?');
+  });
+
+  it('says the API is unreachable and recovers with Retry', async () => {
+    await page.route('**/v1/uploads', (route) => route.abort('connectionrefused'));
+    await page.locator('#file-input').setInputFiles(fixturePath('images', 'photo_coffee.jpg'));
+    const failed = await settle('photo_coffee.jpg');
+    expect(failed.phase).toBe('upload_error');
+    expect(failed.status).toMatch(/^API unreachable/);
+    await page.unroute('**/v1/uploads');
+    await card('photo_coffee.jpg').getByRole('button', { name: 'Retry' }).click();
+    expect(await settle('photo_coffee.jpg')).toEqual({ phase: 'done', status: 'Done' });
+  });
+
+  it('takes a dropped image with the caption prompt', async () => {
+    await page.getByLabel('Caption prompt (optional)').fill('a picture of');
+    const base64 = readFileSync(fixturePath('images', 'photo_rocket.jpg')).toString('base64');
+    const dataTransfer = await page.evaluateHandle(`(() => {
+      const bytes = Uint8Array.from(atob('${base64}'), (c) => c.charCodeAt(0));
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([bytes], 'photo_rocket.jpg', { type: 'image/jpeg' }));
+      return transfer;
+    })()`);
+    await page.dispatchEvent('#drop-zone', 'dragenter', { dataTransfer });
+    await page.dispatchEvent('#drop-zone', 'drop', { dataTransfer });
+    expect(await settle('photo_rocket.jpg')).toEqual({ phase: 'done', status: 'Done' });
+    const record = await apiGet(ImageRecord, `/v1/images/${imageIds.get('photo_rocket.jpg')}`);
+    expect(record.prompt).toBe('a picture of');
+    expect(await card('photo_rocket.jpg').getByLabel('Caption (alt text)').inputValue()).toBe(record.caption);
+    await page.getByLabel('Caption prompt (optional)').fill('');
+  });
+
+  it('looks right in dark mode and on a narrow screen', async () => {
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await screenshot('05-dark.png');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await screenshot('06-narrow-dark.png');
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+});

@@ -87,6 +87,20 @@ describe('the pipeline on the local stack', () => {
     expect(byKey.body.caption).toBe(expected.generation.text);
   });
 
+  it('captions an upload with a text prompt (prompt ids after [DEC]), deduplicated separately from the plain caption', async () => {
+    const bytes = await image('photo_chelsea.jpg');
+    const res = await app.request('/v1/uploads', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ contentType: 'image/jpeg', contentLength: bytes.byteLength, prompt: 'a picture of' }) });
+    const created = (await res.json()) as { statusUrl: string; upload: { url: string; headers: Record<string, string> } };
+    expect((await fetch(created.upload.url, { method: 'PUT', headers: created.upload.headers, body: bytes })).status).toBe(200);
+    const record = await waitFor(() => getJson<ImageRecord>(created.statusUrl), final, 30_000, 'prompted upload captioned');
+    const [expected] = await direct.caption([bytes], { prompt: 'a picture of' });
+    expect(expected?.ok).toBe(true);
+    if (!expected?.ok) return;
+    expect(record.body).toMatchObject({ status: 'done', prompt: 'a picture of', tokenIds: expected.generation.tokenIds, cacheHit: false });
+    // [DEC] then the prompt's word pieces ("a picture of" = 1037 3861 1997), as Hugging Face generate returns them.
+    expect(record.body.tokenIds?.slice(0, 4)).toEqual([30522, 1037, 3861, 1997]);
+  });
+
   it('captions an object dropped with the SDK under a key with spaces, +, % and unicode', async () => {
     const key = 'dropped/my cat + été 猫 100%.png';
     const s3 = createS3Client(config);

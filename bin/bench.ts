@@ -1,0 +1,73 @@
+// `npm run bench`: BLIP-base performance on this machine (see README "Performance").
+//   --json                one JSON line per precision (the fields of issue 4), nothing else on stdout
+//   --precision fp32,int8 precisions to measure (default both)
+//   --runs N              measured runs per figure after warm-up (default 5)
+//   --threads N           intra-op threads (default: vCPUs)
+//   --model DIR           measure this captioning checkpoint instead of random BLIP-base weights
+//   --micro               ONNX Runtime matmul micro-measurements instead
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { benchCaptioning, benchContext, type PrecisionReport } from '../services/bench/index.js';
+import { runMicro } from '../services/bench/micro/run.js';
+
+const { values } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    precision: { type: 'string', default: 'fp32,int8' },
+    runs: { type: 'string', default: '5' },
+    threads: { type: 'string' },
+    micro: { type: 'boolean', default: false },
+    model: { type: 'string' },
+  },
+});
+
+const options = z
+  .object({
+    json: z.boolean(),
+    precisions: z.array(z.enum(['fp32', 'int8'])).min(1),
+    runs: z.coerce.number().int().min(1),
+    threads: z.coerce.number().int().min(1),
+    micro: z.boolean(),
+    model: z.string().optional(),
+  })
+  .parse({
+    json: values.json,
+    precisions: values.precision.split(',').map((p) => p.trim()),
+    runs: values.runs,
+    threads: values.threads ?? os.availableParallelism(),
+    micro: values.micro,
+    model: values.model,
+  });
+
+const log = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+const fmt = (n: number, digits = 0): string => n.toFixed(digits);
+
+function table(reports: PrecisionReport[]): string {
+  const rows: [string, (r: PrecisionReport) => string][] = [
+    ['vision encoder, ms', (r) => fmt(r.visionMs)],
+    ['cross-attention K/V, ms', (r) => fmt(r.crossKvMs, 1)],
+    ['decode ms/token, batch 1', (r) => fmt(r.decodeMsPerToken['1'], 1)],
+    ['decode ms/token, batch 8 (per step)', (r) => fmt(r.decodeMsPerToken['8'], 1)],
+    ['one caption (20 greedy tokens), ms', (r) => fmt(r.captionMs)],
+    ['captions/s, batches of 8', (r) => fmt(r.captionsPerSecBatch8, 2)],
+    ['peak RSS, MiB', (r) => fmt(r.peakRssMiB)],
+    ['cold start to first caption (cached graphs), ms', (r) => fmt(r.coldStartMs)],
+    ['naive decoding (no cache), one caption, ms', (r) => fmt(r.naiveCaptionMs)],
+    ['naive / cached', (r) => `${fmt(r.naiveCaptionMs / r.captionMs, 2)}x`],
+  ];
+  const header = `| | ${reports.map((r) => r.precision).join(' | ')} |\n|---|${reports.map(() => '---').join('|')}|`;
+  return [header, ...rows.map(([name, cell]) => `| ${name} | ${reports.map(cell).join(' | ')} |`)].join('\n');
+}
+
+if (options.micro) {
+  await runMicro({ threads: options.threads, runs: Math.max(options.runs, 7), log: (line) => process.stdout.write(`${line}\n`) });
+} else {
+  const context = await benchContext(options.threads);
+  log(`machine: ${context.machine}; onnxruntime-node ${context.onnxruntime}; threads ${context.threads}; load ${context.loadAverage.map((l) => l.toFixed(2)).join(' ')}`);
+  const reports = await benchCaptioning({ precisions: options.precisions, threads: options.threads, runs: options.runs, tokens: 20, batch: 8, log, ...(options.model ? { model: options.model } : {}) });
+  if (options.json) for (const r of reports) process.stdout.write(`${JSON.stringify(r)}\n`);
+  else process.stdout.write(`${table(reports)}\n\nload average after: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+}

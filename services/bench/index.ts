@@ -1,0 +1,142 @@
+// `npm run bench`: BLIP-base captioning (and VQA) on random weights at the real shapes, per
+// precision: per-graph timings, the product path through loadBlip in a fresh process (cold start
+// with cached graphs, one caption, batches of eight, peak RSS), and a naive uncached decoder.
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Precision } from '../blip/onnx/linear.js';
+import { uniformPlan } from './captioning-graphs.js';
+import { cacheRoot, ensureBaseCheckpoint, fixturesRoot } from './checkpoints.js';
+import { benchGraphs } from './graph-timings.js';
+import type { ProbeArgs, ProbeMessage } from './probe.js';
+import { median } from './stats.js';
+
+export interface BenchOptions {
+  precisions: Precision[];
+  threads: number;
+  runs: number;
+  tokens: number;
+  batch: number;
+  /** a captioning checkpoint folder to measure instead of the random-weight BLIP-base one */
+  model?: string;
+  log: (line: string) => void;
+}
+
+/** One line of `npm run bench -- --json`, the shape issue 4 fixes. */
+export interface PrecisionReport {
+  precision: Precision;
+  visionMs: number;
+  crossKvMs: number;
+  decodeMsPerToken: { '1': number; '8': number };
+  captionMs: number;
+  captionsPerSecBatch8: number;
+  peakRssMiB: number;
+  coldStartMs: number;
+  naiveCaptionMs: number;
+}
+
+export interface BenchContext {
+  machine: string;
+  threads: number;
+  loadAverage: number[];
+  onnxruntime: string;
+}
+
+const probeFile = path.join(path.dirname(fileURLToPath(import.meta.url)), 'probe.ts');
+
+/** Runs the probe in a fresh Node process; resolves with its messages and the parent-side wall times. */
+function runProbe(args: ProbeArgs): Promise<{ messages: ProbeMessage[]; firstCaptionWallMs: number }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    let firstCaptionWallMs = Number.NaN;
+    const child = spawn(process.execPath, ['--import', 'tsx', probeFile, JSON.stringify(args)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LOG_LEVEL: 'silent' },
+    });
+    const messages: ProbeMessage[] = [];
+    let buffer = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('utf8');
+      let newline: number;
+      while ((newline = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, newline).trim();
+        buffer = buffer.slice(newline + 1);
+        if (!line.startsWith('{')) continue;
+        const message = JSON.parse(line) as ProbeMessage;
+        if (message.event === 'first-caption') firstCaptionWallMs = performance.now() - started;
+        messages.push(message);
+      }
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolve({ messages, firstCaptionWallMs });
+      else reject(new Error(`benchmark probe exited with ${code}: ${stderr.trim().split('\n').slice(-5).join(' | ')}`));
+    });
+  });
+}
+
+function machineDescription(): string {
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  return `${cpu}, ${os.availableParallelism()} vCPU, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`;
+}
+
+export async function benchContext(threads: number): Promise<BenchContext> {
+  const ortPackage = (await import('onnxruntime-node/package.json', { with: { type: 'json' } })) as { default: { version: string } };
+  return { machine: machineDescription(), threads, loadAverage: os.loadavg(), onnxruntime: ortPackage.default.version };
+}
+
+export async function benchCaptioning(options: BenchOptions): Promise<PrecisionReport[]> {
+  const { log } = options;
+  const started = performance.now();
+  let checkpoint: { dir: string };
+  if (options.model) {
+    checkpoint = { dir: path.resolve(options.model) };
+    log(`checkpoint ${checkpoint.dir}`);
+  } else {
+    const written = ensureBaseCheckpoint('captioning');
+    checkpoint = written;
+    log(`checkpoint ${written.dir} (${(written.info.parameters / 1e6).toFixed(1)}M parameters, ${written.reused ? 'reused' : 'written'}) ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  }
+  const pixelsDir = path.join(fixturesRoot(), 'pixel_values');
+  const images = readdirSync(pixelsDir).filter((name) => name.endsWith('.f32')).sort().map((name) => path.join(pixelsDir, name));
+  const graphCache = path.join(cacheRoot(), 'graphs');
+  const reports: PrecisionReport[] = [];
+  for (const precision of options.precisions) {
+    log(`${precision}: per-graph timings`);
+    const graphs = await benchGraphs({
+      checkpointDir: checkpoint.dir, plan: uniformPlan(precision), threads: options.threads, cacheDir: cacheRoot(),
+      runs: options.runs, tokens: options.tokens, log,
+    });
+    const probeArgs: ProbeArgs = {
+      model: checkpoint.dir, precision, threads: options.threads, cacheDir: graphCache, images, tokens: options.tokens,
+      runs: 0, batch: options.batch,
+    };
+    log(`${precision}: compiling or reusing the runtime's graphs`);
+    await runProbe(probeArgs); // makes sure the compiled graphs are cached before the cold start
+    log(`${precision}: cold start, captions, batches of ${options.batch}`);
+    const probe = await runProbe({ ...probeArgs, runs: options.runs });
+    const first = probe.messages.find((m) => m.event === 'first-caption');
+    const done = probe.messages.find((m) => m.event === 'done');
+    if (!first || !done || first.event !== 'first-caption' || done.event !== 'done') throw new Error('benchmark probe gave no result');
+    if (!first.cacheHit) throw new Error('cold start did not reuse the compiled graphs');
+    reports.push({
+      precision,
+      visionMs: graphs.visionMs,
+      crossKvMs: graphs.crossKvMs,
+      decodeMsPerToken: graphs.decodeMsPerToken,
+      captionMs: median(done.captionMs),
+      captionsPerSecBatch8: done.captionsPerSecBatch,
+      peakRssMiB: done.peakRssMiB,
+      coldStartMs: probe.firstCaptionWallMs,
+      naiveCaptionMs: graphs.naiveCaptionMs,
+    });
+    log(`${precision}: ${JSON.stringify(reports.at(-1))}`);
+  }
+  return reports;
+}

@@ -1,7 +1,9 @@
+import type { CheckpointWeights } from '../checkpoint/index.js';
 import type { BlipConfig, BlipModelKind } from '../config.js';
+import { BlipCheckpointError } from '../errors.js';
 import type { GraphBuilder } from '../onnx/graph.js';
 import type { BuildContext } from './context.js';
-import { buildItcGraph, buildItmGraph, ITC_GRAPH, ITM_GRAPH } from './matching-heads.js';
+import { buildItcGraph, buildItmGraph, ITC_GRAPH, ITM_GRAPH, MATCHING_HEAD_WEIGHTS } from './matching-heads.js';
 import { buildQuestionEncoderGraph, TEXT_ENCODER_GRAPH } from './text-encoder.js';
 import { buildCrossKeyValueGraph, buildDecoderStepGraph, CROSS_KEY_VALUE_GRAPH, DECODER_STEP_GRAPH } from './text-decoder.js';
 import { buildVisionGraph, VISION_GRAPH } from './vision.js';
@@ -39,3 +41,27 @@ export const GRAPH_SETS: Record<BlipModelKind, readonly GraphSpec[]> = {
   vqa: [vision, textEncoder, textCrossKeyValue, textDecoderStep],
   retrieval: [vision, imageTextMatching, imageTextContrastive],
 };
+
+/** The head the weights hold: matching heads, else a text encoder + decoder (VQA), else a decoder alone. */
+export function headInWeights(weights: Pick<CheckpointWeights, 'has'>): BlipModelKind | undefined {
+  const decoder = weights.has('text_decoder.cls.predictions.transform.dense.weight');
+  const encoder = weights.has('text_encoder.embeddings.word_embeddings.weight');
+  if (MATCHING_HEAD_WEIGHTS.every((name) => weights.has(name)) && encoder) return 'retrieval';
+  if (encoder && decoder) return 'vqa';
+  if (decoder && !encoder) return 'captioning';
+  return undefined;
+}
+
+/**
+ * `config.json` (`architectures`) names the head and the tensors must agree: a mislabelled checkpoint
+ * is refused in one line instead of failing deep in a graph build or producing nonsense.
+ */
+export function checkHeadWeights(config: BlipConfig, weights: Pick<CheckpointWeights, 'has'>): void {
+  const found = headInWeights(weights);
+  if (found === config.kind) return;
+  throw new BlipCheckpointError(
+    'invalid_weights',
+    `config.json names ${config.architectures.join(', ')} (a ${config.kind} checkpoint) but model.safetensors holds ` +
+      (found ? `the tensors of a ${found} checkpoint` : 'no BLIP captioning, VQA or retrieval head'),
+  );
+}

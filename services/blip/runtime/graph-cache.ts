@@ -3,8 +3,8 @@ import { access, mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { BlipCheckpoint } from '../checkpoint/index.js';
-import { BlipRuntimeError } from '../errors.js';
-import { GRAPH_BUILDER_VERSION, GRAPH_SETS } from '../modeling/graphs.js';
+import { BlipCheckpointError, BlipRuntimeError } from '../errors.js';
+import { checkHeadWeights, GRAPH_BUILDER_VERSION, GRAPH_SETS } from '../modeling/graphs.js';
 import type { Precision } from '../onnx/linear.js';
 import { writeModel } from '../onnx/serialize.js';
 
@@ -57,6 +57,7 @@ export async function compileGraphs(
   try {
     await mkdir(staging, { recursive: true });
     const weights = await checkpoint.loadWeights();
+    checkHeadWeights(checkpoint.config, weights);
     for (const spec of specs) {
       const graph = spec.build({ weights, precision: options.precision }, checkpoint.config);
       await writeModel(graph, path.join(staging, `${spec.name}.onnx`));
@@ -67,6 +68,7 @@ export async function compileGraphs(
     });
   } catch (error) {
     await rm(staging, { recursive: true, force: true });
+    if (error instanceof BlipCheckpointError) throw error;
     throw new BlipRuntimeError('graph_build_failed', `compiling the ${checkpoint.config.kind} graphs failed: ${String(error)}`, { cause: error });
   }
   const compileMs = performance.now() - started;

@@ -1,3 +1,4 @@
+import { ConfigError } from '../core/errors.js';
 import { runWorker as run } from '../worker/main.js';
 
 /** `blipline worker`: the SQS consumer (configured from the environment; see services/worker/README.md). */
@@ -10,5 +11,14 @@ export async function runWorker(argv: string[]): Promise<number> {
     process.stderr.write(`blipline worker: unexpected arguments: ${argv.join(' ')} (configuration comes from the environment)\n`);
     return 2;
   }
-  return run();
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`blipline worker: ${error.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`blipline worker: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
 }

@@ -1,15 +1,17 @@
-import { stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import { openCheckpoint } from './checkpoint/index.js';
 import type { BlipModelKind } from './config.js';
-import { BlipCheckpointError, BlipUsageError } from './errors.js';
+import { BlipUsageError } from './errors.js';
 import { newTokenBudget, parseCaptionOptions } from './generation/caption-options.js';
 import type { Precision } from './onnx/linear.js';
 import { type ProcessorConfig, preprocessImage, readProcessorConfig } from './processing/index.js';
 import { generateCaptions } from './runtime/captioning.js';
 import { BlipRuntime } from './runtime/index.js';
+import { type DownloadProgress, resolveModelDir } from './source/index.js';
 import { type BlipTokenizer, loadTokenizer } from './tokenization/index.js';
 import { scoreImage, validateTexts } from './tasks/matching.js';
 import { answerQuestion, prepareAsk } from './tasks/vqa.js';
@@ -21,6 +23,7 @@ import { answerQuestion, prepareAsk } from './tasks/vqa.js';
 
 export { BlipCheckpointError, BlipError, BlipRuntimeError, BlipUsageError } from './errors.js';
 export { ImageInputError } from './processing/index.js';
+export { ModelSourceError, type DownloadProgress } from './source/index.js';
 export type { BlipModelKind } from './config.js';
 export type { Precision } from './onnx/linear.js';
 
@@ -70,6 +73,8 @@ export interface LoadBlipOptions {
   /** Compiled graphs (and checkpoint hashes). @default env BLIPLINE_CACHE_DIR, else `.cache/blipline/graphs` in the repository */
   cacheDir?: string;
   logger?: Logger;
+  /** Called as checkpoint files download from the Hub (never for a local folder or a cached download). */
+  onDownloadProgress?: (progress: DownloadProgress) => void;
 }
 
 /** How the model started: whether compiled graphs were reused, and how long compiling or reuse took. */
@@ -90,18 +95,22 @@ export function defaultCacheDir(): string {
   return process.env.BLIPLINE_CACHE_DIR || path.join(repositoryRoot, '.cache/blipline/graphs');
 }
 
-/** A local checkpoint folder. */
-async function resolveModelDir(model: string): Promise<string> {
-  const info = await stat(model).catch(() => undefined);
-  if (!info?.isDirectory()) {
-    throw new BlipCheckpointError('not_a_checkpoint', `${model} is not a local BLIP checkpoint folder`);
+/** Marker a Hub download leaves in the checkpoint folder (kept when the folder is copied). */
+const downloadMarkerSchema = z.object({ repo: z.string().min(1) });
+
+/** The Hub repository the folder came from when known (e.g. "Salesforce/blip-image-captioning-base"), else `requested`. */
+async function modelName(modelDir: string, requested: string): Promise<string> {
+  try {
+    const marker = downloadMarkerSchema.safeParse(JSON.parse(await readFile(path.join(modelDir, '.blipline-download.json'), 'utf8')));
+    return marker.success ? marker.data.repo : requested;
+  } catch {
+    return requested;
   }
-  return path.resolve(model);
 }
 
 export async function loadBlip(options: LoadBlipOptions): Promise<LoadedBlipModel> {
   const cacheDir = path.resolve(options.cacheDir ?? defaultCacheDir());
-  const modelDir = await resolveModelDir(options.model);
+  const modelDir = await resolveModelDir(options.model, options.onDownloadProgress ? { onProgress: options.onDownloadProgress } : {});
   const checkpoint = await openCheckpoint(modelDir, { cacheDir });
   const [tokenizer, processor] = await Promise.all([loadTokenizer(modelDir), readProcessorConfig(modelDir)]);
   const runtime = await BlipRuntime.load(checkpoint, {
@@ -112,7 +121,7 @@ export async function loadBlip(options: LoadBlipOptions): Promise<LoadedBlipMode
   });
   const { cacheHit, compileMs, dir } = runtime.compiled;
   return new LocalBlipModel(runtime, tokenizer, processor, {
-    name: options.model,
+    name: await modelName(modelDir, options.model),
     startup: { cacheHit, compileMs, graphDir: dir, modelDir },
   });
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { createLogger } from '../core/logger.js';
 import { BlipError, type ImageInput, loadBlip } from '../blip/index.js';
 import { preprocessImage, readProcessorConfig } from '../blip/processing/index.js';
+import { downloadProgressReporter } from './progress.js';
 
 /** `blipline caption`: the contract in DESIGN.md. */
 
@@ -116,6 +117,7 @@ export async function runCaption(argv: string[]): Promise<number> {
       model: args.model ?? process.env.BLIPLINE_MODEL ?? DEFAULT_CAPTION_MODEL,
       ...(args.precision ? { precision: args.precision } : {}),
       ...(args.threads ? { threads: args.threads } : {}),
+      onDownloadProgress: downloadProgressReporter(),
       logger: createLogger({ name: 'blipline-cli', destination: process.stderr, level: (process.env.LOG_LEVEL as 'info' | undefined) ?? 'warn' }),
     });
     const loadMs = performance.now() - loadStarted;

@@ -11,6 +11,10 @@ export interface CommandEntry {
 
 export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   caption: { summary: 'caption images', load: async () => (await import('./caption.js')).runCaption },
+  'prepare-model': {
+    summary: 'fetch a checkpoint and compile its graphs ahead of time',
+    load: async () => (await import('./prepare-model.js')).runPrepareModel,
+  },
   dev: { summary: 'run the whole system locally', load: async () => (await import('./dev.js')).runDev },
   worker: { summary: 'consume the job queue', load: async () => (await import('./worker.js')).runWorker },
 };

@@ -69,6 +69,6 @@ describe('loadBlip on the captioning fixture', () => {
 
   it('refuses a folder that is not a BLIP checkpoint', async () => {
     await expect(loadBlip({ model: scratch, cacheDir: scratch })).rejects.toMatchObject({ code: 'not_a_checkpoint' });
-    await expect(loadBlip({ model: path.join(scratch, 'missing'), cacheDir: scratch })).rejects.toMatchObject({ code: 'not_a_checkpoint' });
+    await expect(loadBlip({ model: path.join(scratch, 'missing'), cacheDir: scratch })).rejects.toMatchObject({ code: 'invalid_model' });
   });
 });

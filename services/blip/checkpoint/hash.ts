@@ -6,11 +6,11 @@ import { z } from 'zod';
 
 /**
  * SHA-256 of a checkpoint file, remembered in `<cacheDir>/checkpoint-hashes.json` keyed by the file's
- * real path, size, mtime and inode, so a large checkpoint is hashed once rather than on every start.
+ * real path, size and mtime, so a large checkpoint is hashed once rather than on every start.
  */
 const hashIndexSchema = z.record(
   z.string(),
-  z.object({ size: z.number(), mtimeMs: z.number(), ino: z.number(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
+  z.object({ size: z.number(), mtimeMs: z.number(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
 );
 type HashIndex = z.infer<typeof hashIndexSchema>;
 
@@ -41,12 +41,12 @@ export async function cachedSha256(file: string, cacheDir: string): Promise<Cach
   const indexFile = path.join(cacheDir, 'checkpoint-hashes.json');
   const index = await readIndex(indexFile);
   const known = index[key];
-  if (known && known.size === info.size && known.mtimeMs === info.mtimeMs && known.ino === info.ino) {
+  if (known && known.size === info.size && known.mtimeMs === info.mtimeMs) {
     return { sha256: known.sha256, cached: true };
   }
   const sha256 = await sha256OfFile(key);
   const latest = await readIndex(indexFile);
-  latest[key] = { size: info.size, mtimeMs: info.mtimeMs, ino: info.ino, sha256 };
+  latest[key] = { size: info.size, mtimeMs: info.mtimeMs, sha256 };
   await mkdir(cacheDir, { recursive: true });
   const temporary = `${indexFile}.${process.pid}.${Date.now()}.tmp`;
   await writeFile(temporary, JSON.stringify(latest, null, 1));

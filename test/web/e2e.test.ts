@@ -204,6 +204,30 @@ describe('upload page in Chromium', () => {
     }
   });
 
+  it('shows the real byte progress of a slow upload', async () => {
+    // Throttle the browser's uploads (DevTools network conditions) so the transfer takes about a second.
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: 40_000,
+    });
+    await page.locator('#file-input').setInputFiles(fixturePath('images', 'gray_200x200.png'));
+    const item = card('gray_200x200.png');
+    await item.locator('xpath=.').and(page.locator('[data-phase="uploading"]')).waitFor();
+    await expect.poll(async () => Number(await item.getByRole('progressbar').getAttribute('value')), { timeout: 30_000 }).toBeGreaterThan(0);
+    await screenshot('03-uploading.png');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    await cdp.detach();
+    expect(await settle('gray_200x200.png')).toEqual({ phase: 'done', status: 'Done' });
+    const values = (await progressHistory())['gray_200x200.png'] ?? [];
+    expect(values.some((value) => value > 0 && value < 100), values.join(',')).toBe(true);
+    expect([...values].sort((a, b) => a - b)).toEqual(values);
+    expect(values.at(-1)).toBe(100);
+  });
+
   it('asks a question about an image and shows the answer', async () => {
     const item = card('photo_chelsea.jpg');
     const input = item.getByLabel('Ask a question about this image');
@@ -223,7 +247,7 @@ describe('upload page in Chromium', () => {
     const shown = (await qa.locator('.answer').textContent()) ?? '';
     expect(record.answer).toBeDefined();
     expect(shown).toBe(record.answer === '' ? '(empty answer)' : record.answer);
-    await screenshot('03-answer.png');
+    await screenshot('04-answer.png');
   });
 
   it('explains a text file renamed to .png and an image over the size limit, without uploading them', async () => {
@@ -246,7 +270,7 @@ describe('upload page in Chromium', () => {
     expect(await card('notes.png').getByRole('button', { name: 'Retry' }).isVisible()).toBe(false);
     expect(await card('gradient_640x480.png').getByRole('button', { name: 'Retry' }).isVisible()).toBe(false);
     expect(uploadRequests.length).toBe(before);
-    await screenshot('04-errors.png');
+    await screenshot('05-errors.png');
   });
 
   it('shows the caption failure reason for a file that looks like an image but is not one', async () => {
@@ -294,9 +318,9 @@ describe('upload page in Chromium', () => {
 
   it('looks right in dark mode and on a narrow screen', async () => {
     await page.emulateMedia({ colorScheme: 'dark' });
-    await screenshot('05-dark.png');
+    await screenshot('06-dark.png');
     await page.setViewportSize({ width: 390, height: 844 });
-    await screenshot('06-narrow-dark.png');
+    await screenshot('07-narrow-dark.png');
     await page.emulateMedia({ colorScheme: 'light' });
     await page.setViewportSize({ width: 1280, height: 900 });
   });

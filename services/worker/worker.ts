@@ -24,7 +24,11 @@ export interface WorkerOptions {
   waitSeconds?: number;
   /** Messages per receive (max 10). @default 10 */
   batchSize?: number;
-  /** Lease of a caption claim; renewed by the heartbeat while the model runs. @default 60000 */
+  /**
+   * Lease of a caption claim; renewed by the heartbeat (every third of the visibility timeout) while the
+   * model runs. When its worker dies the claim lapses and the next delivery of the content takes it over.
+   * @default visibilityTimeoutSeconds * 1000 (the dead worker's messages and claims come back together)
+   */
   claimLeaseMs?: number;
   /** Longest wait for another worker's claim on the same content before retrying later. @default 120000 */
   claimWaitMs?: number;
@@ -92,11 +96,12 @@ export class Worker {
   private running: Promise<void> | undefined;
 
   constructor(private readonly deps: WorkerDeps) {
+    const visibilityTimeoutSeconds = deps.options.visibilityTimeoutSeconds ?? 60;
     this.o = {
-      visibilityTimeoutSeconds: 60,
+      visibilityTimeoutSeconds,
       waitSeconds: 20,
       batchSize: 10,
-      claimLeaseMs: 60_000,
+      claimLeaseMs: visibilityTimeoutSeconds * 1000,
       claimWaitMs: 120_000,
       cacheTtlSeconds: 3_600,
       ...deps.options,
@@ -151,7 +156,13 @@ export class Worker {
           await this.release(messages);
           continue;
         }
-        await this.processBatch(messages);
+        try {
+          await this.processBatch(messages);
+        } catch (error) {
+          // processBatch handles its own failures; this is a last line so the loop never dies.
+          this.deps.logger.error({ err: error }, 'batch failed unexpectedly; its messages will be redelivered');
+          for (const m of messages) this.held.delete(m.messageId);
+        }
       }
     } finally {
       clearInterval(heartbeat);
@@ -353,6 +364,7 @@ export class Worker {
     for (const [prompt, promptGroups] of byPrompt) {
       const started = performance.now();
       const options = prompt ? { prompt } : {};
+      this.deps.logger.debug({ images: promptGroups.length }, 'model batch started');
       let outcomes: (Outcome | undefined)[];
       try {
         outcomes = await this.deps.captioner.caption(

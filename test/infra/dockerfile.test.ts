@@ -1,7 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../lib/paths.js';
+import { COMMANDS } from '../../services/cli/commands.js';
+import { fixturePath } from '../support/fixtures.js';
 
 interface Instruction {
   keyword: string;
@@ -116,5 +120,53 @@ describe('.dockerignore', () => {
       .map((p) => p.replace(/\/$/, ''));
     const allowed = new Set(lines.filter((l) => l.startsWith('!')).map((l) => l.slice(1)));
     for (const file of copied) expect(allowed.has(file), file).toBe(true);
+  });
+});
+
+describe('the image build step, run here with the fixture checkpoints', () => {
+  const models = stages.find((s) => s.name === 'models');
+  const runs = models?.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args) ?? [];
+  const work = mkdtempSync(path.join(tmpdir(), 'blipline-image-'));
+  afterAll(() => {
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('uses only subcommands the blipline CLI has', () => {
+    const used = [...text.matchAll(/bin\/blipline\.mjs"?,?\s*"?([a-z-]+)/g)].map((m) => m[1]);
+    expect(new Set(used)).toEqual(new Set(['prepare-model', 'worker']));
+    for (const name of used) expect(COMMANDS[name ?? ''], name).toBeDefined();
+  });
+
+  it("prepares both models exactly as the Dockerfile's RUN lines say, and a second start reuses the graphs", () => {
+    // The Dockerfile's own RUN commands, with the Hub ids swapped for the fixture folders (a local
+    // folder is used as is) and /models moved under a temporary directory.
+    const env = {
+      ...process.env,
+      CAPTION_MODEL: fixturePath('blip-tiny-captioning'),
+      VQA_MODEL: fixturePath('blip-tiny-vqa'),
+      PRECISION: argDefault(models?.instructions ?? [], 'PRECISION') ?? '',
+      BLIPLINE_CACHE_DIR: path.join(work, 'graphs'),
+      PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}`,
+    };
+    const outputs = runs.map((command) =>
+      execFileSync('bash', ['-ec', command.replaceAll('/models/', `${work}/`)], { cwd: REPO_ROOT, env, encoding: 'utf8' }),
+    );
+    const prepared = outputs.map((o) => JSON.parse(o.trim().split('\n').pop() ?? '{}') as { kind: string; dir: string; precision: string; graphs: string });
+    expect(prepared.map((p) => [p.kind, p.dir, p.precision])).toEqual([
+      ['captioning', path.join(work, 'caption'), 'int8'],
+      ['vqa', path.join(work, 'vqa'), 'int8'],
+    ]);
+    for (const p of prepared) expect(p.graphs.startsWith(path.join(work, 'graphs'))).toBe(true);
+
+    // What a task does at start: load /models/caption with the same cache dir, compiling nothing.
+    const again = spawnSync(process.execPath, ['bin/blipline.mjs', 'prepare-model', '--model', path.join(work, 'caption'), '--precision', 'int8'], {
+      cwd: REPO_ROOT,
+      env,
+      encoding: 'utf8',
+    });
+    expect(again.status, again.stderr).toBe(0);
+    expect((JSON.parse(again.stdout.trim()) as { graphs: string }).graphs).toBe(prepared[0]?.graphs);
+    expect(again.stderr).toContain('"cacheHit":true');
+    expect(again.stderr).not.toContain('compiling graphs');
   });
 });

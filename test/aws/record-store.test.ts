@@ -90,6 +90,30 @@ describe('RecordStore', () => {
     expect(await later.getImage(imageId)).toBeUndefined();
   });
 
+  it('retries throttled DynamoDB calls with the SDK retry strategy', async () => {
+    const doc = createDynamoClient(config);
+    let attempts = 0;
+    doc.middlewareStack.add(
+      (next) => async (args) => {
+        attempts += 1;
+        if (attempts <= 2) {
+          throw Object.assign(new Error('Rate of requests exceeds the allowed throughput.'), {
+            name: 'ProvisionedThroughputExceededException',
+            $fault: 'client',
+            $metadata: { httpStatusCode: 400 },
+          });
+        }
+        return next(args);
+      },
+      { step: 'deserialize', name: 'injectThrottling' },
+    );
+    const throttled = new RecordStore(doc, config.table, { ttlDays: 1 });
+    const imageId = newId();
+    await store.createUpload({ imageId, objectKey: `uploads/${imageId}`, model: 'm', contentType: 'image/png', contentLength: 1 });
+    expect((await throttled.getImage(imageId))?.status).toBe('awaiting_upload');
+    expect(attempts).toBe(3);
+  });
+
   it('moves questions only forward', async () => {
     const imageId = newId();
     const questionId = newId();

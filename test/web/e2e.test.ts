@@ -73,6 +73,7 @@ async function settle(name: string, timeout = 90_000): Promise<{ phase: string; 
 }
 
 async function screenshot(name: string): Promise<void> {
+  await page.waitForFunction('Array.from(document.images).every((image) => image.complete)');
   await page.screenshot({ path: path.join(artifacts, name), fullPage: true });
 }
 
@@ -314,6 +315,29 @@ describe('upload page in Chromium', () => {
     expect(record.prompt).toBe('a picture of');
     expect(await card('photo_rocket.jpg').getByLabel('Caption (alt text)').inputValue()).toBe(record.caption);
     await page.getByLabel('Caption prompt (optional)').fill('');
+  });
+
+  it('works without /v1/config: no prompt field, and the API itself refuses an oversize file', async () => {
+    const fresh = await context.newPage();
+    try {
+      await fresh.route('**/v1/config', (route) =>
+        route.fulfill({ status: 404, contentType: 'application/json', body: '{"error":{"code":"not_found","message":"no route"}}' }),
+      );
+      await fresh.goto(dev.ready.api);
+      await fresh.locator('body[data-ready="true"]').waitFor();
+      expect(await fresh.getByLabel('Caption prompt (optional)').isVisible()).toBe(false);
+      const [response] = await Promise.all([
+        fresh.waitForResponse((r) => r.url().endsWith('/v1/uploads')),
+        fresh.locator('#file-input').setInputFiles(fixturePath('images', 'wide_1200x100.png')),
+      ]);
+      expect(response.status()).toBe(413);
+      const item = fresh.getByRole('article', { name: 'wide_1200x100.png', exact: true });
+      await item.locator('.status.error').waitFor();
+      expect(await item.getByRole('status').first().textContent()).toBe('Too large (361 KB).');
+      expect(await item.getByRole('button', { name: 'Retry' }).isVisible()).toBe(false);
+    } finally {
+      await fresh.close();
+    }
   });
 
   it('looks right in dark mode and on a narrow screen', async () => {

@@ -12,6 +12,8 @@ const ASSUMPTIONS = {
   metricDelaySeconds: 90,
   stopTimeoutSeconds: 120,
   visibilityTimeoutSeconds: 90,
+  /** The worker receives up to 10 messages at once and works through them one by one. */
+  batchSize: 10,
   horizonSeconds: 4 * 3600,
 };
 
@@ -66,7 +68,7 @@ for (const c of candidates) {
 process.stdout.write(
   [
     `Arrivals: ${arrivals.length} images: idle 10 min, 1000 in 60 s, then a Poisson trickle (mean 1 per 30 s) for 30 min, then idle.`,
-    `Assumptions: task start ${ASSUMPTIONS.taskStartSeconds} s, metric delay ${ASSUMPTIONS.metricDelaySeconds} s, 1-minute datapoints, target tracking after 3 breaching datapoints, stop timeout ${ASSUMPTIONS.stopTimeoutSeconds} s.`,
+    `Assumptions: task start ${ASSUMPTIONS.taskStartSeconds} s, metric delay ${ASSUMPTIONS.metricDelaySeconds} s, 1-minute datapoints, target tracking after 3 breaching datapoints, stop timeout ${ASSUMPTIONS.stopTimeoutSeconds} s, receive batches of ${ASSUMPTIONS.batchSize}.`,
     '',
     ...rows,
     '',

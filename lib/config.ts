@@ -113,8 +113,9 @@ export interface BliplineStackProps extends StackProps {
    */
   readonly workerArchitecture?: 'x86_64' | 'arm64';
   /**
-   * Longest one job (caption or question) takes on one task, measured. Sizes the queue's visibility
-   * timeout (3×) and must fit in Fargate's 120 s stop timeout with a margin.
+   * Longest one job takes on one task: a receive batch (up to 10 images, or questions) at the
+   * measured seconds per image, with margin. Sizes the queue's visibility timeout (3×; the worker
+   * also extends it) and must fit in Fargate's 120 s stop timeout with a margin.
    * @default Duration.seconds(30)
    */
   readonly worstCaseJobTime?: Duration;

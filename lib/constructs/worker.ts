@@ -81,6 +81,7 @@ export class Worker extends Construct {
       BLIPLINE_PRECISION: config.precision,
       BLIPLINE_CACHE_DIR: MODEL_DIRS.graphs,
       BLIPLINE_MAX_RECEIVE_COUNT: String(config.maxReceiveCount),
+      BLIPLINE_VISIBILITY_TIMEOUT_SECONDS: String(config.visibilityTimeoutSeconds),
       BLIPLINE_RECORD_TTL_DAYS: String(config.recordTtlDays),
       BLIPLINE_MAX_UPLOAD_BYTES: String(config.maxUploadBytes),
       AWS_REGION: Stack.of(this).region,

@@ -21,6 +21,11 @@ export interface SimulationOptions {
   stopTimeoutSeconds: number;
   /** Queue visibility timeout: a message whose task was killed reappears after it. */
   visibilityTimeoutSeconds: number;
+  /**
+   * Messages a task receives at once (the worker's receive batch); it works through them one at a
+   * time, and on SIGTERM finishes the one in hand and releases the rest. @default 1
+   */
+  batchSize?: number;
   /** Give up after this many seconds even if work remains. */
   horizonSeconds: number;
   /** Tasks running at t = 0. @default 0 */
@@ -73,6 +78,8 @@ interface Task {
   readyAt: number;
   state: TaskState;
   job: { message: Message; startedAt: number; doneAt: number } | null;
+  /** Received but not yet started (in flight for SQS). */
+  held: Message[];
   drainDeadline: number;
   stoppedAt: number;
 }
@@ -120,7 +127,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
   let lastColdStart = Number.NEGATIVE_INFINITY;
 
   const active = () => tasks.filter((t) => t.state === 'starting' || t.state === 'running');
-  const launch = (t: number) => tasks.push({ launchedAt: t, readyAt: t + options.taskStartSeconds, state: 'starting', job: null, drainDeadline: 0, stoppedAt: -1 });
+  const launch = (t: number) => tasks.push({ launchedAt: t, readyAt: t + options.taskStartSeconds, state: 'starting', job: null, held: [], drainDeadline: 0, stoppedAt: -1 });
   const stop = (task: Task, t: number) => {
     task.state = 'stopped';
     task.stoppedAt = t;
@@ -141,15 +148,32 @@ export function simulate(options: SimulationOptions): SimulationResult {
       nextArrival += 1;
     }
 
-    // Tasks: finish jobs, become ready, drain or get killed, pick up work.
+    // Tasks: finish jobs (starting the next one at the exact finish time), become ready, drain or
+    // get killed, receive work.
+    const batchSize = options.batchSize ?? 1;
+    const receive = (task: Task, at: number) => {
+      while (task.held.length < batchSize) {
+        const index = queue.findIndex((m) => m.visibleAt <= at);
+        if (index < 0) break;
+        const [message] = queue.splice(index, 1);
+        if (message) task.held.push(message);
+      }
+    };
+    const startNext = (task: Task, at: number) => {
+      if (task.held.length === 0 && task.state === 'running') receive(task, at);
+      const message = task.held.shift();
+      task.job = message ? { message, startedAt: at, doneAt: at + options.secondsPerImage } : null;
+    };
     for (const task of tasks) {
       if (task.state === 'stopped') continue;
-      if (task.job && task.job.doneAt <= t) {
-        completed.add(task.job.message.id);
-        if (!completedAt.has(task.job.message.id)) completedAt.set(task.job.message.id, task.job.doneAt);
-        if (!firstWait.has(task.job.message.id)) firstWait.set(task.job.message.id, task.job.startedAt - task.job.message.arrivedAt);
-        lastCompletion = Math.max(lastCompletion, task.job.doneAt);
+      while (task.job && task.job.doneAt <= t) {
+        const { message, startedAt, doneAt } = task.job;
+        completed.add(message.id);
+        if (!completedAt.has(message.id)) completedAt.set(message.id, doneAt);
+        if (!firstWait.has(message.id)) firstWait.set(message.id, startedAt - message.arrivedAt);
+        lastCompletion = Math.max(lastCompletion, doneAt);
         task.job = null;
+        if (task.state === 'running') startNext(task, doneAt);
       }
       if (task.state === 'starting' && task.readyAt <= t) task.state = 'running';
       if (task.state === 'draining') {
@@ -162,13 +186,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
         }
         continue;
       }
-      if (task.state === 'running' && task.job === null) {
-        const index = queue.findIndex((m) => m.visibleAt <= t);
-        if (index >= 0) {
-          const [message] = queue.splice(index, 1);
-          if (message) task.job = { message, startedAt: t, doneAt: t + options.secondsPerImage };
-        }
-      }
+      if (task.state === 'running' && task.job === null) startNext(task, t);
     }
 
     const runningNow = tasks.filter((x) => x.state === 'running' || x.state === 'draining').length;
@@ -178,7 +196,8 @@ export function simulate(options: SimulationOptions): SimulationResult {
     // End of a metric minute: snapshot the queue, average the running count.
     if (t > 0 && t % period === 0) {
       const visible = queue.filter((m) => m.visibleAt <= t).length;
-      const inFlight = tasks.filter((x) => x.job !== null).length + queue.filter((m) => m.visibleAt > t).length;
+      const inFlight =
+        tasks.reduce((n, x) => n + (x.job === null ? 0 : 1) + x.held.length, 0) + queue.filter((m) => m.visibleAt > t).length;
       datapoints.push({ availableAt: t + options.metricDelaySeconds, visible, inFlight, running: runningSecondsThisMinute / period });
       runningSecondsThisMinute = 0;
 
@@ -218,6 +237,8 @@ export function simulate(options: SimulationOptions): SimulationResult {
       if (current.length > desired) {
         const byPreference = [...current].sort((a, b) => (a.state === b.state ? 0 : a.state === 'starting' ? -1 : 1));
         for (const task of byPreference.slice(0, current.length - desired)) {
+          // SIGTERM: prefetched messages go back to the queue at once (visibility set to 0).
+          for (const message of task.held.splice(0)) queue.push({ ...message, visibleAt: t });
           if (task.state === 'starting' || task.job === null) stop(task, t);
           else {
             task.state = 'draining';
@@ -230,7 +251,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
 
     const allArrived = nextArrival >= options.arrivals.length;
     const live = tasks.some((x) => x.state !== 'stopped');
-    if (allArrived && queue.length === 0 && !tasks.some((x) => x.job !== null) && !live && t > 0) {
+    if (allArrived && queue.length === 0 && !live && t > 0) {
       idleAt = t;
       break;
     }
@@ -241,7 +262,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
     const stoppedAt = task.stoppedAt >= 0 ? task.stoppedAt : end;
     return sum + Math.max(60, stoppedAt - task.launchedAt) / 60;
   }, 0);
-  const inSystem = queue.length + tasks.filter((x) => x.job !== null).length;
+  const inSystem = queue.length + tasks.reduce((n, x) => n + (x.job === null ? 0 : 1) + x.held.length, 0);
   const arrived = nextArrival;
   return {
     waits: [...firstWait.values()],

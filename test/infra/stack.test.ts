@@ -194,6 +194,7 @@ describe('worker', () => {
       BLIPLINE_PRECISION: 'int8',
       BLIPLINE_CACHE_DIR: '/models/graphs',
       BLIPLINE_MAX_RECEIVE_COUNT: '5',
+      BLIPLINE_VISIBILITY_TIMEOUT_SECONDS: '90',
     });
     for (const name of ['BLIPLINE_BUCKET', 'BLIPLINE_QUEUE_URL', 'BLIPLINE_TABLE', 'AWS_REGION']) expect(env[name], name).toBeDefined();
     expect(JSON.stringify(env.BLIPLINE_REDIS_URL)).toContain('rediss://');

@@ -113,6 +113,20 @@ describe('scaling simulation', () => {
     expect(slow.killedWithWork).toBe(0);
   });
 
+  it('keeps the invariants when tasks receive batches of 10 and release the unstarted ones on SIGTERM', () => {
+    const batched = run({ batchSize: 10 });
+    expect(batched.processed).toBe(arrivals.length);
+    expect(batched.lost).toBe(0);
+    expect(batched.unfinished).toBe(0);
+    expect(batched.killedWithWork).toBe(0);
+    expect(batched.idleAt).toBeGreaterThan(0);
+  });
+
+  it('runs fractional seconds per image back to back', () => {
+    const fp32 = run({ secondsPerImage: 1.5, arrivals: [0, 0, 0, 0], initialTasks: 1, horizonSeconds: 3600 });
+    expect(fp32.completedAtById).toEqual([1.5, 3, 4.5, 6]);
+  });
+
   it('percentile uses the nearest rank', () => {
     expect(percentile([5, 1, 3, 2, 4], 50)).toBe(3);
     expect(percentile([5, 1, 3, 2, 4], 100)).toBe(5);

@@ -26,7 +26,13 @@ export function createWorker(
     answerer: models.answerer,
     metrics,
     logger: options.logger,
-    options: { maxObjectBytes: config.maxUploadBytes, maxReceiveCount: config.maxReceiveCount, ...options.worker },
+    options: {
+      maxObjectBytes: config.maxUploadBytes,
+      maxReceiveCount: config.maxReceiveCount,
+      visibilityTimeoutSeconds: config.visibilityTimeoutSeconds,
+      waitSeconds: config.receiveWaitSeconds,
+      ...options.worker,
+    },
   });
   return { worker, metrics, close: () => cache.close() };
 }

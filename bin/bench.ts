@@ -1,14 +1,17 @@
 // `npm run bench`: BLIP-base performance on this machine (see README "Performance").
-//   --json                one JSON line per precision (the fields of issue 4), nothing else on stdout
+//   --json                one JSON line per precision (the fields of issue 4), nothing else on stdout;
+//                         with --tasks including vqa, also one {"task":"vqa",...} line per precision
+//   --tasks caption,vqa   what to measure (default: caption,vqa for the table, caption with --json)
 //   --precision fp32,int8 precisions to measure (default both)
 //   --runs N              measured runs per figure after warm-up (default 5)
 //   --threads N           intra-op threads (default: vCPUs)
 //   --model DIR           measure this captioning checkpoint instead of random BLIP-base weights
+//   --vqa-model DIR       measure this VQA checkpoint instead of random blip-vqa-base weights
 //   --micro               ONNX Runtime matmul micro-measurements instead
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { benchCaptioning, benchContext, type PrecisionReport } from '../services/bench/index.js';
+import { benchCaptioning, benchContext, benchVqa, type PrecisionReport, type VqaReport } from '../services/bench/index.js';
 import { runMicro } from '../services/bench/micro/run.js';
 
 const { values } = parseArgs({
@@ -19,6 +22,8 @@ const { values } = parseArgs({
     threads: { type: 'string' },
     micro: { type: 'boolean', default: false },
     model: { type: 'string' },
+    'vqa-model': { type: 'string' },
+    tasks: { type: 'string' },
   },
 });
 
@@ -30,6 +35,8 @@ const options = z
     threads: z.coerce.number().int().min(1),
     micro: z.boolean(),
     model: z.string().optional(),
+    vqaModel: z.string().optional(),
+    tasks: z.array(z.enum(['caption', 'vqa'])).min(1),
   })
   .parse({
     json: values.json,
@@ -38,6 +45,8 @@ const options = z
     threads: values.threads ?? os.availableParallelism(),
     micro: values.micro,
     model: values.model,
+    vqaModel: values['vqa-model'],
+    tasks: (values.tasks ?? (values.json ? 'caption' : 'caption,vqa')).split(',').map((t) => t.trim()),
   });
 
 const log = (line: string): void => {
@@ -62,12 +71,33 @@ function table(reports: PrecisionReport[]): string {
   return [header, ...rows.map(([name, cell]) => `| ${name} | ${reports.map(cell).join(' | ')} |`)].join('\n');
 }
 
+function vqaTable(reports: VqaReport[]): string {
+  const rows: [string, (r: VqaReport) => string][] = [
+    ['vision encoder, ms', (r) => fmt(r.visionMs)],
+    ['question encoding, ms', (r) => fmt(r.questionMs, 1)],
+    ['answer decoding, ms/token', (r) => fmt(r.decodeMsPerToken, 1)],
+    ['one answer, ms (tokens)', (r) => `${fmt(r.answerMs)} (${r.answerTokens})`],
+    ['peak RSS, MiB', (r) => fmt(r.peakRssMiB)],
+  ];
+  const header = `| VQA (blip-vqa-base shapes) | ${reports.map((r) => r.precision).join(' | ')} |\n|---|${reports.map(() => '---').join('|')}|`;
+  return [header, ...rows.map(([name, cell]) => `| ${name} | ${reports.map(cell).join(' | ')} |`)].join('\n');
+}
+
 if (options.micro) {
   await runMicro({ threads: options.threads, runs: Math.max(options.runs, 7), log: (line) => process.stdout.write(`${line}\n`) });
 } else {
   const context = await benchContext(options.threads);
   log(`machine: ${context.machine}; onnxruntime-node ${context.onnxruntime}; threads ${context.threads}; load ${context.loadAverage.map((l) => l.toFixed(2)).join(' ')}`);
-  const reports = await benchCaptioning({ precisions: options.precisions, threads: options.threads, runs: options.runs, tokens: 20, batch: 8, log, ...(options.model ? { model: options.model } : {}) });
-  if (options.json) for (const r of reports) process.stdout.write(`${JSON.stringify(r)}\n`);
-  else process.stdout.write(`${table(reports)}\n\nload average after: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+  const common = { precisions: options.precisions, threads: options.threads, runs: options.runs, tokens: 20, log };
+  const reports = options.tasks.includes('caption')
+    ? await benchCaptioning({ ...common, batch: 8, ...(options.model ? { model: options.model } : {}) })
+    : [];
+  const vqa = options.tasks.includes('vqa') ? await benchVqa({ ...common, ...(options.vqaModel ? { model: options.vqaModel } : {}) }) : [];
+  if (options.json) {
+    for (const r of [...reports, ...vqa]) process.stdout.write(`${JSON.stringify(r)}\n`);
+  } else {
+    if (reports.length) process.stdout.write(`${table(reports)}\n\n`);
+    if (vqa.length) process.stdout.write(`${vqaTable(vqa)}\n\n`);
+    process.stdout.write(`${context.machine}; load average after: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+  }
 }

@@ -44,6 +44,18 @@ export interface BenchContext {
   onnxruntime: string;
 }
 
+/** VQA on blip-vqa-base shapes (issue 3): medians of the `ask` timings. */
+export interface VqaReport {
+  task: 'vqa';
+  precision: Precision;
+  visionMs: number;
+  questionMs: number;
+  decodeMsPerToken: number;
+  answerMs: number;
+  answerTokens: number;
+  peakRssMiB: number;
+}
+
 const probeFile = path.join(path.dirname(fileURLToPath(import.meta.url)), 'probe.ts');
 
 /** Runs the probe in a fresh Node process; resolves with its messages and the parent-side wall times. */
@@ -91,6 +103,34 @@ export async function benchContext(threads: number): Promise<BenchContext> {
   return { machine: machineDescription(), threads, loadAverage: os.loadavg(), onnxruntime: ortPackage.default.version };
 }
 
+function fixtureImages(): string[] {
+  const pixelsDir = path.join(fixturesRoot(), 'pixel_values');
+  return readdirSync(pixelsDir).filter((name) => name.endsWith('.f32')).sort().map((name) => path.join(pixelsDir, name));
+}
+
+export async function benchVqa(options: Omit<BenchOptions, 'batch' | 'model'> & { model?: string }): Promise<VqaReport[]> {
+  const { log } = options;
+  const dir = options.model ? path.resolve(options.model) : ensureBaseCheckpoint('vqa').dir;
+  log(`vqa checkpoint ${dir}`);
+  const reports: VqaReport[] = [];
+  for (const precision of options.precisions) {
+    log(`vqa ${precision}: compiling or reusing graphs, then ${options.runs} answers after warm-up`);
+    const probe = await runProbe({
+      task: 'vqa', model: dir, precision, threads: options.threads, cacheDir: path.join(cacheRoot(), 'graphs'),
+      images: fixtureImages(), tokens: options.tokens, runs: options.runs, batch: 1,
+    });
+    const result = probe.messages.find((m) => m.event === 'vqa');
+    if (!result || result.event !== 'vqa') throw new Error('vqa probe gave no result');
+    reports.push({
+      task: 'vqa', precision, visionMs: median(result.visionMs), questionMs: median(result.questionMs),
+      decodeMsPerToken: median(result.decodeMsPerToken), answerMs: median(result.answerMs),
+      answerTokens: median(result.answerTokens), peakRssMiB: result.peakRssMiB,
+    });
+    log(`vqa ${precision}: ${JSON.stringify(reports.at(-1))}`);
+  }
+  return reports;
+}
+
 export async function benchCaptioning(options: BenchOptions): Promise<PrecisionReport[]> {
   const { log } = options;
   const started = performance.now();
@@ -103,8 +143,7 @@ export async function benchCaptioning(options: BenchOptions): Promise<PrecisionR
     checkpoint = written;
     log(`checkpoint ${written.dir} (${(written.info.parameters / 1e6).toFixed(1)}M parameters, ${written.reused ? 'reused' : 'written'}) ${((performance.now() - started) / 1000).toFixed(1)} s`);
   }
-  const pixelsDir = path.join(fixturesRoot(), 'pixel_values');
-  const images = readdirSync(pixelsDir).filter((name) => name.endsWith('.f32')).sort().map((name) => path.join(pixelsDir, name));
+  const images = fixtureImages();
   const graphCache = path.join(cacheRoot(), 'graphs');
   const reports: PrecisionReport[] = [];
   for (const precision of options.precisions) {

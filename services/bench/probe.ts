@@ -15,12 +15,16 @@ const argsSchema = z.object({
   tokens: z.number().int().positive(),
   runs: z.number().int().nonnegative(),
   batch: z.number().int().positive(),
+  /** 'vqa': answer `question` about each image instead of captioning */
+  task: z.enum(['caption', 'vqa']).default('caption'),
+  question: z.string().default('what is the person doing?'),
 });
-export type ProbeArgs = z.infer<typeof argsSchema>;
+export type ProbeArgs = z.input<typeof argsSchema>;
 
 export type ProbeMessage =
   | { event: 'first-caption'; sinceProcessStartMs: number; loadMs: number; cacheHit: boolean; tokens: number }
-  | { event: 'done'; captionMs: number[]; batchMs: number[]; captionsPerSecBatch: number; peakRssMiB: number; rssAfterMiB: number };
+  | { event: 'done'; captionMs: number[]; batchMs: number[]; captionsPerSecBatch: number; peakRssMiB: number; rssAfterMiB: number }
+  | { event: 'vqa'; visionMs: number[]; questionMs: number[]; decodeMsPerToken: number[]; answerMs: number[]; answerTokens: number[]; peakRssMiB: number };
 
 function send(message: ProbeMessage): void {
   process.stdout.write(`${JSON.stringify(message)}\n`);
@@ -33,8 +37,30 @@ function readPixels(file: string): { pixelValues: Float32Array; height: number; 
   return { pixelValues, height: side, width: side };
 }
 
+async function vqa(args: z.infer<typeof argsSchema>): Promise<void> {
+  const images = args.images.map(readPixels);
+  const model = await loadBlip({ model: args.model, precision: args.precision, threads: args.threads, cacheDir: args.cacheDir });
+  const options = { maxNewTokens: args.tokens };
+  const result = { visionMs: [] as number[], questionMs: [] as number[], decodeMsPerToken: [] as number[], answerMs: [] as number[], answerTokens: [] as number[] };
+  await model.ask([images[0]!], args.question, options); // warm-up
+  for (let i = 0; i < args.runs; i++) {
+    const t0 = performance.now();
+    const [answer] = await model.ask([images[i % images.length]!], args.question, options);
+    result.answerMs.push(performance.now() - t0);
+    const timings = answer!.timingsMs;
+    const tokens = Math.max(1, answer!.tokenIds.length - 1);
+    result.visionMs.push(timings.vision ?? Number.NaN);
+    result.questionMs.push(timings.question ?? Number.NaN);
+    result.decodeMsPerToken.push((timings.decode ?? Number.NaN) / tokens);
+    result.answerTokens.push(tokens);
+  }
+  await model.dispose();
+  send({ event: 'vqa', ...result, peakRssMiB: process.resourceUsage().maxRSS / 1024 });
+}
+
 async function main(): Promise<void> {
   const args = argsSchema.parse(JSON.parse(process.argv[2] ?? '{}'));
+  if (args.task === 'vqa') return vqa(args);
   const images = args.images.map(readPixels);
   const options = { maxNewTokens: args.tokens, minNewTokens: args.tokens };
   const loadStarted = performance.now();

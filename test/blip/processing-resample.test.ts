@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { resizeRgb, type ResamplingFilter } from '../../services/blip/processing/resample.js';
+import { resizeRgb, simdResamplingAvailable, type ResamplingFilter } from '../../services/blip/processing/resample.js';
+import { compileResampleWat, renderModuleSource } from '../../services/blip/processing/wasm/build.js';
+import { RESAMPLE_WASM_BASE64 } from '../../services/blip/processing/wasm/resample-wasm.js';
 
 /**
  * SHA-256 (first 16 hex digits) of `Image.fromarray(input).resize((w, h), resample=f)` computed with
@@ -47,16 +49,39 @@ function patternImage(width: number, height: number): Uint8Array {
   return data;
 }
 
-describe('resizeRgb reproduces Pillow Image.resize', () => {
+describe.each(['simd', 'js'] as const)('resizeRgb (%s passes) reproduces Pillow Image.resize', (implementation) => {
   for (const [key, digest] of Object.entries(PILLOW_9_4)) {
     it(key, () => {
       const m = /^(\d+)x(\d+)->(\d+)x(\d+)\/(\d)$/.exec(key)!;
       const [w, h, ow, oh, f] = m.slice(1).map(Number) as [number, number, number, number, number];
-      const out = resizeRgb({ data: patternImage(w, h), width: w, height: h }, ow, oh, f as ResamplingFilter);
+      const out = resizeRgb({ data: patternImage(w, h), width: w, height: h }, ow, oh, f as ResamplingFilter, { implementation });
       expect([out.width, out.height, out.data.length]).toEqual([ow, oh, ow * oh * 3]);
       expect(createHash('sha256').update(out.data).digest('hex').slice(0, 16)).toBe(digest);
     });
   }
+});
+
+describe('resizeRgb', () => {
+  it('runs its passes as WebAssembly SIMD on this Node', () => {
+    expect(simdResamplingAvailable()).toBe(true);
+  });
+
+  it('ships the WebAssembly compiled from resample.wat (run services/blip/processing/wasm/build.ts after editing it)', async () => {
+    const bytes = await compileResampleWat();
+    expect(Buffer.from(RESAMPLE_WASM_BASE64, 'base64').equals(Buffer.from(bytes))).toBe(true);
+    expect(renderModuleSource(bytes)).toContain(RESAMPLE_WASM_BASE64.slice(0, 50));
+  });
+
+  it('gives identical bytes from both implementations on odd sizes and a horizontal-only resize', () => {
+    for (const [w, h, ow, oh] of [[1, 1, 5, 3], [17, 1, 3, 1], [301, 7, 299, 7], [5, 640, 5, 384]] as const) {
+      const img = { data: patternImage(w, h), width: w, height: h };
+      for (const f of [1, 2, 3, 4, 5] as const) {
+        const a = resizeRgb(img, ow, oh, f, { implementation: 'simd' });
+        const b = resizeRgb(img, ow, oh, f, { implementation: 'js' });
+        expect(Buffer.from(a.data).equals(Buffer.from(b.data))).toBe(true);
+      }
+    }
+  });
 
   it('returns a copy when the size does not change', () => {
     const data = patternImage(5, 4);

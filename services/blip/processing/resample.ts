@@ -10,7 +10,12 @@
  *   to sum 1 in double precision, then converted to fixed point with 22 fractional bits;
  * - a horizontal pass over only the source rows the vertical pass will read, then a vertical pass;
  *   each pass accumulates in integers (starting at one half) and clips to 8 bits.
+ *
+ * The passes run as WebAssembly SIMD kernels (wasm/resample.wat) when the engine supports them, else
+ * in plain TypeScript; both are integer-exact, so they give identical bytes.
  */
+
+import { RESAMPLE_WASM_BASE64 } from './wasm/resample-wasm.js';
 
 /** Pillow's resampling filter ids (`PIL.Image.Resampling`), as stored in `preprocessor_config.json`. */
 export const Resampling = {
@@ -208,6 +213,134 @@ function resampleVertical(
   return out;
 }
 
+/** The slice of the WebAssembly JS API used here (the project's TypeScript libs do not declare it). */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
+const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+
+interface SimdKernels {
+  memory: WasmMemory;
+  transpose: (src: number, w: number, h: number, dst: number, dstStride: number) => void;
+  vertical: (
+    src: number, stride: number, rowBytes: number, outH: number,
+    bounds: number, kk: number, ksize: number, out: number,
+  ) => void;
+}
+
+let simdModule: object | null | undefined;
+
+/** The compiled SIMD kernels, or null where this engine has no WebAssembly SIMD. */
+function simdKernelModule(): object | null {
+  if (simdModule === undefined) {
+    try {
+      simdModule = wasmApi ? new wasmApi.Module(Buffer.from(RESAMPLE_WASM_BASE64, 'base64')) : null;
+    } catch {
+      simdModule = null;
+    }
+  }
+  return simdModule;
+}
+
+/** Whether `resizeRgb` runs its convolution passes as WebAssembly SIMD here. */
+export function simdResamplingAvailable(): boolean {
+  return simdKernelModule() !== null;
+}
+
+function isMemory(value: unknown): value is WasmMemory {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as { buffer?: unknown }).buffer instanceof ArrayBuffer &&
+    typeof (value as { grow?: unknown }).grow === 'function'
+  );
+}
+
+function instantiateKernels(module: object): SimdKernels {
+  if (!wasmApi) throw new Error('WebAssembly is not available');
+  const { exports } = new wasmApi.Instance(module, {});
+  const { memory, transpose, vertical } = exports;
+  if (!isMemory(memory) || typeof transpose !== 'function' || typeof vertical !== 'function') {
+    throw new Error('resample kernels: unexpected WebAssembly exports');
+  }
+  return { memory, transpose: transpose as SimdKernels['transpose'], vertical: vertical as SimdKernels['vertical'] };
+}
+
+const PAD = 16;
+const align16 = (n: number): number => (n + 15) & ~15;
+
+/**
+ * Both passes in one WebAssembly instance (its memory is freed with it). The horizontal pass is the
+ * vertical kernel applied to the transposed rows, so that both passes process 16 bytes per step:
+ * transpose the source rows used -> filter -> transpose back -> vertical pass.
+ */
+function convolveSimd(
+  module: object,
+  img: RgbImage,
+  width: number,
+  height: number,
+  vert: Coefficients,
+  horiz: Coefficients | undefined,
+  yboxFirst: number,
+  yboxLast: number,
+): Uint8Array {
+  const srcRows = horiz ? yboxLast - yboxFirst : img.height;
+  const srcStride = img.width * 3;
+  const srcBytes = img.data.subarray(horiz ? yboxFirst * srcStride : 0, (horiz ? yboxLast : img.height) * srcStride);
+  const rowBytes = width * 3;
+  // Transposed layouts: one row per source column (srcRows pixels), then one per output column.
+  const colBytes = srcRows * 3;
+  const colStride = align16(colBytes + 1);
+  const midStride = align16(rowBytes + 1);
+  let offset = 0;
+  const take = (bytes: number): number => {
+    const at = offset;
+    offset = align16(offset + bytes + PAD);
+    return at;
+  };
+  const srcOff = take(srcBytes.length);
+  const transOff = horiz ? take(colStride * img.width) : 0;
+  const filteredOff = horiz ? take(colBytes * width) : 0;
+  const midOff = horiz ? take(midStride * srcRows) : srcOff;
+  const hBoundsOff = horiz ? take(horiz.bounds.byteLength) : 0;
+  const hKkOff = horiz ? take(horiz.kk.byteLength) : 0;
+  const vBoundsOff = take(vert.bounds.byteLength);
+  const vKkOff = take(vert.kk.byteLength);
+  const outOff = take(rowBytes * height);
+
+  const kernels = instantiateKernels(module);
+  const pages = Math.ceil(offset / 65536) - kernels.memory.buffer.byteLength / 65536;
+  if (pages > 0) kernels.memory.grow(pages);
+  const heap = kernels.memory.buffer;
+  new Uint8Array(heap, srcOff, srcBytes.length).set(srcBytes);
+  new Int32Array(heap, vBoundsOff, vert.bounds.length).set(vert.bounds);
+  new Int32Array(heap, vKkOff, vert.kk.length).set(vert.kk);
+  let mid = srcOff;
+  let midRowStride = srcStride;
+  if (horiz) {
+    new Int32Array(heap, hBoundsOff, horiz.bounds.length).set(horiz.bounds);
+    new Int32Array(heap, hKkOff, horiz.kk.length).set(horiz.kk);
+    kernels.transpose(srcOff, img.width, srcRows, transOff, colStride);
+    kernels.vertical(transOff, colStride, colBytes, width, hBoundsOff, hKkOff, horiz.ksize, filteredOff);
+    kernels.transpose(filteredOff, srcRows, width, midOff, midStride);
+    mid = midOff;
+    midRowStride = midStride;
+  }
+  if (height !== img.height) {
+    kernels.vertical(mid, midRowStride, rowBytes, height, vBoundsOff, vKkOff, vert.ksize, outOff);
+    return new Uint8Array(heap, outOff, rowBytes * height).slice();
+  }
+  // Horizontal pass only: gather the (strided) rows.
+  const out = new Uint8Array(rowBytes * height);
+  for (let y = 0; y < height; y++) out.set(new Uint8Array(heap, mid + y * midRowStride, rowBytes), y * rowBytes);
+  return out;
+}
+
 /** `ImagingScaleAffine` (Geometry.c): what `Image.resize(size, NEAREST)` runs. */
 function resizeNearest(img: RgbImage, width: number, height: number): RgbImage {
   const COORD = (v: number): number => (v < 0.0 ? -1 : Math.trunc(v));
@@ -255,6 +388,7 @@ export function resizeRgb(
   width: number,
   height: number,
   resample: ResamplingFilter,
+  options: { implementation?: 'auto' | 'simd' | 'js' } = {},
 ): RgbImage {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     throw new RangeError(`resize target must be positive integers, got ${width}x${height}`);
@@ -275,11 +409,21 @@ export function resizeRgb(
   const yboxFirst = vert.bounds[0];
   const yboxLast = vert.bounds[height * 2 - 2] + vert.bounds[height * 2 - 1];
 
+  const horiz = needHorizontal ? precomputeCoefficients(img.width, 0, img.width, width, filter) : undefined;
+  if (horiz) {
+    for (let i = 0; i < height; i++) vert.bounds[i * 2] -= yboxFirst;
+  }
+
+  const implementation = options.implementation ?? 'auto';
+  const simd = implementation === 'js' ? null : simdKernelModule();
+  if (implementation === 'simd' && !simd) throw new Error('WebAssembly SIMD is not available in this engine');
+  if (simd) {
+    return { data: convolveSimd(simd, img, width, height, vert, horiz, yboxFirst, yboxLast), width, height };
+  }
+
   let data = img.data;
   let curWidth = img.width;
-  if (needHorizontal) {
-    const horiz = precomputeCoefficients(img.width, 0, img.width, width, filter);
-    for (let i = 0; i < height; i++) vert.bounds[i * 2] -= yboxFirst;
+  if (horiz) {
     data = resampleHorizontal(data, img.width, yboxFirst, width, yboxLast - yboxFirst, horiz);
     curWidth = width;
   }

@@ -143,7 +143,7 @@ afterAll(async () => {
   if (profileDir !== undefined) rmSync(profileDir, { recursive: true, force: true });
 });
 
-describe('upload page in Chromium', () => {
+describe('upload page in Chromium', { timeout: 180_000 }, () => {
   it('serves the page from the API with the limits from /v1/config', async () => {
     await page.goto(dev.ready.api);
     await page.locator('body[data-ready="true"]').waitFor();

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
@@ -321,6 +322,61 @@ describe('API', () => {
     const dir = path.join(s.outdir, asset?.path ?? '');
     expect(existsSync(path.join(dir, 'index.mjs'))).toBe(true);
     expect(existsSync(path.join(dir, 'web', 'index.html'))).toBe(true);
+  });
+
+  it('the bundled handler runs: answers /healthz and serves the page from the bundle (payload 2.0)', () => {
+    const fn = resourcesOf(s.json, 'AWS::Lambda::Function').find(([id]) => id.startsWith('ApiHandler'));
+    const key = (fn?.[1].Properties?.Code as { S3Key?: string } | undefined)?.S3Key ?? '';
+    const dir = path.join(s.outdir, assetsManifest().files[key.replace(/\.zip$/, '')]?.source.path ?? '');
+    const event = (rawPath: string) => ({
+      version: '2.0',
+      routeKey: '$default',
+      rawPath,
+      rawQueryString: '',
+      headers: { host: 'api.example.com', 'user-agent': 'test' },
+      requestContext: {
+        accountId: '123456789012',
+        apiId: 'api',
+        domainName: 'api.example.com',
+        domainPrefix: 'api',
+        http: { method: 'GET', path: rawPath, protocol: 'HTTP/1.1', sourceIp: '192.0.2.1', userAgent: 'test' },
+        requestId: 'request',
+        routeKey: '$default',
+        stage: '$default',
+        time: '01/Jan/2026:00:00:00 +0000',
+        timeEpoch: 0,
+      },
+      isBase64Encoded: false,
+    });
+    const script = `
+      const { handler } = await import(${JSON.stringify(path.join(dir, 'index.mjs'))});
+      const out = [];
+      for (const p of ['/healthz', '/']) out.push(await handler(JSON.parse(process.env.EVENT_TEMPLATE.replaceAll('__PATH__', p)), {}));
+      process.stdout.write(JSON.stringify(out));
+      process.exit(0);`;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: {
+        PATH: process.env.PATH ?? '',
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: 'test',
+        AWS_SECRET_ACCESS_KEY: 'test',
+        BLIPLINE_BUCKET: 'images',
+        BLIPLINE_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/jobs',
+        BLIPLINE_TABLE: 'records',
+        // The deployed function reads /var/task/web; here the same folder inside the bundle.
+        BLIPLINE_WEB_DIR: path.join(dir, 'web'),
+        LOG_LEVEL: 'silent',
+        EVENT_TEMPLATE: JSON.stringify(event('__PATH__')),
+      },
+    });
+    expect(run.status, run.stderr).toBe(0);
+    const [health, page] = JSON.parse(run.stdout) as { statusCode: number; body: string; headers: Record<string, string> }[];
+    expect(health?.statusCode).toBe(200);
+    expect(JSON.parse(health?.body ?? '{}')).toMatchObject({ status: 'ok' });
+    expect(page?.statusCode).toBe(200);
+    expect(page?.headers['content-type']).toMatch(/text\/html/);
   });
 
   it('sits behind an HTTP API with throttling, CORS and access logs', () => {

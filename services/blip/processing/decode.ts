@@ -171,7 +171,8 @@ export async function decodeImage(bytes: Uint8Array, limits: ImageLimits = DEFAU
     let pipeline = sharp(bytes, inputOptions).autoOrient();
     if (grey16) pipeline = pipeline.toColourspace('grey16').raw({ depth: 'ushort' });
     else if (cmyk) pipeline = pipeline.pipelineColourspace('cmyk').toColourspace('cmyk').raw();
-    else pipeline = pipeline.raw();
+    // removeAlpha drops the band as convert("RGB") does (no compositing, colour under alpha 0 kept).
+    else pipeline = pipeline.removeAlpha().raw();
     ({ data, info } = await pipeline.toBuffer({ resolveWithObject: true }));
   } catch (cause) {
     throw classifyDecodeFailure(format, cause, bytes);
@@ -179,6 +180,9 @@ export async function decodeImage(bytes: Uint8Array, limits: ImageLimits = DEFAU
 
   const { width, height, channels } = info;
   const n = width * height;
+  if (!grey16 && !cmyk && channels === 3) {
+    return { rgb: { data: new Uint8Array(data.buffer, data.byteOffset, n * 3), width, height }, source: { format, width, height } };
+  }
   const rgb = new Uint8Array(n * 3);
   if (grey16) {
     const words = new Uint16Array(data.buffer, data.byteOffset, n);

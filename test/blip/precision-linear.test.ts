@@ -4,7 +4,7 @@ import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GraphBuilder, linear, writeModel } from '../../services/blip/onnx/index.js';
-import { onnx } from '../../services/blip/onnx/graph.js';
+import { onnx } from '../../services/blip/onnx/serialize.js';
 import { int8Linear } from '../../services/blip/quant/linear-int8.js';
 import { quantizeLinearWeight, quantizeNBits } from '../../services/blip/quant/quantize.js';
 import { fillGaussian } from '../../services/blip/tools/random-checkpoint.js';

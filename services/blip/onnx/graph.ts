@@ -1,10 +1,11 @@
-import onnxProto from 'onnx-proto';
+import type { onnx } from 'onnx-proto';
 
 /**
- * A small typed DSL for building ONNX graphs: named inputs, outputs, initializers and nodes.
- * `serialize.ts` turns a finished graph into a model file (large initializers as external data).
+ * A small typed DSL for building ONNX graphs: named inputs, outputs, initializers and nodes, held as
+ * plain ONNX protobuf-shaped objects. `serialize.ts` encodes a finished graph into a model file
+ * (large initializers as external data); only it loads the protobuf library, so processes that run
+ * already compiled graphs never pay for it.
  */
-export const { onnx } = onnxProto;
 
 /** Default operator set of the standard domain, and of onnxruntime's contrib domain. */
 export const OPSET = 17;
@@ -14,14 +15,11 @@ export type ElementType = 'float32' | 'int64' | 'int32' | 'int8' | 'uint8' | 'bo
 /** A dimension: a fixed size, or a symbolic name such as 'batch'. */
 export type Dim = number | string;
 
-export const ELEMENT_TYPES: Record<ElementType, number> = {
-  float32: onnx.TensorProto.DataType.FLOAT,
-  int64: onnx.TensorProto.DataType.INT64,
-  int32: onnx.TensorProto.DataType.INT32,
-  int8: onnx.TensorProto.DataType.INT8,
-  uint8: onnx.TensorProto.DataType.UINT8,
-  bool: onnx.TensorProto.DataType.BOOL,
-};
+/** `TensorProto.DataType` values. */
+export const ELEMENT_TYPES: Record<ElementType, number> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9 };
+
+/** `AttributeProto.AttributeType` values. */
+const ATTRIBUTE_TYPES = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, INTS: 7 } as const;
 
 export type TensorData = Float32Array | BigInt64Array | Int32Array | Int8Array | Uint8Array;
 
@@ -72,7 +70,7 @@ export function tensor(type: ElementType, dims: readonly number[], data: TensorD
 }
 
 export class GraphBuilder {
-  readonly nodes: InstanceType<typeof onnx.NodeProto>[] = [];
+  readonly nodes: onnx.INodeProto[] = [];
   readonly initializers: Initializer[] = [];
   readonly inputs: IOSpec[] = [];
   readonly outputs: IOSpec[] = [];
@@ -126,16 +124,14 @@ export class GraphBuilder {
     const base = this.uniqueName(opType);
     const outputs = Array.from({ length: count }, (_, i) => new Value(count === 1 ? base : `${base}:${i}`));
     for (const output of outputs) this.usedNames.add(output.name);
-    this.nodes.push(
-      onnx.NodeProto.create({
-        name: base,
-        opType,
-        domain: options.domain ?? '',
-        input: inputs.map((input) => (input === '' ? '' : input.name)),
-        output: outputs.map((output) => output.name),
-        attribute: Object.entries(options.attrs ?? {}).map(([key, value]) => attribute(key, value)),
-      }),
-    );
+    this.nodes.push({
+      name: base,
+      opType,
+      domain: options.domain ?? '',
+      input: inputs.map((input) => (input === '' ? '' : input.name)),
+      output: outputs.map((output) => output.name),
+      attribute: Object.entries(options.attrs ?? {}).map(([key, value]) => attribute(key, value)),
+    });
     return outputs;
   }
 
@@ -158,7 +154,7 @@ export class GraphBuilder {
 
   private renamed(value: Value, name: string): Value {
     this.claim(name);
-    this.nodes.push(onnx.NodeProto.create({ name: `${name}/Identity`, opType: 'Identity', input: [value.name], output: [name] }));
+    this.nodes.push({ name: `${name}/Identity`, opType: 'Identity', input: [value.name], output: [name] });
     return new Value(name);
   }
 
@@ -178,15 +174,12 @@ export class GraphBuilder {
   }
 }
 
-function attribute(name: string, value: AttrValue): InstanceType<typeof onnx.AttributeProto> {
-  const { AttributeType } = onnx.AttributeProto;
-  if (value instanceof FloatAttr) return onnx.AttributeProto.create({ name, type: AttributeType.FLOAT, f: value.value });
-  if (typeof value === 'number') return onnx.AttributeProto.create({ name, type: AttributeType.INT, i: value });
-  if (typeof value === 'string') {
-    return onnx.AttributeProto.create({ name, type: AttributeType.STRING, s: new TextEncoder().encode(value) });
-  }
-  if (isTensorValue(value)) return onnx.AttributeProto.create({ name, type: AttributeType.TENSOR, t: inlineTensorProto(name, value) });
-  return onnx.AttributeProto.create({ name, type: AttributeType.INTS, ints: [...value] });
+function attribute(name: string, value: AttrValue): onnx.IAttributeProto {
+  if (value instanceof FloatAttr) return { name, type: ATTRIBUTE_TYPES.FLOAT, f: value.value };
+  if (typeof value === 'number') return { name, type: ATTRIBUTE_TYPES.INT, i: value };
+  if (typeof value === 'string') return { name, type: ATTRIBUTE_TYPES.STRING, s: new TextEncoder().encode(value) };
+  if (isTensorValue(value)) return { name, type: ATTRIBUTE_TYPES.TENSOR, t: inlineTensorProto(name, value) };
+  return { name, type: ATTRIBUTE_TYPES.INTS, ints: [...value] };
 }
 
 function isTensorValue(value: AttrValue): value is TensorValue {
@@ -194,11 +187,11 @@ function isTensorValue(value: AttrValue): value is TensorValue {
 }
 
 /** A TensorProto holding its bytes inline. */
-export function inlineTensorProto(name: string, value: TensorValue): InstanceType<typeof onnx.TensorProto> {
-  return onnx.TensorProto.create({
+export function inlineTensorProto(name: string, value: TensorValue): onnx.ITensorProto {
+  return {
     name,
     dims: [...value.dims],
     dataType: ELEMENT_TYPES[value.type],
     rawData: new Uint8Array(value.data.buffer, value.data.byteOffset, value.data.byteLength),
-  });
+  };
 }

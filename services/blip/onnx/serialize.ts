@@ -1,6 +1,10 @@
 import { open, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CONTRIB_DOMAIN, type Dim, ELEMENT_TYPES, type GraphBuilder, inlineTensorProto, OPSET, onnx } from './graph.js';
+import onnxProto from 'onnx-proto';
+import { CONTRIB_DOMAIN, type Dim, ELEMENT_TYPES, type GraphBuilder, inlineTensorProto, OPSET } from './graph.js';
+
+/** The ONNX protobuf classes (encode/decode). */
+export const { onnx } = onnxProto;
 
 /** Initializers at least this large go to the external data file instead of the protobuf. */
 const EXTERNAL_DATA_THRESHOLD_BYTES = 1024;
@@ -28,7 +32,7 @@ export async function writeModel(graph: GraphBuilder, file: string): Promise<voi
   const dataFile = `${file}.data`;
   const location = path.basename(dataFile);
   const handle = await open(dataFile, 'w');
-  const initializers: InstanceType<typeof onnx.TensorProto>[] = [];
+  const initializers: onnxProto.onnx.ITensorProto[] = [];
   try {
     let offset = 0;
     for (const { name, tensor } of graph.initializers) {

@@ -6,7 +6,6 @@ import type { BlipCheckpoint } from '../checkpoint/index.js';
 import { BlipCheckpointError, BlipRuntimeError } from '../errors.js';
 import { checkHeadWeights, GRAPH_BUILDER_VERSION, GRAPH_SETS } from '../modeling/graphs.js';
 import type { Precision } from '../onnx/linear.js';
-import { writeModel } from '../onnx/serialize.js';
 
 /**
  * Compiled graphs on disk: `<cacheDir>/<key>/<graph>.onnx` (+ `.onnx.data`), where the key hashes the
@@ -56,6 +55,7 @@ export async function compileGraphs(
   const staging = `${dir}.building-${process.pid}-${Math.random().toString(36).slice(2)}`;
   try {
     await mkdir(staging, { recursive: true });
+    const { writeModel } = await import('../onnx/serialize.js'); // the protobuf encoder, only when compiling
     const weights = await checkpoint.loadWeights();
     checkHeadWeights(checkpoint.config, weights);
     for (const spec of specs) {

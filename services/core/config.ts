@@ -55,6 +55,8 @@ const envSchema = z.object({
   BLIPLINE_UPLOAD_RATE_PER_MINUTE: positiveInt(60),
   BLIPLINE_VISIBILITY_TIMEOUT_SECONDS: positiveInt(60).pipe(z.number().max(43_200, 'must be at most 43200 (12 h, the SQS maximum)')),
   BLIPLINE_RECEIVE_WAIT_SECONDS: z.preprocess((v) => (v === undefined || v === '' ? 20 : v), z.coerce.number().int('must be an integer').min(0).max(20, 'must be at most 20 (the SQS maximum)')),
+  BLIPLINE_RECEIVE_BATCH_SIZE: positiveInt(10).pipe(z.number().max(10, 'must be at most 10 (the SQS maximum)')),
+  BLIPLINE_CLAIM_LEASE_SECONDS: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int('must be an integer').positive('must be positive').optional()),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -86,13 +88,9 @@ export interface Config {
   visibilityTimeoutSeconds: number;
   /** Worker: long-poll wait of each receive (0..20 s). */
   receiveWaitSeconds: number;
-  /** Worker: visibility timeout requested on receive and renewed by the heartbeat (every third of it). */
-  visibilityTimeoutSeconds: number;
-  /** Worker: long-poll wait (0..20). */
-  receiveWaitSeconds: number;
   /** Worker: messages per receive (1..10). */
   receiveBatchSize: number;
-  /** Worker: lease of a caption claim (renewed while the model runs; a dead worker's claim lapses after it). */
+  /** Worker: lease of a caption claim (renewed while the model runs; a dead worker's claim lapses after it). Default: the visibility timeout. */
   claimLeaseSeconds: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -142,9 +140,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
     visibilityTimeoutSeconds: e.BLIPLINE_VISIBILITY_TIMEOUT_SECONDS,
     receiveWaitSeconds: e.BLIPLINE_RECEIVE_WAIT_SECONDS,
     receiveBatchSize: e.BLIPLINE_RECEIVE_BATCH_SIZE,
-    claimLeaseSeconds: e.BLIPLINE_CLAIM_LEASE_SECONDS,
-    visibilityTimeoutSeconds: e.BLIPLINE_VISIBILITY_TIMEOUT_SECONDS,
-    receiveWaitSeconds: e.BLIPLINE_RECEIVE_WAIT_SECONDS,
+    claimLeaseSeconds: e.BLIPLINE_CLAIM_LEASE_SECONDS ?? e.BLIPLINE_VISIBILITY_TIMEOUT_SECONDS,
     logLevel: e.LOG_LEVEL,
   };
 }

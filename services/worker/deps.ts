@@ -31,6 +31,8 @@ export function createWorker(
       maxReceiveCount: config.maxReceiveCount,
       visibilityTimeoutSeconds: config.visibilityTimeoutSeconds,
       waitSeconds: config.receiveWaitSeconds,
+      batchSize: config.receiveBatchSize,
+      claimLeaseMs: config.claimLeaseSeconds * 1000,
       ...options.worker,
     },
   });

@@ -75,6 +75,8 @@ export interface LoadBlipOptions {
   logger?: Logger;
   /** Called as checkpoint files download from the Hub (never for a local folder or a cached download). */
   onDownloadProgress?: (progress: DownloadProgress) => void;
+  /** The kind of checkpoint the caller needs: another kind fails with `wrong_model_kind` before any graph is compiled. */
+  kind?: BlipModelKind;
 }
 
 /** How the model started: whether compiled graphs were reused, and how long compiling or reuse took. */
@@ -112,6 +114,9 @@ export async function loadBlip(options: LoadBlipOptions): Promise<LoadedBlipMode
   const cacheDir = path.resolve(options.cacheDir ?? defaultCacheDir());
   const modelDir = await resolveModelDir(options.model, options.onDownloadProgress ? { onProgress: options.onDownloadProgress } : {});
   const checkpoint = await openCheckpoint(modelDir, { cacheDir });
+  if (options.kind && checkpoint.config.kind !== options.kind) {
+    throw new BlipUsageError('wrong_model_kind', `${options.model} is a ${checkpoint.config.kind} checkpoint (${checkpoint.config.architectures.join(', ')}); this needs a ${options.kind} checkpoint`);
+  }
   const [tokenizer, processor] = await Promise.all([loadTokenizer(modelDir), readProcessorConfig(modelDir)]);
   const runtime = await BlipRuntime.load(checkpoint, {
     cacheDir,

@@ -11,6 +11,8 @@ export interface CommandEntry {
 
 export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   caption: { summary: 'caption images', load: async () => (await import('./caption.js')).runCaption },
+  ask: { summary: 'answer a question about images (VQA)', load: async () => (await import('./ask.js')).runAsk },
+  score: { summary: 'score how well texts match an image (ITM/ITC)', load: async () => (await import('./score.js')).runScore },
   'prepare-model': {
     summary: 'fetch a checkpoint and compile its graphs ahead of time',
     load: async () => (await import('./prepare-model.js')).runPrepareModel,

@@ -1,5 +1,6 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { z } from 'zod';
+import type { ImageSource } from './image-inputs.js';
 
 /**
  * Argument parsing of `blipline ask` and `blipline score` (contract in DESIGN.md), validated with zod.
@@ -18,9 +19,9 @@ export const DEFAULT_VQA_MODEL = 'Salesforce/blip-vqa-base';
 export const DEFAULT_RETRIEVAL_MODEL = 'Salesforce/blip-itm-base-coco';
 
 export const ASK_USAGE =
-  'usage: blipline ask IMAGE... --question TEXT [--model DIR|HUB_ID] [--beams N] [--max-new-tokens N] [--pixel-values FILE.f32] [--json]';
+  'usage: blipline ask IMAGE... --question TEXT [--model DIR|HUB_ID] [--beams N] [--max-new-tokens N] [--pixel-values FILE.f32] [--json] [--precision fp32|int8] [--threads N]';
 export const SCORE_USAGE =
-  'usage: blipline score IMAGE --text TEXT [--text TEXT...] [--model DIR|HUB_ID] [--pixel-values FILE.f32] [--json]';
+  'usage: blipline score IMAGE --text TEXT [--text TEXT...] [--model DIR|HUB_ID] [--pixel-values FILE.f32] [--json] [--precision fp32|int8] [--threads N]';
 
 const positiveInt = (flag: string) =>
   z
@@ -41,8 +42,6 @@ function parse(argv: readonly string[], options: NonNullable<ParseArgsConfig['op
   }
 }
 
-/** Images come from IMAGE paths, or from `--pixel-values` files (which replace them). */
-export type ImageSource = { kind: 'file'; path: string } | { kind: 'pixels'; path: string };
 
 function imageSources(positionals: readonly string[], pixelValues: unknown): ImageSource[] {
   const files = z.array(z.string()).optional().parse(pixelValues);
@@ -54,7 +53,27 @@ function imageSources(positionals: readonly string[], pixelValues: unknown): Ima
   return positionals.map((path) => ({ kind: 'file', path }));
 }
 
-export interface AskArgs {
+/** Runtime flags every model-loading command takes. */
+export interface RuntimeArgs {
+  readonly precision?: 'fp32' | 'int8';
+  readonly threads?: number;
+}
+
+const runtimeOptions = {
+  precision: { type: 'string' },
+  threads: { type: 'string' },
+} as const;
+
+const runtimeSchema = {
+  precision: z.enum(['fp32', 'int8'], { error: '--precision must be fp32 or int8' }).optional(),
+  threads: positiveInt('--threads').optional(),
+};
+
+function runtimeArgs(values: { precision?: 'fp32' | 'int8' | undefined; threads?: number | undefined }): RuntimeArgs {
+  return { ...(values.precision ? { precision: values.precision } : {}), ...(values.threads ? { threads: values.threads } : {}) };
+}
+
+export interface AskArgs extends RuntimeArgs {
   readonly images: ImageSource[];
   readonly question: string;
   readonly model: string;
@@ -73,15 +92,17 @@ export function parseAskArgs(argv: readonly string[]): AskArgs {
       'max-new-tokens': { type: 'string' },
       'pixel-values': { type: 'string', multiple: true },
       json: { type: 'boolean', default: false },
+      ...runtimeOptions,
     },
     ASK_USAGE,
   );
   const schema = z.object({
     question: z.string({ error: `--question is required` }).refine((q) => q.trim() !== '', 'the question is empty'),
-    model: z.string().min(1, '--model is empty').default(DEFAULT_VQA_MODEL),
+    model: z.string().min(1, '--model is empty').optional(),
     beams: positiveInt('--beams').optional(),
     'max-new-tokens': positiveInt('--max-new-tokens').optional(),
     json: z.boolean(),
+    ...runtimeSchema,
   });
   const parsed = schema.safeParse(values);
   if (!parsed.success) throw new TaskArgsError(firstIssue(parsed.error));
@@ -89,14 +110,15 @@ export function parseAskArgs(argv: readonly string[]): AskArgs {
   return {
     images: imageSources(positionals, values['pixel-values']),
     question,
-    model,
+    model: model ?? (process.env.BLIPLINE_VQA_MODEL || DEFAULT_VQA_MODEL),
     ...(beams !== undefined ? { beams } : {}),
     ...(maxNewTokens !== undefined ? { maxNewTokens } : {}),
     json,
+    ...runtimeArgs(parsed.data),
   };
 }
 
-export interface ScoreArgs {
+export interface ScoreArgs extends RuntimeArgs {
   readonly image: ImageSource;
   readonly texts: string[];
   readonly model: string;
@@ -111,6 +133,7 @@ export function parseScoreArgs(argv: readonly string[]): ScoreArgs {
       model: { type: 'string' },
       'pixel-values': { type: 'string', multiple: true },
       json: { type: 'boolean', default: false },
+      ...runtimeOptions,
     },
     SCORE_USAGE,
   );
@@ -118,10 +141,12 @@ export function parseScoreArgs(argv: readonly string[]): ScoreArgs {
     text: z.array(z.string(), { error: `--text is required` }).min(1, `--text is required`),
     model: z.string().min(1, '--model is empty').default(DEFAULT_RETRIEVAL_MODEL),
     json: z.boolean(),
+    ...runtimeSchema,
   });
   const parsed = schema.safeParse(values);
   if (!parsed.success) throw new TaskArgsError(firstIssue(parsed.error));
   const images = imageSources(positionals, values['pixel-values']);
   if (images.length !== 1) throw new TaskArgsError(`score takes exactly one image, got ${images.length}`);
-  return { image: images[0] as ImageSource, texts: parsed.data.text, model: parsed.data.model, json: parsed.data.json };
+  const { text: texts, model, json } = parsed.data;
+  return { image: images[0] as ImageSource, texts, model, json, ...runtimeArgs(parsed.data) };
 }

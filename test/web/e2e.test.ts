@@ -6,6 +6,8 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
+import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { type BrowserContext, chromium, type FileChooser, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -315,6 +317,42 @@ describe('upload page in Chromium', { timeout: 180_000 }, () => {
     expect(record.prompt).toBe('a picture of');
     expect(await card('photo_rocket.jpg').getByLabel('Caption (alt text)').inputValue()).toBe(record.caption);
     await page.getByLabel('Caption prompt (optional)').fill('');
+  });
+
+  it('uploads through a presigned POST form too (the other shape of the upload contract)', async () => {
+    // The API hands out presigned PUTs; here the test swaps in a presigned POST for the same object key
+    // (made with the local bucket's credentials) to drive the page's form-upload branch for real.
+    const s3 = new S3Client({
+      endpoint: dev.ready.s3.endpoint,
+      region: dev.ready.s3.region,
+      forcePathStyle: true,
+      credentials: { accessKeyId: String(dev.ready.s3['accessKeyId']), secretAccessKey: String(dev.ready.s3['secretAccessKey']) },
+    });
+    await page.route('**/v1/uploads', async (route) => {
+      const response = await route.fetch();
+      const created = Created.parse(await response.json());
+      const post = await createPresignedPost(s3, {
+        Bucket: dev.ready.s3.bucket,
+        Key: `uploads/${created.imageId}`,
+        Conditions: [['content-length-range', 1, MAX_UPLOAD_BYTES], ['eq', '$Content-Type', 'image/png']],
+        Fields: { 'Content-Type': 'image/png' },
+        Expires: 300,
+      });
+      await route.fulfill({ response, json: { ...created, upload: { method: 'POST', url: post.url, fields: post.fields } } });
+    });
+    try {
+      await page.locator('#file-input').setInputFiles(fixturePath('images', 'alpha_300x500.png'));
+      expect(await settle('alpha_300x500.png')).toEqual({ phase: 'done', status: 'Done' });
+    } finally {
+      await page.unroute('**/v1/uploads');
+      s3.destroy();
+    }
+    const post = s3Uploads.find((upload) => upload.method === 'POST');
+    expect(post?.status).toBeLessThan(300);
+    expect(post?.contentType).toMatch(/^multipart\/form-data; boundary=/);
+    const record = await apiGet(ImageRecord, `/v1/images/${imageIds.get('alpha_300x500.png')}`);
+    expect(record.status).toBe('done');
+    expect(await card('alpha_300x500.png').getByLabel('Caption (alt text)').inputValue()).toBe(record.caption);
   });
 
   it('works without /v1/config: no prompt field, and the API itself refuses an oversize file', async () => {

@@ -254,6 +254,7 @@ describe('Hugging Face Hub ids', () => {
     expect(err.code).toBe('hub_unreachable');
     expect(err.message).toContain('--model /path/to/local/checkpoint');
     expect(err.message).toContain('Salesforce/blip-image-captioning-base');
+    expect(err.message).toContain('no folder');
     expect(err.message).not.toMatch(/\n/);
     // No half-written cache entry.
     expect((await readdir(cacheDir).catch(() => [])).filter((f) => f !== '')).toEqual([]);

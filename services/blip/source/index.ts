@@ -160,13 +160,14 @@ function statusOf(error: unknown): number | undefined {
   return undefined;
 }
 
-function toSourceError(error: unknown, id: string, hubUrl: string): ModelSourceError {
+function toSourceError(error: unknown, id: string, hubUrl: string, localPath: string): ModelSourceError {
   if (error instanceof ModelSourceError) return error;
+  const noFolder = `no folder ${localPath} exists`;
   const reason = networkReason(error);
   if (reason) {
     return new ModelSourceError(
       'hub_unreachable',
-      `cannot reach the Hugging Face Hub at ${hubUrl} to download ${id} (${reason}); ${LOCAL_HINT}`,
+      `cannot reach the Hugging Face Hub at ${hubUrl} to download ${id} (${reason}; ${noFolder}); ${LOCAL_HINT}`,
       { cause: error },
     );
   }
@@ -181,7 +182,7 @@ function toSourceError(error: unknown, id: string, hubUrl: string): ModelSourceE
   if (status === 404) {
     return new ModelSourceError(
       'hub_not_found',
-      `${id} was not found on the Hugging Face Hub at ${hubUrl} (check the name and revision; private repositories need HF_TOKEN)`,
+      `${id} was not found on the Hugging Face Hub at ${hubUrl} and ${noFolder} (check the name and revision; private repositories need HF_TOKEN)`,
       { cause: error },
     );
   }
@@ -347,7 +348,7 @@ export async function resolveModelDir(model: string, opts: ResolveModelOptions =
   try {
     await fetchFromHub(ctx, finalDir, cacheRoot, opts.onProgress);
   } catch (error) {
-    throw toSourceError(error, `${hub.repo}@${hub.revision}`, ctx.hubUrl);
+    throw toSourceError(error, `${hub.repo}@${hub.revision}`, ctx.hubUrl, localPath);
   }
   return finalDir;
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCheckpoint } from '../../services/blip/checkpoint/index.js';
 import { BlipRuntime } from '../../services/blip/runtime/index.js';
-import { type CaptionRequest, generateCaptions } from '../../services/blip/runtime/captioning.js';
+import { type CaptionRequest, generateCaptions, MAX_DECODER_ROWS } from '../../services/blip/runtime/captioning.js';
 import { captioningModelDir, captioningReference, referencePixels } from '../support/fixtures.js';
 
 const scratch = await mkdtemp(path.join(os.tmpdir(), 'blipline-generation-'));
@@ -65,5 +65,16 @@ describe('generation matches Hugging Face generate token for token', () => {
     expect(tokenIds).toEqual(reference.batch.output_ids);
     const beams = await generateCaptions(runtime, images, request({ beams: 3, maxNewTokens: 12 }));
     expect(beams.tokenIds).toEqual(reference.batch.images.map((image) => reference.cases.find((c) => c.image === image)?.beam3.output_ids));
+  });
+
+  it('splits requests larger than one decoder batch without changing any result', async () => {
+    const count = Math.floor(MAX_DECODER_ROWS / 3) + 2;
+    const cases = Array.from({ length: count }, (_, i) => reference.cases[i % reference.cases.length] as (typeof reference.cases)[number]);
+    const { tokenIds } = await generateCaptions(
+      runtime,
+      cases.map((c) => referencePixels(c.image).pixelValues),
+      request({ beams: 3, maxNewTokens: 12 }),
+    );
+    expect(tokenIds).toEqual(cases.map((c) => c.beam3.output_ids));
   });
 });

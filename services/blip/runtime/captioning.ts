@@ -60,14 +60,28 @@ export async function decodeFromStates(runtime: BlipRuntime, encoderStates: ort.
   return request.beams > 1 ? beamSearch(decoder, rows, settings) : greedySearch(decoder, rows, settings);
 }
 
+/**
+ * Decoder rows (images x beams) generated together. Each row holds its image's cross-attention keys and
+ * values (about 40 MB per row for BLIP-base), so larger requests are split into batches of this size;
+ * results do not depend on the split.
+ */
+export const MAX_DECODER_ROWS = 16;
+
 export async function generateCaptions(
   runtime: BlipRuntime,
   images: readonly Float32Array[],
   request: CaptionRequest,
 ): Promise<CaptionBatchResult> {
-  const visionStarted = performance.now();
-  const states = await encodeImages(runtime, images);
-  const decodeStarted = performance.now();
-  const tokenIds = await decodeFromStates(runtime, states, request);
-  return { tokenIds, timingsMs: { vision: decodeStarted - visionStarted, decode: performance.now() - decodeStarted } };
+  const perBatch = Math.max(1, Math.floor(MAX_DECODER_ROWS / request.beams));
+  const tokenIds: number[][] = [];
+  const timingsMs = { vision: 0, decode: 0 };
+  for (let first = 0; first < images.length; first += perBatch) {
+    const visionStarted = performance.now();
+    const states = await encodeImages(runtime, images.slice(first, first + perBatch));
+    const decodeStarted = performance.now();
+    tokenIds.push(...(await decodeFromStates(runtime, states, request)));
+    timingsMs.vision += decodeStarted - visionStarted;
+    timingsMs.decode += performance.now() - decodeStarted;
+  }
+  return { tokenIds, timingsMs };
 }

@@ -8,44 +8,53 @@
   (memory (export "memory") 1)
 
 ;; Transpose an image of 3-byte pixels: dst pixel (x, y) = src pixel (y, x); src is h dense rows
-  ;; of w pixels, dst is w rows of h pixels, dstStride >= h * 3 + 1 bytes apart. Tiles of 16 source
-  ;; rows keep both sides in cache. Each pixel moves as a 4-byte word whose spare byte is overwritten
-  ;; by the next pixel of its dst row or lands in the row's spare byte; src needs 16 bytes of padding.
+  ;; of w pixels, dst is w rows of h pixels, dstStride >= h * 3 + 1 bytes apart. Works in 32 x 32
+  ;; pixel tiles so that both sides stay in cache and in few pages. Each pixel moves as a 4-byte word
+  ;; whose spare byte is overwritten later by the next pixel of its dst row, or lands in the row's
+  ;; spare byte; src needs 16 bytes of padding.
   ;; The horizontal pass runs as the vertical kernel on the transposed image (16 bytes per step).
   (func (export "transpose")
     (param $src i32) (param $w i32) (param $h i32) (param $dst i32) (param $dstride i32)
-    (local $y0 i32) (local $y1 i32) (local $x i32) (local $y i32)
-    (local $srcRow i32) (local $dstRow i32) (local $sstride i32)
+    (local $y0 i32) (local $y1 i32) (local $x0 i32) (local $x1 i32) (local $x i32) (local $y i32)
+    (local $srcPx i32) (local $dstPx i32) (local $sstride i32)
     (local.set $sstride (i32.mul (local.get $w) (i32.const 3)))
     (local.set $y0 (i32.const 0))
-    (block $tiles_done
-      (loop $tiles_loop
-        (br_if $tiles_done (i32.ge_u (local.get $y0) (local.get $h)))
-        (local.set $y1 (i32.add (local.get $y0) (i32.const 16)))
+    (block $ytiles_done
+      (loop $ytiles_loop
+        (br_if $ytiles_done (i32.ge_u (local.get $y0) (local.get $h)))
+        (local.set $y1 (i32.add (local.get $y0) (i32.const 32)))
         (if (i32.gt_u (local.get $y1) (local.get $h)) (then (local.set $y1 (local.get $h))))
-        (local.set $x (i32.const 0))
-        (block $cols_done
-          (loop $cols_loop
-            (br_if $cols_done (i32.ge_u (local.get $x) (local.get $w)))
-            (local.set $srcRow
-              (i32.add (local.get $src)
-                (i32.add (i32.mul (local.get $y0) (local.get $sstride)) (i32.mul (local.get $x) (i32.const 3)))))
-            (local.set $dstRow
-              (i32.add (local.get $dst)
-                (i32.add (i32.mul (local.get $x) (local.get $dstride)) (i32.mul (local.get $y0) (i32.const 3)))))
-            (local.set $y (local.get $y0))
-            (block $px_done
-              (loop $px_loop
-                (br_if $px_done (i32.ge_u (local.get $y) (local.get $y1)))
-                (i32.store (local.get $dstRow) (i32.load (local.get $srcRow)))
-                (local.set $srcRow (i32.add (local.get $srcRow) (local.get $sstride)))
-                (local.set $dstRow (i32.add (local.get $dstRow) (i32.const 3)))
-                (local.set $y (i32.add (local.get $y) (i32.const 1)))
-                (br $px_loop)))
-            (local.set $x (i32.add (local.get $x) (i32.const 1)))
-            (br $cols_loop)))
+        (local.set $x0 (i32.const 0))
+        (block $xtiles_done
+          (loop $xtiles_loop
+            (br_if $xtiles_done (i32.ge_u (local.get $x0) (local.get $w)))
+            (local.set $x1 (i32.add (local.get $x0) (i32.const 32)))
+            (if (i32.gt_u (local.get $x1) (local.get $w)) (then (local.set $x1 (local.get $w))))
+            (local.set $x (local.get $x0))
+            (block $cols_done
+              (loop $cols_loop
+                (br_if $cols_done (i32.ge_u (local.get $x) (local.get $x1)))
+                (local.set $srcPx
+                  (i32.add (local.get $src)
+                    (i32.add (i32.mul (local.get $y0) (local.get $sstride)) (i32.mul (local.get $x) (i32.const 3)))))
+                (local.set $dstPx
+                  (i32.add (local.get $dst)
+                    (i32.add (i32.mul (local.get $x) (local.get $dstride)) (i32.mul (local.get $y0) (i32.const 3)))))
+                (local.set $y (local.get $y0))
+                (block $px_done
+                  (loop $px_loop
+                    (br_if $px_done (i32.ge_u (local.get $y) (local.get $y1)))
+                    (i32.store (local.get $dstPx) (i32.load (local.get $srcPx)))
+                    (local.set $srcPx (i32.add (local.get $srcPx) (local.get $sstride)))
+                    (local.set $dstPx (i32.add (local.get $dstPx) (i32.const 3)))
+                    (local.set $y (i32.add (local.get $y) (i32.const 1)))
+                    (br $px_loop)))
+                (local.set $x (i32.add (local.get $x) (i32.const 1)))
+                (br $cols_loop)))
+            (local.set $x0 (local.get $x1))
+            (br $xtiles_loop)))
         (local.set $y0 (local.get $y1))
-        (br $tiles_loop))))
+        (br $ytiles_loop))))
 
   ;; Vertical pass: every byte of a row is independent, so 16 bytes are done at once.
   ;; src: rows of `stride` bytes; rowBytes: bytes to produce per output row (<= stride);

@@ -36,7 +36,10 @@ export function preprocessRgb(rgb: RgbImage, config: ProcessorConfig): { pixelVa
   return { pixelValues: toPixelValues(img, config), height: img.height, width: img.width };
 }
 
-/** Encoded image bytes -> BLIP pixel values. Throws `ImageInputError` for anything that is not a usable image. */
+/**
+ * Encoded image bytes -> BLIP pixel values. Throws `ImageInputError` for anything that is not a usable image.
+ * Images are always converted to RGB (the vision encoder takes three channels), whatever `doConvertRgb` says.
+ */
 export async function preprocessImage(
   bytes: Uint8Array,
   config: ProcessorConfig,

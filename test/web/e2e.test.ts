@@ -297,7 +297,9 @@ describe('upload page in Chromium', { timeout: 180_000 }, () => {
     expect(failed.phase).toBe('upload_error');
     expect(failed.status).toMatch(/^API unreachable/);
     await page.unroute('**/v1/uploads');
-    await card('photo_coffee.jpg').getByRole('button', { name: 'Retry' }).click();
+    await card('photo_coffee.jpg').getByRole('button', { name: 'Retry' }).focus();
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate('document.activeElement?.getAttribute("aria-labelledby") ?? ""')).toMatch(/^card-\d+-name$/);
     expect(await settle('photo_coffee.jpg')).toEqual({ phase: 'done', status: 'Done' });
   });
 

@@ -66,7 +66,11 @@ export class CardView {
     );
 
     this.retryButton = el('button', { type: 'button', class: 'button retry', hidden: true }, 'Retry');
-    this.retryButton.addEventListener('click', () => actions.retry());
+    this.retryButton.addEventListener('click', () => {
+      actions.retry();
+      // The button hides once the retry starts: keep keyboard focus on the card, not on the page top.
+      this.root.focus();
+    });
 
     this.askInput = el('input', {
       id: `${id}-question`,
@@ -95,7 +99,7 @@ export class CardView {
 
     this.root = el(
       'article',
-      { class: 'card', id, 'aria-labelledby': `${id}-name`, 'data-phase': state.phase.tag },
+      { class: 'card', id, tabindex: '-1', 'aria-labelledby': `${id}-name`, 'data-phase': state.phase.tag },
       thumbBox,
       el(
         'div',

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ const scratch = await mkdtemp(path.join(os.tmpdir(), 'blipline-checkpoint-'));
 afterAll(() => rm(scratch, { recursive: true, force: true }));
 
 /** Builds a safetensors file from float32 tensors. */
-function safetensorsBytes(tensors: Record<string, { shape: number[]; data: number[] }>): Buffer {
+function safetensorsBytes(tensors: Record<string, { shape: readonly number[]; data: ArrayLike<number> }>): Buffer {
   const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
   let offset = 0;
   for (const [name, { shape, data }] of Object.entries(tensors)) {
@@ -22,7 +22,7 @@ function safetensorsBytes(tensors: Record<string, { shape: number[]; data: numbe
   json += ' '.repeat((8 - (json.length % 8)) % 8);
   const length = Buffer.alloc(8);
   length.writeBigUInt64LE(BigInt(json.length));
-  const body = Buffer.concat(Object.values(tensors).map(({ data }) => Buffer.from(Float32Array.from(data).buffer)));
+  const body = Buffer.concat(Object.values(tensors).map(({ data }) => Buffer.from(Float32Array.from(Array.from(data)).buffer)));
   return Buffer.concat([length, Buffer.from(json), body]);
 }
 
@@ -84,6 +84,38 @@ describe('safetensors', () => {
       })),
     );
     expect(Array.from(stored.lmHeadWeight('m').data)).toEqual([7, 8]);
+  });
+});
+
+describe('sharded checkpoints', () => {
+  it('reads weights spread over shards named by model.safetensors.index.json', async () => {
+    const original = await openCheckpoint(captioningModelDir, { cacheDir: scratch });
+    const single = SafetensorsFile.fromBytes('single', await readFile(path.join(captioningModelDir, 'model.safetensors')));
+    const dir = path.join(scratch, 'sharded');
+    await mkdir(dir);
+    await copyFile(path.join(captioningModelDir, 'config.json'), path.join(dir, 'config.json'));
+    const shards: Record<string, Record<string, { shape: readonly number[]; data: Float32Array }>> = {};
+    const weightMap: Record<string, string> = {};
+    for (const name of single.tensors.keys()) {
+      const shard = name.startsWith('vision_model.') ? 'model-00001-of-00002.safetensors' : 'model-00002-of-00002.safetensors';
+      (shards[shard] ??= {})[name] = single.float32(name);
+      weightMap[name] = shard;
+    }
+    for (const [shard, tensors] of Object.entries(shards)) await writeFile(path.join(dir, shard), safetensorsBytes(tensors));
+    await writeFile(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
+
+    const sharded = await openCheckpoint(dir, { cacheDir: scratch });
+    expect(sharded.weightFiles).toHaveLength(2);
+    expect(sharded.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(sharded.sha256).not.toBe(original.sha256);
+    const weights = await sharded.loadWeights();
+    for (const name of ['vision_model.embeddings.class_embedding', 'text_decoder.cls.predictions.bias']) {
+      expect(Array.from(weights.get(name).data)).toEqual(Array.from(single.float32(name).data));
+    }
+    expect(weights.lmHeadWeight('text_decoder').shape).toEqual([30524, 32]);
+
+    await rm(path.join(dir, 'model-00001-of-00002.safetensors'));
+    await expect(openCheckpoint(dir, { cacheDir: scratch })).rejects.toThrow(/model-00001-of-00002\.safetensors, which is missing/);
   });
 });
 

@@ -1,5 +1,7 @@
-import { access } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { z } from 'zod';
 import { type BlipConfig, readBlipConfig } from '../config.js';
 import { BlipCheckpointError } from '../errors.js';
 import { cachedSha256 } from './hash.js';
@@ -9,27 +11,36 @@ export { SafetensorsFile, type FloatTensor, type TensorInfo } from './safetensor
 export { cachedSha256, sha256OfFile } from './hash.js';
 
 export const WEIGHTS_FILE = 'model.safetensors';
+/** Sharded checkpoints: `{"weight_map": {tensor name: shard file}}` beside the shards. */
+export const WEIGHTS_INDEX_FILE = 'model.safetensors.index.json';
 
 /** A BLIP checkpoint folder as Hugging Face `save_pretrained` writes it. Weights are read on demand. */
 export interface BlipCheckpoint {
   readonly dir: string;
   readonly config: BlipConfig;
-  readonly weightsFile: string;
-  /** SHA-256 of model.safetensors. */
+  /** The safetensors file(s) holding the weights. */
+  readonly weightFiles: readonly string[];
+  /** SHA-256 of model.safetensors; for a sharded checkpoint, of its index and the shards' digests. */
   readonly sha256: string;
   loadWeights(): Promise<CheckpointWeights>;
 }
 
-/** Tensors of a checkpoint by their Hugging Face state-dict names. */
+/** Tensors of a checkpoint by their Hugging Face state-dict names, across one or more files. */
 export class CheckpointWeights {
-  constructor(private readonly file: SafetensorsFile) {}
+  private readonly files: readonly SafetensorsFile[];
+
+  constructor(files: SafetensorsFile | readonly SafetensorsFile[]) {
+    this.files = Array.isArray(files) ? files : [files as SafetensorsFile];
+  }
 
   has(name: string): boolean {
-    return this.file.has(name);
+    return this.files.some((file) => file.has(name));
   }
 
   get(name: string): FloatTensor {
-    return this.file.float32(name);
+    const file = this.files.find((candidate) => candidate.has(name));
+    if (!file) throw new BlipCheckpointError('missing_weight', `the checkpoint has no tensor ${name}`);
+    return file.float32(name);
   }
 
   /**
@@ -48,20 +59,48 @@ export class CheckpointWeights {
   }
 }
 
+const weightIndexSchema = z.object({ weight_map: z.record(z.string(), z.string().regex(/^[^/\\]+\.safetensors$/)) });
+
+const exists = (file: string) =>
+  access(file).then(
+    () => true,
+    () => false,
+  );
+
+/** The weight files of `dir` and the digest that identifies them. */
+async function locateWeights(dir: string, cacheDir: string): Promise<{ files: string[]; sha256: string }> {
+  const single = path.join(dir, WEIGHTS_FILE);
+  if (await exists(single)) return { files: [single], sha256: (await cachedSha256(single, cacheDir)).sha256 };
+  const indexFile = path.join(dir, WEIGHTS_INDEX_FILE);
+  let indexText: string;
+  try {
+    indexText = await readFile(indexFile, 'utf8');
+  } catch (error) {
+    throw new BlipCheckpointError('not_a_checkpoint', `${dir} is not a BLIP checkpoint: no ${WEIGHTS_FILE} (or ${WEIGHTS_INDEX_FILE})`, { cause: error });
+  }
+  let index: z.infer<typeof weightIndexSchema>;
+  try {
+    index = weightIndexSchema.parse(JSON.parse(indexText));
+  } catch (error) {
+    throw new BlipCheckpointError('invalid_weights', `${indexFile} is not a valid safetensors index`, { cause: error });
+  }
+  const files = [...new Set(Object.values(index.weight_map))].sort().map((shard) => path.join(dir, shard));
+  for (const file of files) {
+    if (!(await exists(file))) throw new BlipCheckpointError('not_a_checkpoint', `${dir}: ${WEIGHTS_INDEX_FILE} names ${path.basename(file)}, which is missing`);
+  }
+  const digest = createHash('sha256').update(indexText);
+  for (const file of files) digest.update((await cachedSha256(file, cacheDir)).sha256);
+  return { files, sha256: digest.digest('hex') };
+}
+
 export async function openCheckpoint(dir: string, options: { cacheDir: string }): Promise<BlipCheckpoint> {
   const config = await readBlipConfig(dir);
-  const weightsFile = path.join(dir, WEIGHTS_FILE);
-  try {
-    await access(weightsFile);
-  } catch (error) {
-    throw new BlipCheckpointError('not_a_checkpoint', `${dir} is not a BLIP checkpoint: no ${WEIGHTS_FILE}`, { cause: error });
-  }
-  const { sha256 } = await cachedSha256(weightsFile, options.cacheDir);
+  const { files, sha256 } = await locateWeights(dir, options.cacheDir);
   return {
     dir,
     config,
-    weightsFile,
+    weightFiles: files,
     sha256,
-    loadWeights: async () => new CheckpointWeights(await SafetensorsFile.open(weightsFile)),
+    loadWeights: async () => new CheckpointWeights(await Promise.all(files.map((file) => SafetensorsFile.open(file)))),
   };
 }

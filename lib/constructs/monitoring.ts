@@ -124,6 +124,25 @@ export class Monitoring extends Construct {
         width: 8,
       }),
     );
+    // The worker's own metrics (CloudWatch embedded metric format lines on stdout, services/core/metrics.ts).
+    const workerMetric = (metricName: string, statistic: string, label: string) =>
+      new cloudwatch.Metric({ namespace: 'blipline', metricName, dimensionsMap: { Service: 'worker' }, statistic, period: fiveMinutes, label });
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Worker: images, inferences, cache hits (5 min)',
+        left: [
+          workerMetric('ImagesProcessed', 'Sum', 'images'),
+          workerMetric('Inferences', 'Sum', 'inferences'),
+          workerMetric('CaptionCacheHits', 'Sum', 'cache hits'),
+        ],
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Worker: inference and queue wait (ms)',
+        left: [workerMetric('InferenceMs', 'p50', 'inference p50'), workerMetric('InferenceMs', 'p95', 'inference p95'), workerMetric('QueueWaitMs', 'p95', 'queue wait p95')],
+        width: 12,
+      }),
+    );
     this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: Object.values(this.alarms), width: 24 }));
   }
 }

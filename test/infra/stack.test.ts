@@ -470,7 +470,11 @@ describe('alarms and dashboard', () => {
     });
   });
 
-  it('has a dashboard', () => {
+  it("has a dashboard of the queue, tasks, backlog per task, DLQ, errors and the worker's own metrics", () => {
     s.template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    const body = JSON.stringify(resourcesOf(s.json, 'AWS::CloudWatch::Dashboard')[0]?.[1].Properties?.DashboardBody);
+    for (const metric of ['ApproximateNumberOfMessagesVisible', 'ApproximateAgeOfOldestMessage', 'RunningTaskCount', 'DesiredTaskCount', 'visible / running', 'WorkerErrors', 'ImagesProcessed', 'InferenceMs']) {
+      expect(body, metric).toContain(metric);
+    }
   });
 });

@@ -19,9 +19,20 @@ export async function startServer(options: { config: Config; port?: number; host
   const deps = createApiDeps(options.config, logger);
   const app = createApp({ ...deps, clientKey: (c) => getConnInfo(c).remote.address ?? 'unknown' });
   const hostname = options.hostname ?? '127.0.0.1';
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, port: options.port ?? 3000, hostname }, () => resolve(s));
-  });
+  let server: ServerType;
+  try {
+    server = await new Promise<ServerType>((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, port: options.port ?? 3000, hostname }, () => {
+        s.off('error', reject);
+        resolve(s);
+      });
+      s.once('error', reject);
+    });
+  } catch (error) {
+    await deps.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new Error(code === 'EADDRINUSE' ? `port ${options.port ?? 3000} on ${hostname} is already in use (choose another with --port)` : `cannot listen on ${hostname}:${options.port ?? 3000}: ${(error as Error).message}`, { cause: error });
+  }
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://${hostname}:${port}`,

@@ -26,6 +26,7 @@ export class Cache {
   private readonly logger: Logger;
   private readonly prefix: string;
   private degraded = false;
+  private connecting: Promise<void> = Promise.resolve();
 
   constructor(options: CacheOptions) {
     this.logger = options.logger;
@@ -48,7 +49,10 @@ export class Cache {
       if (this.degraded) this.logger.info('redis cache reachable again');
       this.degraded = false;
     });
-    this.client.connect().catch((error: unknown) => this.markDown(error));
+    this.connecting = this.client.connect().then(
+      () => undefined,
+      (error: unknown) => this.markDown(error),
+    );
   }
 
   get enabled(): boolean {
@@ -111,6 +115,10 @@ export class Cache {
   async close(): Promise<void> {
     const client = this.client;
     if (!client) return;
+    // A close while the first connect is in flight would leave its socket behind: let it settle (bounded).
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.connecting, new Promise<void>((resolve) => (timer = setTimeout(resolve, 1_000)))]);
+    clearTimeout(timer);
     try {
       if (client.isReady) await client.close();
       else if (client.isOpen) client.destroy();

@@ -108,7 +108,15 @@ export async function runDev(argv: string[]): Promise<number> {
   const env = stack.env();
   for (const [k, v] of Object.entries(env)) process.env[k] = v;
   const config = loadConfig({ ...process.env, ...env, BLIPLINE_MODEL: caption.name, BLIPLINE_VQA_MODEL: vqa.name });
-  const server = await startServer({ config, port, logger: logger.child({ component: 'api' }) });
+  let server;
+  try {
+    server = await startServer({ config, port, logger: logger.child({ component: 'api' }) });
+  } catch (error) {
+    await stack.stop();
+    await Promise.allSettled([caption.dispose(), vqa.dispose()]);
+    process.stderr.write(`blipline dev: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
   const { worker, close: closeWorker } = createWorker(
     config,
     { captioner: blipCaptioner(caption), answerer: blipAnswerer(vqa) },

@@ -15,6 +15,7 @@ import { type DownloadProgress, resolveModelDir } from './source/index.js';
 import { type BlipTokenizer, loadTokenizer } from './tokenization/index.js';
 import { scoreImage, validateTexts } from './tasks/matching.js';
 import { answerQuestion, prepareAsk } from './tasks/vqa.js';
+import type { CaptionCandidate } from './tasks/rerank.js';
 
 /**
  * The BLIP runtime's public face: load a checkpoint (local folder or Hub id), compile it to ONNX graphs
@@ -25,6 +26,7 @@ export { BlipCheckpointError, BlipError, BlipRuntimeError, BlipUsageError } from
 export { ImageInputError } from './processing/index.js';
 export { ModelSourceError, type DownloadProgress } from './source/index.js';
 export type { BlipModelKind } from './config.js';
+export { type CaptionCandidate, type RankedCandidate, rerankCandidates } from './tasks/rerank.js';
 export type { Precision } from './onnx/linear.js';
 
 export type ImageInput =
@@ -36,6 +38,8 @@ export interface CaptionOptions {
   maxNewTokens?: number;
   minNewTokens?: number;
   repetitionPenalty?: number;
+  /** Also return this many beam candidates (2..16, at most `beams`; `beams` defaults to it). */
+  candidates?: number;
 }
 export interface AskOptions {
   beams?: number;
@@ -45,6 +49,8 @@ export interface GenerationResult {
   text: string;
   tokenIds: number[];
   timingsMs: Record<string, number>;
+  /** With `candidates`: the best finished beams, best first (`text` and `tokenIds` are the first). */
+  candidates?: CaptionCandidate[];
 }
 export interface ScoreResult {
   text: string;
@@ -160,15 +166,22 @@ class LocalBlipModel implements LoadedBlipModel {
 
     const pixels = await this.pixelValues(images);
     const preprocessed = performance.now();
-    const { tokenIds, timingsMs } = await generateCaptions(this.runtime, pixels, {
+    const { tokenIds, candidates, timingsMs } = await generateCaptions(this.runtime, pixels, {
       prompt,
       beams: validated.beams,
       maxNewTokens,
       minNewTokens: validated.minNewTokens,
       repetitionPenalty: validated.repetitionPenalty,
+      ...(validated.candidates ? { candidates: validated.candidates } : {}),
     });
     const timings = { preprocess: preprocessed - started, ...timingsMs, total: performance.now() - started };
-    return tokenIds.map((ids) => ({ text: this.tokenizer.decode(ids), tokenIds: ids, timingsMs: timings }));
+    const decode = (ids: readonly number[]) => this.tokenizer.decode(ids);
+    return tokenIds.map((ids, i) => ({
+      text: decode(ids),
+      tokenIds: ids,
+      timingsMs: timings,
+      ...(candidates ? { candidates: (candidates[i] ?? []).map((h) => ({ text: decode(h.tokens), tokenIds: [...h.tokens], beamScore: h.score })) } : {}),
+    }));
   }
 
   async ask(images: ImageInput[], question: string, options: AskOptions = {}): Promise<GenerationResult[]> {

@@ -15,6 +15,8 @@ export const captionOptionsSchema = z.strictObject({
   maxNewTokens: z.number().int().min(1).optional(),
   minNewTokens: z.number().int().min(0).default(0),
   repetitionPenalty: z.number().positive().finite().default(1),
+  /** Return this many beam candidates per image (`num_return_sequences`); beams default to it. */
+  candidates: z.number().int().min(2).max(MAX_CAPTION_BEAMS).optional(),
 });
 
 export type ValidatedCaptionOptions = z.output<typeof captionOptionsSchema>;
@@ -26,6 +28,14 @@ export function parseCaptionOptions(options: unknown): ValidatedCaptionOptions {
     throw new BlipUsageError('invalid_option', `caption option ${issue?.path.join('.') || ''}: ${issue?.message ?? 'invalid'}`.trim(), {
       cause: parsed.error,
     });
+  }
+  const { candidates } = parsed.data;
+  if (candidates !== undefined) {
+    // Hugging Face requires num_return_sequences <= num_beams.
+    if (options !== null && typeof options === 'object' && 'beams' in options && parsed.data.beams < candidates) {
+      throw new BlipUsageError('invalid_option', `caption option candidates (${candidates}) exceeds beams (${parsed.data.beams})`);
+    }
+    return { ...parsed.data, beams: Math.max(parsed.data.beams, candidates) };
   }
   return parsed.data;
 }

@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import { beamSearch } from '../generation/beam-search.js';
+import { beamSearch, beamSearchHypotheses, type Hypothesis } from '../generation/beam-search.js';
 import { greedySearch } from '../generation/greedy.js';
 import type { GenerationSettings } from '../generation/types.js';
 import { CROSS_KEY_VALUE_GRAPH, DECODER_STEP_GRAPH } from '../modeling/text-decoder.js';
@@ -15,10 +15,14 @@ import { runSession } from './sessions.js';
 
 export interface CaptionRequest extends Omit<GenerationSettings, 'eosTokenId' | 'padTokenId'> {
   readonly beams: number;
+  /** Also return this many finished beams per image, best first (`num_return_sequences`; at most `beams`). */
+  readonly candidates?: number;
 }
 
 export interface CaptionBatchResult {
   readonly tokenIds: number[][];
+  /** With `candidates`: each image's best finished beams and their scores (`sequences_scores`). */
+  readonly candidates?: Hypothesis[][];
   readonly timingsMs: { vision: number; decode: number };
 }
 
@@ -42,6 +46,17 @@ export async function encodeImages(runtime: BlipRuntime, images: readonly Float3
  * cross-attending to it through the `text_decoder` graphs: cross keys/values once, then the search.
  */
 export async function decodeFromStates(runtime: BlipRuntime, encoderStates: ort.Tensor, request: CaptionRequest): Promise<number[][]> {
+  const { decoder, rows, settings } = await decoderFor(runtime, encoderStates, request);
+  return request.beams > 1 ? beamSearch(decoder, rows, settings) : greedySearch(decoder, rows, settings);
+}
+
+/** Beam search from `encoderStates` keeping every row's finished hypotheses (best first) with their scores. */
+export async function decodeHypotheses(runtime: BlipRuntime, encoderStates: ort.Tensor, request: CaptionRequest): Promise<Hypothesis[][]> {
+  const { decoder, rows, settings } = await decoderFor(runtime, encoderStates, request);
+  return beamSearchHypotheses(decoder, rows, settings);
+}
+
+async function decoderFor(runtime: BlipRuntime, encoderStates: ort.Tensor, request: CaptionRequest) {
   const text = runtime.config.text_config;
   const crossKeyValues = await runSession(
     runtime.session(CROSS_KEY_VALUE_GRAPH.name),
@@ -57,7 +72,7 @@ export async function decodeFromStates(runtime: BlipRuntime, encoderStates: ort.
   );
   const rows = encoderStates.dims[0] ?? 0;
   const settings = { ...request, eosTokenId: text.sep_token_id, padTokenId: text.pad_token_id };
-  return request.beams > 1 ? beamSearch(decoder, rows, settings) : greedySearch(decoder, rows, settings);
+  return { decoder, rows, settings };
 }
 
 /**
@@ -74,14 +89,21 @@ export async function generateCaptions(
 ): Promise<CaptionBatchResult> {
   const perBatch = Math.max(1, Math.floor(MAX_DECODER_ROWS / request.beams));
   const tokenIds: number[][] = [];
+  const candidates: Hypothesis[][] = [];
   const timingsMs = { vision: 0, decode: 0 };
   for (let first = 0; first < images.length; first += perBatch) {
     const visionStarted = performance.now();
     const states = await encodeImages(runtime, images.slice(first, first + perBatch));
     const decodeStarted = performance.now();
-    tokenIds.push(...(await decodeFromStates(runtime, states, request)));
+    if (request.candidates) {
+      const hypotheses = await decodeHypotheses(runtime, states, request);
+      tokenIds.push(...hypotheses.map((finished) => [...(finished[0] as Hypothesis).tokens]));
+      candidates.push(...hypotheses.map((finished) => finished.slice(0, request.candidates)));
+    } else {
+      tokenIds.push(...(await decodeFromStates(runtime, states, request)));
+    }
     timingsMs.vision += decodeStarted - visionStarted;
     timingsMs.decode += performance.now() - decodeStarted;
   }
-  return { tokenIds, timingsMs };
+  return request.candidates ? { tokenIds, candidates, timingsMs } : { tokenIds, timingsMs };
 }

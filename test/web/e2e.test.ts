@@ -76,7 +76,8 @@ async function settle(name: string, timeout = 90_000): Promise<{ phase: string; 
 
 async function screenshot(name: string): Promise<void> {
   await page.waitForFunction('Array.from(document.images).every((image) => image.complete)');
-  await page.screenshot({ path: path.join(artifacts, name), fullPage: true });
+  // Finished transitions: a screenshot right after a colour-scheme switch would catch a fade half-way.
+  await page.screenshot({ path: path.join(artifacts, name), fullPage: true, animations: 'disabled' });
 }
 
 /** Progress values each card showed, in order, recorded in the page by a MutationObserver. */

@@ -8,6 +8,7 @@ import { RecordStore, type ImageResult } from '../../services/aws/record-store.j
 import { ObjectStore } from '../../services/aws/s3.js';
 import { Queue, type ReceivedMessage } from '../../services/aws/sqs.js';
 import type { Config } from '../../services/core/config.js';
+import { newId } from '../../services/core/ids.js';
 import { imageIdForKey } from '../../services/core/keys.js';
 import { createLogger } from '../../services/core/logger.js';
 import { Metrics } from '../../services/core/metrics.js';
@@ -126,6 +127,19 @@ describe('worker', () => {
     await waitFor(() => queueDepth(config.queueUrl), (n) => n === 0, 10_000, 'queue empty');
     expect(counting.images).toBe(1);
     expect([...queue.deliveries.values()]).toEqual([1]);
+  });
+
+  it('fails questions with vqa_unavailable when no VQA model is configured', async () => {
+    startWorker();
+    await put('vqa/none.png', 'gray_200x200.png');
+    const imageId = imageIdForKey('vqa/none.png');
+    await waitFor(() => records().getImage(imageId), (r) => r?.status === 'done', 30_000, 'captioned');
+    const questionId = newId();
+    await records().createQuestion({ imageId, questionId, question: 'what colour is it?' });
+    await new Queue(createSqsClient(config), config.queueUrl).send({ type: 'question', imageId, questionId });
+    const question = await waitFor(() => records().getQuestion(imageId, questionId), (q) => q?.status === 'failed', 30_000, 'question failed');
+    expect(question?.error?.code).toBe('vqa_unavailable');
+    await waitFor(() => queueDepth(config.queueUrl), (n) => n === 0, 10_000, 'queue empty');
   });
 
   it('finishes the job in hand when stopped, then stops receiving', async () => {

@@ -12,12 +12,13 @@ export const DEFAULT_CAPTION_MODEL = 'Salesforce/blip-image-captioning-base';
 
 const USAGE = `usage: blipline caption IMAGE... [--model DIR|HUB_ID] [--prompt TEXT] [--beams N] [--max-new-tokens N]
                         [--repetition-penalty X] [--pixel-values FILE.f32] [--json]
-                        [--precision fp32|int8] [--threads N]
+                        [--precision fp32|int8] [--compare-precision] [--threads N]
 
 Captions each IMAGE (JPEG, PNG, WebP, AVIF, GIF, TIFF). --pixel-values reads a raw little-endian float32
 [1,3,H,W] tensor instead (repeatable; replaces IMAGE). --json prints one object per image and line:
-{"image", "text", "tokenIds", "timingsMs", "cacheHit"}. Model: --model, else BLIPLINE_MODEL, else
-${DEFAULT_CAPTION_MODEL}. Compiled graphs are cached in BLIPLINE_CACHE_DIR (default .cache/blipline/graphs).`;
+{"image", "text", "tokenIds", "timingsMs", "cacheHit"}. --compare-precision captions with the float32 and
+the int8 graphs and prints both (JSON: one line per image and precision, with "precision"). Model: --model,
+else BLIPLINE_MODEL, else ${DEFAULT_CAPTION_MODEL}. Compiled graphs are cached in BLIPLINE_CACHE_DIR (default .cache/blipline/graphs).`;
 
 /** Failure of the command's own input checks: the message is the one line printed. */
 class CaptionArgsError extends Error {}
@@ -41,6 +42,7 @@ const argsSchema = z.object({
     .optional(),
   'pixel-values': z.array(z.string()).optional(),
   precision: z.enum(['fp32', 'int8'], { error: '--precision must be fp32 or int8' }).optional(),
+  'compare-precision': z.boolean(),
   threads: integerFlag('--threads', 1).optional(),
   json: z.boolean(),
   help: z.boolean(),
@@ -61,6 +63,7 @@ function parseCaptionArgs(argv: string[]) {
         'repetition-penalty': { type: 'string' },
         'pixel-values': { type: 'string', multiple: true },
         precision: { type: 'string' },
+        'compare-precision': { type: 'boolean', default: false },
         threads: { type: 'string' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -77,6 +80,9 @@ function parseCaptionArgs(argv: string[]) {
       throw new CaptionArgsError('--pixel-values replaces the IMAGE arguments; give one or the other');
     }
     if (pixelFiles.length === 0 && parsed.positionals.length === 0) throw new CaptionArgsError('no image given');
+    if (values.data['compare-precision'] && values.data.precision) {
+      throw new CaptionArgsError('--compare-precision runs both precisions; leave out --precision');
+    }
   }
   return { ...values.data, images: parsed.positionals, pixelFiles };
 }
@@ -112,46 +118,51 @@ export async function runCaption(argv: string[]): Promise<number> {
     const sources = args.pixelFiles.length > 0 ? args.pixelFiles : args.images;
     const inputs = await Promise.all(sources.map(async (file) => ({ file, bytes: await readInput(file) })));
 
-    const loadStarted = performance.now();
-    const model = await loadBlip({
-      model: args.model ?? process.env.BLIPLINE_MODEL ?? DEFAULT_CAPTION_MODEL,
-      ...(args.precision ? { precision: args.precision } : {}),
-      ...(args.threads ? { threads: args.threads } : {}),
-      onDownloadProgress: downloadProgressReporter(),
-      logger: createLogger({ name: 'blipline-cli', destination: process.stderr, level: (process.env.LOG_LEVEL as 'info' | undefined) ?? 'warn' }),
-    });
-    const loadMs = performance.now() - loadStarted;
-    try {
-      const processor = args.pixelFiles.length > 0 ? undefined : await readProcessorConfig(model.startup.modelDir);
-      const images = await Promise.all(
-        inputs.map(async ({ file, bytes }): Promise<ImageInput> => {
-          if (!processor) return pixelValuesFrom(file, bytes);
-          try {
-            return await preprocessImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), processor);
-          } catch (error) {
-            throw new CaptionArgsError(`${file}: ${(error as Error).message}`, { cause: error });
+    const compare = args['compare-precision'];
+    for (const precision of compare ? (['fp32', 'int8'] as const) : [args.precision]) {
+      const loadStarted = performance.now();
+      const model = await loadBlip({
+        model: args.model ?? process.env.BLIPLINE_MODEL ?? DEFAULT_CAPTION_MODEL,
+        ...(precision ? { precision } : {}),
+        ...(args.threads ? { threads: args.threads } : {}),
+        onDownloadProgress: downloadProgressReporter(),
+        logger: createLogger({ name: 'blipline-cli', destination: process.stderr, level: (process.env.LOG_LEVEL as 'info' | undefined) ?? 'warn' }),
+      });
+      const loadMs = performance.now() - loadStarted;
+      try {
+        const processor = args.pixelFiles.length > 0 ? undefined : await readProcessorConfig(model.startup.modelDir);
+        const images = await Promise.all(
+          inputs.map(async ({ file, bytes }): Promise<ImageInput> => {
+            if (!processor) return pixelValuesFrom(file, bytes);
+            try {
+              return await preprocessImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), processor);
+            } catch (error) {
+              throw new CaptionArgsError(`${file}: ${(error as Error).message}`, { cause: error });
+            }
+          }),
+        );
+        const results = await model.caption(images, {
+          ...(args.prompt !== undefined ? { prompt: args.prompt } : {}),
+          ...(args.beams ? { beams: args.beams } : {}),
+          ...(args['max-new-tokens'] ? { maxNewTokens: args['max-new-tokens'] } : {}),
+          ...(args['repetition-penalty'] ? { repetitionPenalty: args['repetition-penalty'] } : {}),
+        });
+        results.forEach((result, index) => {
+          const image = sources[index] as string;
+          if (args.json) {
+            const timingsMs = { ...result.timingsMs, load: loadMs, compile: model.startup.compileMs };
+            const line = { image, text: result.text, tokenIds: result.tokenIds, timingsMs, cacheHit: model.startup.cacheHit };
+            process.stdout.write(`${JSON.stringify(compare ? { ...line, precision } : line)}\n`);
+          } else {
+            const label = `${sources.length === 1 ? '' : `${image}: `}${compare ? `${precision}: ` : ''}`;
+            process.stdout.write(`${label}${result.text}\n`);
           }
-        }),
-      );
-      const results = await model.caption(images, {
-        ...(args.prompt !== undefined ? { prompt: args.prompt } : {}),
-        ...(args.beams ? { beams: args.beams } : {}),
-        ...(args['max-new-tokens'] ? { maxNewTokens: args['max-new-tokens'] } : {}),
-        ...(args['repetition-penalty'] ? { repetitionPenalty: args['repetition-penalty'] } : {}),
-      });
-      results.forEach((result, index) => {
-        const image = sources[index] as string;
-        if (args.json) {
-          const timingsMs = { ...result.timingsMs, load: loadMs, compile: model.startup.compileMs };
-          process.stdout.write(`${JSON.stringify({ image, text: result.text, tokenIds: result.tokenIds, timingsMs, cacheHit: model.startup.cacheHit })}\n`);
-        } else {
-          process.stdout.write(sources.length === 1 ? `${result.text}\n` : `${image}: ${result.text}\n`);
-        }
-      });
-      return 0;
-    } finally {
-      await model.dispose();
+        });
+      } finally {
+        await model.dispose();
+      }
     }
+    return 0;
   } catch (error) {
     if (error instanceof CaptionArgsError || error instanceof BlipError) {
       process.stderr.write(`blipline caption: ${error.message.split('\n')[0]}\n`);

@@ -104,7 +104,8 @@ export class Worker {
       claimLeaseMs: visibilityTimeoutSeconds * 1000,
       claimWaitMs: 120_000,
       cacheTtlSeconds: 3_600,
-      ...deps.options,
+      // Options given as undefined keep their defaults.
+      ...(Object.fromEntries(Object.entries(deps.options).filter(([, v]) => v !== undefined)) as WorkerOptions),
     };
   }
 
@@ -300,7 +301,8 @@ export class Worker {
     try {
       const head = await objects.head(event.key);
       if (head.contentLength > this.deps.options.maxObjectBytes) throw new ObjectTooLargeError(event.key, this.deps.options.maxObjectBytes);
-      item.bytes = await objects.getBounded(event.key, this.deps.options.maxObjectBytes);
+      // A zero-byte object needs no GET (a ranged GET of it is a 416 on S3; the local emulator drops the connection).
+      item.bytes = head.contentLength === 0 ? new Uint8Array(0) : await objects.getBounded(event.key, this.deps.options.maxObjectBytes);
     } catch (error) {
       if (error instanceof ObjectMissingError) return this.fail(item, 'object_missing', 'the object was deleted before it could be processed');
       if (error instanceof ObjectTooLargeError) return this.fail(item, 'too_large', `the object is larger than ${this.deps.options.maxObjectBytes} bytes`);

@@ -40,6 +40,14 @@ describe('compiled graph cache', () => {
     expect(second.messages.map((m) => m.msg)).not.toContain('compiling graphs');
   });
 
+  it('compiles again when a cached graph file has gone missing', async () => {
+    const before = await start(captioningModelDir, cacheDir);
+    await rm(path.join(before.compiled.dir, 'vision.onnx.data'));
+    const after = await start(captioningModelDir, cacheDir);
+    expect(after.compiled).toMatchObject({ cacheHit: false, dir: before.compiled.dir });
+    expect(await readdir(after.compiled.dir)).toContain('vision.onnx.data');
+  });
+
   it('recompiles when the checkpoint changes', async () => {
     const changedDir = path.join(scratch, 'changed-checkpoint');
     await mkdir(changedDir);

@@ -46,9 +46,14 @@ export async function compileGraphs(
   const log = options.logger?.child({ component: 'graph-cache', dir });
 
   if (await exists(dir)) {
-    const compileMs = performance.now() - started;
-    log?.info({ cacheHit: true, compileMs }, 'reusing compiled graphs');
-    return { dir, files, cacheHit: true, compileMs };
+    const expected = Object.values(files).flatMap((file) => [file, `${file}.data`]);
+    if ((await Promise.all(expected.map(exists))).every(Boolean)) {
+      const compileMs = performance.now() - started;
+      log?.info({ cacheHit: true, compileMs }, 'reusing compiled graphs');
+      return { dir, files, cacheHit: true, compileMs };
+    }
+    log?.warn('compiled graphs incomplete (files removed?); compiling again');
+    await rm(dir, { recursive: true, force: true });
   }
 
   log?.info({ cacheHit: false, graphs: specs.map((spec) => spec.name) }, 'compiling graphs');

@@ -1,3 +1,5 @@
+import type { FailureReason } from '../../../core/records.js';
+
 /**
  * What went wrong with a card, as data (the words come from messages.ts), and whether a retry helps.
  */
@@ -23,10 +25,10 @@ export interface CardError {
 }
 
 /**
- * Record failure reasons that describe the file itself: uploading the same bytes again cannot help.
- * (The worker maps the BLIP runtime's ImageInputError codes to these.)
+ * Record failure reasons (services/core/records.ts) that describe the file itself: uploading the same
+ * bytes again cannot help. The others (object_missing, processing_error, ...) are worth a retry.
  */
-const PERMANENT_REASONS: ReadonlySet<string> = new Set([
+const PERMANENT_REASONS: ReadonlySet<string> = new Set<FailureReason>([
   'empty',
   'not_an_image',
   'unsupported_format',
@@ -34,7 +36,6 @@ const PERMANENT_REASONS: ReadonlySet<string> = new Set([
   'too_large',
   'too_many_pixels',
   'corrupt',
-  'unsupported_type',
 ]);
 
 /**
@@ -61,13 +62,14 @@ export function retryPlan(error: CardError, transferred: boolean): 'upload' | 's
 }
 
 /** Whether a caption failure's reason means the file is not a usable image. */
+const NOT_AN_IMAGE_REASONS: ReadonlySet<string> = new Set<FailureReason>([
+  'empty',
+  'not_an_image',
+  'unsupported_format',
+  'truncated',
+  'corrupt',
+]);
+
 export function isNotAnImageReason(reasonCode: string | undefined): boolean {
-  return (
-    reasonCode === 'not_an_image' ||
-    reasonCode === 'unsupported_format' ||
-    reasonCode === 'unsupported_type' ||
-    reasonCode === 'corrupt' ||
-    reasonCode === 'truncated' ||
-    reasonCode === 'empty'
-  );
+  return reasonCode !== undefined && NOT_AN_IMAGE_REASONS.has(reasonCode);
 }

@@ -2,31 +2,14 @@
 // model of the worker's scaling policy (services/scaling) for a few candidate settings and prints
 // queue wait p50/p95/max and billed task-minutes. The stack's defaults were chosen from this table.
 import { DEFAULT_SCALING, derivePolicy, type ScalingSettings } from '../services/scaling/policy.js';
+import { MODEL_ASSUMPTIONS, README_ARRIVALS } from '../services/scaling/scenario.js';
 import { burstThenTrickle, percentile, simulate } from '../services/scaling/simulate.js';
-
-/** Model assumptions; see the README's "Deploy to AWS" section. */
-const ASSUMPTIONS = {
-  /** Fargate: ENI attach, ~1 GB image pull through the ECR endpoints, Node start, graph load. */
-  taskStartSeconds: 90,
-  /** SQS publishes one datapoint a minute; alarms see it about this much later. */
-  metricDelaySeconds: 90,
-  stopTimeoutSeconds: 120,
-  visibilityTimeoutSeconds: 90,
-  /** The worker receives up to 10 messages at once and works through them one by one. */
-  batchSize: 10,
-  horizonSeconds: 4 * 3600,
-};
 
 /** Fargate x86, us-east-1: 2 vCPU × $0.04048 + 4 GB × $0.004445 per hour, per minute. */
 const TASK_MINUTE_USD = (2 * 0.04048 + 4 * 0.004445) / 60;
 
-const { arrivals, burst } = burstThenTrickle({
-  idleBeforeSeconds: 600,
-  burstImages: 1000,
-  burstSeconds: 60,
-  trickleEverySeconds: 30,
-  trickleSeconds: 1800,
-});
+const ASSUMPTIONS = MODEL_ASSUMPTIONS;
+const { arrivals, burst } = burstThenTrickle(README_ARRIVALS);
 
 interface Candidate {
   name: string;

@@ -4,31 +4,18 @@ import { Annotations, Duration } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { UPLOAD_PREFIX } from '../../services/core/keys.js';
-import type { ResolvedConfig } from '../config.js';
 import { StackConfigError } from '../errors.js';
 import { REPO_ROOT } from '../paths.js';
 import { TABLE_ITEM_ACTIONS } from './grants.js';
+import type { ServiceWiring } from './wiring.js';
 
-export interface ApiProps {
-  readonly config: ResolvedConfig;
-  readonly vpc: ec2.IVpc;
-  readonly subnets: ec2.SubnetSelection;
-  readonly securityGroup: ec2.ISecurityGroup;
-  readonly bucket: s3.IBucket;
-  readonly queue: sqs.IQueue;
-  readonly table: dynamodb.ITableV2;
-  readonly redisUrl: string;
-}
+export type ApiProps = ServiceWiring;
 
 /** Where the built upload page sits inside the Lambda bundle. */
 export const LAMBDA_WEB_DIR = '/var/task/web';

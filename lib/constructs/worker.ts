@@ -2,29 +2,16 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwactions from 'aws-cdk-lib/aws-cloudwatch-actions';
-import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { ResolvedConfig } from '../config.js';
 import { REPO_ROOT } from '../paths.js';
 import { TABLE_ITEM_ACTIONS } from './grants.js';
+import type { ServiceWiring } from './wiring.js';
 
-export interface WorkerProps {
-  readonly config: ResolvedConfig;
-  readonly vpc: ec2.IVpc;
-  readonly subnets: ec2.SubnetSelection;
-  readonly securityGroup: ec2.ISecurityGroup;
-  readonly bucket: s3.IBucket;
-  readonly queue: sqs.IQueue;
-  readonly table: dynamodb.ITableV2;
-  readonly redisUrl: string;
-}
+export type WorkerProps = ServiceWiring;
 
 /** Where the image build puts the prepared checkpoints and compiled graphs (see Dockerfile.inference). */
 export const MODEL_DIRS = { caption: '/models/caption', vqa: '/models/vqa', graphs: '/models/graphs' } as const;

@@ -1,28 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { ScalingSettingsError } from '../../services/scaling/errors.js';
 import { coldStartTasks, DEFAULT_SCALING, derivePolicy, targetTrackingTasks } from '../../services/scaling/policy.js';
+import { MODEL_ASSUMPTIONS, README_ARRIVALS } from '../../services/scaling/scenario.js';
 import { burstThenTrickle, percentile, simulate, type SimulationOptions } from '../../services/scaling/simulate.js';
 
-const { arrivals, burst } = burstThenTrickle({
-  idleBeforeSeconds: 600,
-  burstImages: 1000,
-  burstSeconds: 60,
-  trickleEverySeconds: 30,
-  trickleSeconds: 1800,
-});
+const { arrivals, burst } = burstThenTrickle(README_ARRIVALS);
 
 function run(overrides: Partial<SimulationOptions> = {}) {
-  return simulate({
-    policy: derivePolicy(DEFAULT_SCALING),
-    arrivals,
-    secondsPerImage: 1,
-    taskStartSeconds: 90,
-    metricDelaySeconds: 90,
-    stopTimeoutSeconds: 120,
-    visibilityTimeoutSeconds: 90,
-    horizonSeconds: 4 * 3600,
-    ...overrides,
-  });
+  return simulate({ ...MODEL_ASSUMPTIONS, policy: derivePolicy(DEFAULT_SCALING), arrivals, secondsPerImage: 1, ...overrides });
 }
 
 describe('scaling policy', () => {
@@ -113,8 +98,8 @@ describe('scaling simulation', () => {
     expect(slow.killedWithWork).toBe(0);
   });
 
-  it('keeps the invariants when tasks receive batches of 10 and release the unstarted ones on SIGTERM', () => {
-    const batched = run({ batchSize: 10 });
+  it('keeps the invariants when tasks receive one message at a time too', () => {
+    const batched = run({ batchSize: 1 });
     expect(batched.processed).toBe(arrivals.length);
     expect(batched.lost).toBe(0);
     expect(batched.unfinished).toBe(0);
@@ -123,7 +108,7 @@ describe('scaling simulation', () => {
   });
 
   it('runs fractional seconds per image back to back', () => {
-    const fp32 = run({ secondsPerImage: 1.5, arrivals: [0, 0, 0, 0], initialTasks: 1, horizonSeconds: 3600 });
+    const fp32 = run({ secondsPerImage: 1.5, arrivals: [0, 0, 0, 0], initialTasks: 1, horizonSeconds: 3600, batchSize: 1 });
     expect(fp32.completedAtById).toEqual([1.5, 3, 4.5, 6]);
   });
 

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -45,11 +45,24 @@ export async function cachedSha256(file: string, cacheDir: string): Promise<Cach
     return { sha256: known.sha256, cached: true };
   }
   const sha256 = await sha256OfFile(key);
-  const latest = await readIndex(indexFile);
-  latest[key] = { size: info.size, mtimeMs: info.mtimeMs, sha256 };
-  await mkdir(cacheDir, { recursive: true });
-  const temporary = `${indexFile}.${process.pid}.${Date.now()}.tmp`;
-  await writeFile(temporary, JSON.stringify(latest, null, 1));
-  await rename(temporary, indexFile);
+  await rememberHash(indexFile, key, { size: info.size, mtimeMs: info.mtimeMs, sha256 });
   return { sha256, cached: false };
+}
+
+/**
+ * Adds one digest to the index. Several loads (in one process or several) may write at once, so each
+ * writes its own temporary file and renames it into place; the index is only a cache, so a write
+ * that loses a race or fails is harmless: the next start hashes that file again.
+ */
+async function rememberHash(indexFile: string, key: string, entry: HashIndex[string]): Promise<void> {
+  const temporary = `${indexFile}.${randomUUID()}.tmp`;
+  try {
+    const latest = await readIndex(indexFile);
+    latest[key] = entry;
+    await mkdir(path.dirname(indexFile), { recursive: true });
+    await writeFile(temporary, JSON.stringify(latest, null, 1));
+    await rename(temporary, indexFile);
+  } catch {
+    await rm(temporary, { force: true });
+  }
 }

@@ -11,7 +11,7 @@ import type { ObjectStore } from '../aws/s3.js';
 import type { Queue } from '../aws/sqs.js';
 import type { Config } from '../core/config.js';
 import { newId } from '../core/ids.js';
-import { uploadKey } from '../core/keys.js';
+import { imageIdForKey, uploadKey } from '../core/keys.js';
 import { imageRecordSchema, publicImage, type ImageRecord } from '../core/records.js';
 import { ApiError, notFound } from './errors.js';
 import { TokenBucketLimiter } from './rate-limit.js';
@@ -175,15 +175,9 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   app.get('/v1/objects', async (c) => {
     const key = objectKeySchema.safeParse(c.req.query('key'));
     if (!key.success) throw new ApiError(400, 'invalid_request', 'query parameter `key` (1..1024 characters) is required');
-    let imageId = await cache.getJson(CACHE_KEYS.object(key.data), (v) => z.string().parse(v));
-    if (!imageId) {
-      const mapping = await records.getObject(key.data);
-      if (!mapping) throw notFound(`object ${JSON.stringify(key.data)}`);
-      imageId = mapping.imageId;
-      await cache.setJson(CACHE_KEYS.object(key.data), imageId, CACHE_TTL_TERMINAL_SECONDS, { onlyIfAbsent: true });
-    }
-    const image = await loadImage(imageId);
-    if (!image) throw notFound(`object ${JSON.stringify(key.data)}`);
+    // The image id is a pure function of the key (uploads/<id> or UUIDv5 of the key): one point read.
+    const image = await loadImage(imageIdForKey(key.data));
+    if (!image || image.objectKey !== key.data) throw notFound(`object ${JSON.stringify(key.data)}`);
     return c.json(publicImage(image as ImageRecord));
   });
 

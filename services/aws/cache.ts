@@ -131,6 +131,5 @@ export class Cache {
 /** Cache key names (under the configured prefix). */
 export const CACHE_KEYS = {
   image: (imageId: string) => `image:${imageId}`,
-  object: (objectKey: string) => `object:${objectKey}`,
   caption: (model: string, sha256: string, prompt?: string) => PK.caption(model, sha256, prompt),
 } as const;

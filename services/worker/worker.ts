@@ -511,10 +511,7 @@ export class Worker {
   private async cacheImage(image: ImageRecord | undefined): Promise<void> {
     if (!image) return;
     const terminal = image.status === 'done' || image.status === 'failed';
-    await Promise.all([
-      this.deps.cache.setJson(CACHE_KEYS.image(image.imageId), publicImage(image), terminal ? this.o.cacheTtlSeconds : 5),
-      this.deps.cache.setJson(CACHE_KEYS.object(image.objectKey), image.imageId, this.o.cacheTtlSeconds),
-    ]);
+    await this.deps.cache.setJson(CACHE_KEYS.image(image.imageId), publicImage(image), terminal ? this.o.cacheTtlSeconds : 5);
   }
 
   // ---- questions ------------------------------------------------------------------------------

@@ -1,29 +1,20 @@
 /**
  * The BLIP tokenizer (BERT WordPiece + `[DEC]`/`[ENC]`) read from a checkpoint folder's
- * `tokenizer.json` and `tokenizer_config.json`, with Hugging Face semantics.
- *
- * Built on `@huggingface/tokenizers`, the tokenizer library inside transformers.js (what its
- * `AutoTokenizer` runs), used directly: importing all of transformers.js (ONNX Runtime, image
- * and audio stacks) costs seconds at start-up, the tokenizer package milliseconds. Only local
- * files are read; nothing is fetched.
+ * `tokenizer.json` and `tokenizer_config.json`, with Hugging Face semantics: `AutoTokenizer` of
+ * transformers.js on the local folder. Only local files are read; nothing is fetched.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { AutoTokenizer, env } from '@huggingface/transformers';
 import { z } from 'zod';
 import { TokenizerError } from './errors.js';
 
-/**
- * The part of `@huggingface/tokenizers`' `Tokenizer` used here. (The package's declaration files use
- * extensionless relative imports that NodeNext resolution cannot follow, so its class is typed here.)
- */
+/** The part of transformers.js' `PreTrainedTokenizer` used here. */
 interface Tokenizer {
-  encode(text: string, options?: { add_special_tokens?: boolean }): { ids: number[] };
+  encode(text: string, options?: { add_special_tokens?: boolean }): number[];
   decode(ids: number[], options: { skip_special_tokens: boolean; clean_up_tokenization_spaces: boolean }): string;
-  token_to_id(token: string): number | undefined;
-  get_vocab(withAddedTokens?: boolean): Map<string, number>;
+  get_vocab(): Map<string, number>;
 }
-const TokenizerClass: new (tokenizerJson: object, tokenizerConfig: object) => Tokenizer = HfTokenizer;
 
 export { TokenizerError } from './errors.js';
 
@@ -103,6 +94,7 @@ class HfBlipTokenizer implements BlipTokenizer {
   readonly modelMaxLength: number;
   readonly vocabSize: number;
   readonly #tokenizer: Tokenizer;
+  readonly #vocab: Map<string, number>;
   readonly #cleanUp: boolean;
   /** Ids the post-processor puts before and after the text (`[CLS]` / `[SEP]` for BERT). */
   readonly #prefix: number[];
@@ -113,11 +105,12 @@ class HfBlipTokenizer implements BlipTokenizer {
     this.specialIds = Object.freeze(specialIds);
     this.modelMaxLength = modelMaxLength;
     this.#cleanUp = cleanUp;
-    this.vocabSize = tokenizer.get_vocab(true).size;
+    this.#vocab = tokenizer.get_vocab();
+    this.vocabSize = this.#vocab.size;
     // The template wraps any text the same way; locate the text inside a probe encoding.
     const probe = 'a';
-    const full: number[] = tokenizer.encode(probe).ids;
-    const inner: number[] = tokenizer.encode(probe, { add_special_tokens: false }).ids;
+    const full = tokenizer.encode(probe);
+    const inner = tokenizer.encode(probe, { add_special_tokens: false });
     const at = full.findIndex((_, i) => inner.every((id, j) => full[i + j] === id));
     if (at < 0) throw new TokenizerError('the tokenizer post-processor does not keep the text tokens contiguous');
     this.#prefix = full.slice(0, at);
@@ -130,7 +123,7 @@ class HfBlipTokenizer implements BlipTokenizer {
     if (!Number.isInteger(maxLength) || budget < 0) {
       throw new RangeError(`maxLength must be an integer of at least ${this.#prefix.length + this.#suffix.length}`);
     }
-    const ids: number[] = this.#tokenizer.encode(text, { add_special_tokens: false }).ids;
+    const ids = this.#tokenizer.encode(text, { add_special_tokens: false });
     // Truncation strategy "longest_first" on a single text: keep the first tokens.
     return [...this.#prefix, ...ids.slice(0, budget), ...this.#suffix];
   }
@@ -143,7 +136,7 @@ class HfBlipTokenizer implements BlipTokenizer {
   }
 
   tokenToId(token: string): number | undefined {
-    return this.#tokenizer.token_to_id(token);
+    return this.#vocab.get(token);
   }
 }
 
@@ -163,13 +156,17 @@ export async function loadTokenizer(dir: string): Promise<BlipTokenizer> {
   }
   let tokenizer: Tokenizer;
   try {
-    tokenizer = new TokenizerClass(tokenizerJson, rawConfig as object);
+    // Absolute folders only, never the Hub: model sources (services/blip/source) fetch checkpoints.
+    env.allowRemoteModels = false;
+    env.localModelPath = '/';
+    tokenizer = await AutoTokenizer.from_pretrained(path.resolve(dir), { local_files_only: true });
   } catch (cause) {
     throw new TokenizerError(`cannot build the tokenizer from ${dir}: ${(cause as Error).message}`, { cause });
   }
+  const vocab = tokenizer.get_vocab();
   const idOf = (role: string, token: string | null | undefined, fallback: string): number => {
     const name = token ?? fallback;
-    const id = tokenizer.token_to_id(name);
+    const id = vocab.get(name);
     if (id === undefined) throw new TokenizerError(`the ${role} token ${name} is not in the vocabulary of ${dir}`);
     return id;
   };

@@ -1,6 +1,6 @@
-import os from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { BlipRuntimeError } from '../errors.js';
+import { taskVcpus } from './threads.js';
 
 /** onnxruntime-node sessions on the CPU: intra-op threads = vCPUs unless told, full graph optimisation. */
 
@@ -8,7 +8,8 @@ export interface SessionOptions {
   readonly threads?: number;
 }
 
-export const defaultThreads = (): number => os.availableParallelism();
+/** The task's vCPUs (CPU affinity capped by a cgroup CPU quota). */
+export const defaultThreads = (): number => taskVcpus();
 
 export async function createSession(file: string, options: SessionOptions = {}): Promise<ort.InferenceSession> {
   try {

@@ -11,7 +11,7 @@ export async function greedySearch(model: StepModel, rows: number, settings: Gen
   const finished = new Array<boolean>(rows).fill(false);
   const maxLength = settings.prompt.length + settings.maxNewTokens;
   let feed: (readonly number[])[] = sequences.map((sequence) => [...sequence]);
-  while (sequences[0] && sequences[0].length < maxLength) {
+  for (let length = settings.prompt.length; length < maxLength; length += 1) {
     const logits = await model.step(feed);
     feed = [];
     for (let row = 0; row < rows; row += 1) {

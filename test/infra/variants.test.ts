@@ -1,0 +1,86 @@
+import { readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { Duration } from 'aws-cdk-lib';
+import { Match } from 'aws-cdk-lib/assertions';
+import { afterAll, describe, expect, it } from 'vitest';
+import { resourcesOf, synthBlipline } from './support.js';
+
+// One synthesis with non-default props: each setting must reach the resources it governs.
+const s = synthBlipline({
+  bundling: false,
+  props: {
+    allowedOrigins: ['https://photos.example.com'],
+    notificationPrefix: 'uploads/',
+    vqaModel: '',
+    precision: 'fp32',
+    workerArchitecture: 'arm64',
+    worstCaseJobTime: Duration.seconds(60),
+    scaling: { maxTasks: 4, secondsPerImage: 1.5, acceptableLatency: Duration.seconds(90), scaleInIdle: Duration.minutes(5) },
+    apiRateLimit: 10,
+    apiBurstLimit: 20,
+  },
+});
+afterAll(() => {
+  rmSync(s.outdir, { recursive: true, force: true });
+});
+
+describe('stack props reach the template', () => {
+  it('origins: bucket CORS and API CORS', () => {
+    s.template.hasResourceProperties('AWS::S3::Bucket', {
+      CorsConfiguration: { CorsRules: [Match.objectLike({ AllowedOrigins: ['https://photos.example.com'] })] },
+    });
+    s.template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      CorsConfiguration: Match.objectLike({ AllowOrigins: ['https://photos.example.com'] }),
+    });
+    s.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', { DefaultRouteSettings: { ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 } });
+  });
+
+  it('notificationPrefix filters the ObjectCreated notification', () => {
+    s.template.hasResourceProperties('Custom::S3BucketNotifications', {
+      NotificationConfiguration: {
+        QueueConfigurations: [Match.objectLike({ Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'uploads/' }] } } })],
+      },
+    });
+  });
+
+  it('no VQA model: no build of it, no BLIPLINE_VQA_MODEL; fp32 and arm64 reach the image and the task', () => {
+    const assets = JSON.parse(readFileSync(path.join(s.outdir, `${s.stack.stackName}.assets.json`), 'utf8')) as {
+      dockerImages: Record<string, { source: { dockerBuildArgs?: Record<string, string>; platform?: string } }>;
+    };
+    const image = Object.values(assets.dockerImages)[0]?.source;
+    expect(image?.dockerBuildArgs).toMatchObject({ VQA_MODEL: '', PRECISION: 'fp32' });
+    expect(image?.platform).toBe('linux/arm64');
+    const [, task] = resourcesOf(s.json, 'AWS::ECS::TaskDefinition')[0] ?? [];
+    expect(task?.Properties?.RuntimePlatform).toEqual({ CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' });
+    const env = (task?.Properties?.ContainerDefinitions as { Environment: { Name: string; Value: unknown }[] }[])[0]?.Environment ?? [];
+    const names = env.map((e) => e.Name);
+    expect(names).not.toContain('BLIPLINE_VQA_MODEL');
+    expect(env).toContainEqual({ Name: 'BLIPLINE_PRECISION', Value: 'fp32' });
+    expect(env).toContainEqual({ Name: 'BLIPLINE_VISIBILITY_TIMEOUT_SECONDS', Value: '180' });
+  });
+
+  it('worst-case job time sizes the queue visibility', () => {
+    s.template.hasResourceProperties('AWS::SQS::Queue', { VisibilityTimeout: 180, RedrivePolicy: Match.anyValue() });
+  });
+
+  it('scaling settings: max tasks, target = latency ÷ seconds per image, cold-start tiers, idle window', () => {
+    s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 0, MaxCapacity: 4 });
+    s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      TargetTrackingScalingPolicyConfiguration: Match.objectLike({ TargetValue: 60 }),
+    });
+    s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      StepScalingPolicyConfiguration: Match.objectLike({
+        StepAdjustments: [
+          { MetricIntervalLowerBound: 0, MetricIntervalUpperBound: 60, ScalingAdjustment: 1 },
+          { MetricIntervalLowerBound: 60, MetricIntervalUpperBound: 120, ScalingAdjustment: 2 },
+          { MetricIntervalLowerBound: 120, ScalingAdjustment: 4 },
+        ],
+      }),
+    });
+    s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      ComparisonOperator: 'LessThanOrEqualToThreshold',
+      EvaluationPeriods: 5,
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: 'visible + inFlight' })]),
+    });
+  });
+});

@@ -5,6 +5,7 @@ import { createLogger } from '../core/logger.js';
 import { BlipError, type ImageInput, loadBlip } from '../blip/index.js';
 import { preprocessImage, readProcessorConfig } from '../blip/processing/index.js';
 import { downloadProgressReporter } from './progress.js';
+import { CandidateArgsError, candidateArgOptions, candidateTextLines, loadMatcher, parseCandidateArgs, shapeCandidates } from './rerank.js';
 
 /** `blipline caption`: the contract in DESIGN.md. */
 
@@ -13,12 +14,15 @@ export const DEFAULT_CAPTION_MODEL = 'Salesforce/blip-image-captioning-base';
 const USAGE = `usage: blipline caption IMAGE... [--model DIR|HUB_ID] [--prompt TEXT] [--beams N] [--max-new-tokens N]
                         [--repetition-penalty X] [--pixel-values FILE.f32] [--json]
                         [--precision fp32|int8] [--compare-precision] [--threads N]
+                        [--candidates N [--rerank [--rerank-model DIR|HUB_ID]]]
 
 Captions each IMAGE (JPEG, PNG, WebP, AVIF, GIF, TIFF). --pixel-values reads a raw little-endian float32
 [1,3,H,W] tensor instead (repeatable; replaces IMAGE). --json prints one object per image and line:
 {"image", "text", "tokenIds", "timingsMs", "cacheHit"}. --compare-precision captions with the float32 and
 the int8 graphs and prints both (JSON: one line per image and precision, with "precision"). Model: --model,
-else BLIPLINE_MODEL, else ${DEFAULT_CAPTION_MODEL}. Compiled graphs are cached in BLIPLINE_CACHE_DIR (default .cache/blipline/graphs).`;
+else BLIPLINE_MODEL, else ${DEFAULT_CAPTION_MODEL}. Compiled graphs are cached in BLIPLINE_CACHE_DIR (default .cache/blipline/graphs).
+--candidates N keeps the N best beams (JSON "candidates", with "beamScore"); --rerank orders them by the image-text
+matching probability of --rerank-model (default Salesforce/blip-itm-base-coco) and prints the best one.`;
 
 /** Failure of the command's own input checks: the message is the one line printed. */
 class CaptionArgsError extends Error {}
@@ -67,6 +71,7 @@ function parseCaptionArgs(argv: string[]) {
         threads: { type: 'string' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
+        ...candidateArgOptions,
       },
     });
   } catch (error) {
@@ -84,7 +89,7 @@ function parseCaptionArgs(argv: string[]) {
       throw new CaptionArgsError('--compare-precision runs both precisions; leave out --precision');
     }
   }
-  return { ...values.data, images: parsed.positionals, pixelFiles };
+  return { ...values.data, ...parseCandidateArgs(parsed.values), images: parsed.positionals, pixelFiles };
 }
 
 async function readInput(file: string): Promise<Buffer> {
@@ -119,6 +124,7 @@ export async function runCaption(argv: string[]): Promise<number> {
     const inputs = await Promise.all(sources.map(async (file) => ({ file, bytes: await readInput(file) })));
 
     const compare = args['compare-precision'];
+    const matcher = await loadMatcher(args, { ...(args.threads ? { threads: args.threads } : {}) });
     for (const precision of compare ? (['fp32', 'int8'] as const) : [args.precision]) {
       const loadStarted = performance.now();
       const model = await loadBlip({
@@ -146,25 +152,28 @@ export async function runCaption(argv: string[]): Promise<number> {
           ...(args.beams ? { beams: args.beams } : {}),
           ...(args['max-new-tokens'] ? { maxNewTokens: args['max-new-tokens'] } : {}),
           ...(args['repetition-penalty'] ? { repetitionPenalty: args['repetition-penalty'] } : {}),
+          ...(args.candidates ? { candidates: args.candidates } : {}),
         });
-        results.forEach((result, index) => {
+        for (const [index, result] of results.entries()) {
           const image = sources[index] as string;
+          const shaped = await shapeCandidates(result, images[index] as ImageInput, matcher);
           if (args.json) {
             const timingsMs = { ...result.timingsMs, load: loadMs, compile: model.startup.compileMs };
-            const line = { image, text: result.text, tokenIds: result.tokenIds, timingsMs, cacheHit: model.startup.cacheHit };
+            const line = { image, text: shaped.text, tokenIds: shaped.tokenIds, timingsMs, cacheHit: model.startup.cacheHit, ...(shaped.candidates ? { candidates: shaped.candidates } : {}) };
             process.stdout.write(`${JSON.stringify(compare ? { ...line, precision } : line)}\n`);
           } else {
             const label = `${sources.length === 1 ? '' : `${image}: `}${compare ? `${precision}: ` : ''}`;
-            process.stdout.write(`${label}${result.text}\n`);
+            process.stdout.write(`${label}${shaped.text}\n${shaped.candidates ? candidateTextLines(shaped.candidates) : ''}`);
           }
-        });
+        }
       } finally {
         await model.dispose();
       }
     }
+    await matcher?.dispose();
     return 0;
   } catch (error) {
-    if (error instanceof CaptionArgsError || error instanceof BlipError) {
+    if (error instanceof CaptionArgsError || error instanceof CandidateArgsError || error instanceof BlipError) {
       process.stderr.write(`blipline caption: ${error.message.split('\n')[0]}\n`);
       return error instanceof CaptionArgsError && error.message === 'no image given' ? 2 : 1;
     }

@@ -83,6 +83,11 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
       maxAge: 600,
     }),
   );
+  // Statuses change by the second: no browser or proxy caching of API answers.
+  app.use('/v1/*', async (c, next) => {
+    await next();
+    c.header('Cache-Control', 'no-store');
+  });
   app.use(
     '/v1/*',
     bodyLimit({

@@ -284,6 +284,12 @@ export class Worker {
   private async acceptAndRead(item: Item): Promise<void> {
     const { records, objects, metrics } = this.deps;
     const { event } = item;
+    if (event.bucket !== objects.bucket) {
+      item.log.error({ bucket: event.bucket, expected: objects.bucket }, 'event for another bucket ignored (check the bucket notification configuration)');
+      this.deps.metrics.count(METRICS.failures, 1, { Reason: 'wrong_bucket' });
+      item.settled = true;
+      return;
+    }
     const outcome = await records.acceptObject({ imageId: item.imageId, objectKey: event.key, sequencer: event.sequencer, model: this.deps.captioner.name });
     if (outcome !== 'accepted') {
       item.log.info({ outcome }, outcome === 'stale' ? 'a newer event for this key exists: skipped' : 'event already processed: duplicate delivery skipped');

@@ -147,6 +147,7 @@ describe('status and question routes', () => {
     const foreign = await app.request('/v1/config', { headers: { Origin: 'http://evil.test' } });
     expect(foreign.headers.get('Access-Control-Allow-Origin')).toBeNull();
     expect(health.headers.get('X-Request-Id')).toBeTruthy();
+    expect((await app.request('/v1/config')).headers.get('Cache-Control')).toBe('no-store');
   });
 });
 

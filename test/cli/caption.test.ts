@@ -35,7 +35,8 @@ async function blipline(args: string[], env: Record<string, string> = {}): Promi
 const jsonLines = (stdout: string) => stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
 const model = ['--model', captioningModelDir];
 
-describe('blipline caption', () => {
+// Each case starts real CLI processes (several seconds each on a busy 2-core machine).
+describe('blipline caption', { timeout: 180_000 }, () => {
   it('--pixel-values --json prints the reference greedy ids; the next run reuses the compiled graphs', async () => {
     const pixels = fixturePath('pixel_values/photo_chelsea.jpg.f32');
     const first = await blipline(['caption', '--pixel-values', pixels, ...model, '--max-new-tokens', '20', '--json']);

@@ -21,7 +21,7 @@ async function blipline(args: string[]): Promise<{ code: number; stdout: string;
   }
 }
 
-describe('blipline prepare-model', () => {
+describe('blipline prepare-model', { timeout: 180_000 }, () => {
   it('copies the checkpoint to --out and compiles its graphs, so captioning starts from the cache', async () => {
     const out = path.join(scratch, 'caption');
     const prepared = await blipline(['prepare-model', '--model', captioningModelDir, '--out', out]);

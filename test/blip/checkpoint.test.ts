@@ -39,6 +39,12 @@ describe('config.json', () => {
     expect((await readBlipConfig(fixturePath('blip-tiny-retrieval'))).kind).toBe('retrieval');
   });
 
+  it('fills fields a config.json leaves out with the defaults of BlipTextConfig / BlipVisionConfig', () => {
+    const config = parseBlipConfig({ model_type: 'blip', architectures: ['BlipForConditionalGeneration'] });
+    expect(config.text_config).toMatchObject({ hidden_size: 768, num_attention_heads: 8, num_hidden_layers: 12, vocab_size: 30524, bos_token_id: 30522, sep_token_id: 102 });
+    expect(config.vision_config).toMatchObject({ hidden_size: 768, num_attention_heads: 12, image_size: 384, patch_size: 16, layer_norm_eps: 1e-5 });
+  });
+
   it('rejects configs it cannot honour with a coded error', () => {
     const base = { model_type: 'blip', architectures: ['BlipForConditionalGeneration'] };
     expect(() => parseBlipConfig({ ...base, architectures: ['CLIPModel'] })).toThrow(expect.objectContaining({ code: 'unsupported_architecture' }));

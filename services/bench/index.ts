@@ -164,6 +164,7 @@ export async function benchCaptioning(options: BenchOptions): Promise<PrecisionR
     const done = probe.messages.find((m) => m.event === 'done');
     if (!first || !done || first.event !== 'first-caption' || done.event !== 'done') throw new Error('benchmark probe gave no result');
     if (!first.cacheHit) throw new Error('cold start did not reuse the compiled graphs');
+    log(`${precision}: cold start ${probe.firstCaptionWallMs.toFixed(0)} ms wall (loadBlip ${first.loadMs.toFixed(0)} ms, first caption done ${first.sinceProcessStartMs.toFixed(0)} ms after process start); RSS after work ${done.rssAfterMiB.toFixed(0)} MiB`);
     reports.push({
       precision,
       visionMs: graphs.visionMs,

@@ -1,9 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { createLogger } from '../core/logger.js';
 import { BlipError, type ImageInput, loadBlip } from '../blip/index.js';
-import { preprocessImage, readProcessorConfig } from '../blip/processing/index.js';
+import { CliInputError, readSources, toImageInputs } from './image-inputs.js';
 import { downloadProgressReporter } from './progress.js';
 import { CandidateArgsError, candidateArgOptions, candidateTextLines, loadMatcher, parseCandidateArgs, shapeCandidates } from './rerank.js';
 
@@ -92,27 +91,6 @@ function parseCaptionArgs(argv: string[]) {
   return { ...values.data, ...parseCandidateArgs(parsed.values), images: parsed.positionals, pixelFiles };
 }
 
-async function readInput(file: string): Promise<Buffer> {
-  try {
-    return await readFile(file);
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
-    throw new CaptionArgsError(`${file}: ${reason}`, { cause: error });
-  }
-}
-
-/** A raw little-endian float32 `[1, 3, S, S]` tensor. */
-function pixelValuesFrom(file: string, bytes: Buffer): ImageInput {
-  const floats = bytes.length / 4;
-  const side = Math.round(Math.sqrt(floats / 3));
-  if (bytes.length % 4 !== 0 || 3 * side * side !== floats) {
-    throw new CaptionArgsError(`${file}: not a float32 [1,3,S,S] tensor (${bytes.length} bytes)`);
-  }
-  const pixelValues = new Float32Array(floats);
-  for (let i = 0; i < floats; i += 1) pixelValues[i] = bytes.readFloatLE(4 * i);
-  return { pixelValues, height: side, width: side };
-}
-
 export async function runCaption(argv: string[]): Promise<number> {
   try {
     const args = parseCaptionArgs(argv);
@@ -121,7 +99,7 @@ export async function runCaption(argv: string[]): Promise<number> {
       return 0;
     }
     const sources = args.pixelFiles.length > 0 ? args.pixelFiles : args.images;
-    const inputs = await Promise.all(sources.map(async (file) => ({ file, bytes: await readInput(file) })));
+    const inputs = await readSources(sources.map((path) => ({ kind: args.pixelFiles.length > 0 ? 'pixels' : 'file', path })));
 
     const compare = args['compare-precision'];
     const matcher = await loadMatcher(args, { ...(args.threads ? { threads: args.threads } : {}) });
@@ -136,17 +114,7 @@ export async function runCaption(argv: string[]): Promise<number> {
       });
       const loadMs = performance.now() - loadStarted;
       try {
-        const processor = args.pixelFiles.length > 0 ? undefined : await readProcessorConfig(model.startup.modelDir);
-        const images = await Promise.all(
-          inputs.map(async ({ file, bytes }): Promise<ImageInput> => {
-            if (!processor) return pixelValuesFrom(file, bytes);
-            try {
-              return await preprocessImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), processor);
-            } catch (error) {
-              throw new CaptionArgsError(`${file}: ${(error as Error).message}`, { cause: error });
-            }
-          }),
-        );
+        const images = await toImageInputs(inputs, model.startup.modelDir);
         const results = await model.caption(images, {
           ...(args.prompt !== undefined ? { prompt: args.prompt } : {}),
           ...(args.beams ? { beams: args.beams } : {}),
@@ -173,7 +141,7 @@ export async function runCaption(argv: string[]): Promise<number> {
     await matcher?.dispose();
     return 0;
   } catch (error) {
-    if (error instanceof CaptionArgsError || error instanceof CandidateArgsError || error instanceof BlipError) {
+    if (error instanceof CaptionArgsError || error instanceof CandidateArgsError || error instanceof CliInputError || error instanceof BlipError) {
       process.stderr.write(`blipline caption: ${error.message.split('\n')[0]}\n`);
       return error instanceof CaptionArgsError && error.message === 'no image given' ? 2 : 1;
     }

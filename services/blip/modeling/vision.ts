@@ -1,7 +1,7 @@
 import { type BlipVisionConfig, visionSequenceLength } from '../config.js';
-import { GraphBuilder, type Value } from '../onnx/graph.js';
+import { CONTRIB_DOMAIN, GraphBuilder, type Value } from '../onnx/graph.js';
 import { add, concat, dimension, gelu, reshape, transpose, weight } from '../onnx/ops.js';
-import { type HeadShape, mergeHeads, scaledDotProductAttention, splitHeads } from './attention.js';
+import type { HeadShape } from './attention.js';
 import { type BuildContext, checkpointLayerNorm, checkpointLinear } from './context.js';
 
 /**
@@ -48,14 +48,10 @@ function visionAttention(ctx: BuildContext, x: Value, prefix: string, shape: Hea
     Value,
     Value,
   ];
-  const context = scaledDotProductAttention(
-    g,
-    splitHeads(g, query, shape),
-    splitHeads(g, key, shape),
-    splitHeads(g, value, shape),
-    shape,
-  );
-  return checkpointLinear(ctx, mergeHeads(g, context, shape), `${prefix}.projection`);
+  // onnxruntime's fused MultiHeadAttention (scale 1/sqrt(headDim), no mask) on [batch, seq, hidden]
+  // inputs: same result within ~1e-6 as the unfused softmax(q k^T / sqrt(d)) v, faster over 577 tokens
+  const context = g.op('MultiHeadAttention', [query, key, value], { domain: CONTRIB_DOMAIN, attrs: { num_heads: shape.heads } });
+  return checkpointLinear(ctx, context, `${prefix}.projection`);
 }
 
 function visionEncoderLayer(ctx: BuildContext, x: Value, prefix: string, config: BlipVisionConfig): Value {

@@ -65,6 +65,14 @@ describe('BlipModel.ask (blip-tiny-vqa)', () => {
     expect(beams.map((r) => r.tokenIds)).toEqual(cases.map((c) => c.beam3.output_ids));
   });
 
+  it('splits many beams over several images into decoder groups without changing any answer', async () => {
+    const images = ['photo_chelsea.jpg', 'gradient_640x480.png'].map((image) => referencePixels(image));
+    const options = { beams: 16, maxNewTokens: 3 }; // 16 rows per image: one image per decoder group
+    const together = await model.ask(images, 'what is the person doing?', options);
+    const alone = await Promise.all(images.map(async (image) => (await model.ask([image], 'what is the person doing?', options))[0]));
+    expect(together.map((r) => r.tokenIds)).toEqual(alone.map((r) => r?.tokenIds));
+  });
+
   it("answers an over-long question as its truncation to the model's 512 tokens", async () => {
     const sentence = 'what is the person doing?'; // 6 word pieces
     const long = Array.from({ length: 120 }, () => sentence).join(' ');

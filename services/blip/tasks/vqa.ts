@@ -1,7 +1,7 @@
 import type * as ort from 'onnxruntime-node';
 import type { BlipConfig } from '../config.js';
 import { TEXT_ENCODER_GRAPH } from '../modeling/text-encoder.js';
-import { decodeFromStates, encodeImages } from '../runtime/captioning.js';
+import { decodeFromStates, encodeImages, MAX_DECODER_ROWS } from '../runtime/captioning.js';
 import type { BlipRuntime } from '../runtime/index.js';
 import { runSession } from '../runtime/sessions.js';
 import type { BlipTokenizer } from '../tokenization/index.js';
@@ -59,7 +59,10 @@ export async function encodeQuestionStates(
   return states;
 }
 
-/** Answers one question about each of a batch of preprocessed `[1, 3, S, S]` images. */
+/**
+ * Answers one question about each of a batch of preprocessed `[1, 3, S, S]` images, in groups of at
+ * most `MAX_DECODER_ROWS` decoder rows (images x beams) as captioning does; results do not depend on it.
+ */
 export async function answerQuestion(
   runtime: BlipRuntime,
   tokenizer: BlipTokenizer,
@@ -67,20 +70,27 @@ export async function answerQuestion(
   request: AskRequest,
 ): Promise<AnswerBatch> {
   const text = runtime.config.text_config;
-  const started = performance.now();
-  const imageStates = await encodeImages(runtime, images);
-  const visionDone = performance.now();
-  const questionStates = await encodeQuestionStates(runtime, tokenizer.specialIds.pad, request.question.ids, imageStates);
-  const questionDone = performance.now();
-  const tokenIds = await decodeFromStates(runtime, questionStates, {
-    prompt: [text.bos_token_id],
-    beams: request.options.beams,
-    maxNewTokens: request.options.maxNewTokens,
-    minNewTokens: 0,
-    repetitionPenalty: 1,
-  });
-  return {
-    tokenIds,
-    timingsMs: { vision: visionDone - started, question: questionDone - visionDone, decode: performance.now() - questionDone },
-  };
+  const perGroup = Math.max(1, Math.floor(MAX_DECODER_ROWS / request.options.beams));
+  const tokenIds: number[][] = [];
+  const timingsMs = { vision: 0, question: 0, decode: 0 };
+  for (let first = 0; first < images.length; first += perGroup) {
+    const started = performance.now();
+    const imageStates = await encodeImages(runtime, images.slice(first, first + perGroup));
+    const visionDone = performance.now();
+    const questionStates = await encodeQuestionStates(runtime, tokenizer.specialIds.pad, request.question.ids, imageStates);
+    const questionDone = performance.now();
+    tokenIds.push(
+      ...(await decodeFromStates(runtime, questionStates, {
+        prompt: [text.bos_token_id],
+        beams: request.options.beams,
+        maxNewTokens: request.options.maxNewTokens,
+        minNewTokens: 0,
+        repetitionPenalty: 1,
+      })),
+    );
+    timingsMs.vision += visionDone - started;
+    timingsMs.question += questionDone - visionDone;
+    timingsMs.decode += performance.now() - questionDone;
+  }
+  return { tokenIds, timingsMs };
 }

@@ -255,7 +255,16 @@ export class RecordStore {
   }
 
   /** Extends a live claim (heartbeat); false when the claim is no longer ours. */
-  async renewCaptionClaim(model: string, sha256: string, prompt: string | undefined, owner: string, leaseMs: number): Promise<boolean> {
+  renewCaptionClaim(model: string, sha256: string, prompt: string | undefined, owner: string, leaseMs: number): Promise<boolean> {
+    return this.setClaimLease(model, sha256, prompt, owner, this.nowMs() + leaseMs);
+  }
+
+  /** Gives a claim up (the inference failed) so another delivery can take it at once. */
+  async releaseCaptionClaim(model: string, sha256: string, prompt: string | undefined, owner: string): Promise<void> {
+    await this.setClaimLease(model, sha256, prompt, owner, 0);
+  }
+
+  private async setClaimLease(model: string, sha256: string, prompt: string | undefined, owner: string, until: number): Promise<boolean> {
     try {
       await this.doc.send(
         new UpdateCommand({
@@ -264,31 +273,13 @@ export class RecordStore {
           UpdateExpression: 'SET #leaseUntil = :until',
           ConditionExpression: '#state = :pending AND #owner = :owner',
           ExpressionAttributeNames: { '#leaseUntil': 'leaseUntil', '#state': 'state', '#owner': 'owner' },
-          ExpressionAttributeValues: { ':until': this.nowMs() + leaseMs, ':pending': 'pending', ':owner': owner },
+          ExpressionAttributeValues: { ':until': until, ':pending': 'pending', ':owner': owner },
         }),
       );
       return true;
     } catch (error) {
       if (isConditionFailure(error)) return false;
       throw error;
-    }
-  }
-
-  /** Gives a claim up (the inference failed) so another delivery can take it at once. */
-  async releaseCaptionClaim(model: string, sha256: string, prompt: string | undefined, owner: string): Promise<void> {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: PK.caption(model, sha256, prompt) },
-          UpdateExpression: 'SET #leaseUntil = :zero',
-          ConditionExpression: '#state = :pending AND #owner = :owner',
-          ExpressionAttributeNames: { '#leaseUntil': 'leaseUntil', '#state': 'state', '#owner': 'owner' },
-          ExpressionAttributeValues: { ':zero': 0, ':pending': 'pending', ':owner': owner },
-        }),
-      );
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
     }
   }
 

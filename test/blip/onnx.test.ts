@@ -44,6 +44,18 @@ describe('ONNX graph builder', () => {
     expect((await stat(path.join(scratch, 'linear.onnx'))).size).toBeLessThan(outFeatures * inFeatures * 4);
   });
 
+  it('stores a weight given twice from the same memory once (tied LM head and word embeddings)', async () => {
+    const g = new GraphBuilder('tied');
+    const table = Float32Array.of(1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 1);
+    const ids = g.input('ids', 'int64', [1]);
+    const embedded = ops.gather(g, g.initializer('embeddings', tensor('float32', [4, 3], table)), ids);
+    const tied = { name: 'head', weight: { shape: [4, 3], data: new Float32Array(table.buffer, 0, 12) } };
+    g.output(linear(g, embedded, tied, { precision: 'fp32' }), 'logits', 'float32', [1, 4]);
+    expect(g.initializers.map((initializer) => initializer.name)).toEqual(['embeddings']);
+    const { logits } = await run(g, { ids: new ort.Tensor('int64', BigInt64Array.of(3n), [1]) });
+    expect(Array.from(logits?.data as Float32Array)).toEqual([1, 1, 1, 3]);
+  });
+
   it('names outputs, deduplicates constants and keeps node names unique within scopes', async () => {
     const g = new GraphBuilder('shapes');
     const x = g.input('x', 'float32', ['batch', 'seq', 4]);

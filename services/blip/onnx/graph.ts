@@ -76,6 +76,8 @@ export class GraphBuilder {
   readonly outputs: IOSpec[] = [];
   private readonly usedNames = new Set<string>();
   private readonly constants = new Map<string, Value>();
+  /** Initializers by the memory they view, so one tensor given twice (tied weights) is stored once. */
+  private readonly byMemory = new WeakMap<ArrayBufferLike, { byteOffset: number; tensor: TensorValue; value: Value }[]>();
   private scopes: string[] = [];
   private counter = 0;
 
@@ -94,10 +96,27 @@ export class GraphBuilder {
     return named;
   }
 
+  /**
+   * A named weight. When the same memory (same buffer, offset, type and dims: tied weights) is already an
+   * initializer, that one is returned instead of storing a copy under `name`.
+   */
   initializer(name: string, value: TensorValue): Value {
+    const { buffer, byteOffset } = value.data;
+    const known = this.byMemory.get(buffer) ?? [];
+    const same = known.find(
+      (entry) =>
+        entry.byteOffset === byteOffset &&
+        entry.tensor.type === value.type &&
+        entry.tensor.data.byteLength === value.data.byteLength &&
+        entry.tensor.dims.join() === value.dims.join(),
+    );
+    if (same) return same.value;
     this.claim(name);
     this.initializers.push({ name, tensor: value });
-    return new Value(name);
+    const created = new Value(name);
+    known.push({ byteOffset, tensor: value, value: created });
+    this.byMemory.set(buffer, known);
+    return created;
   }
 
   /** A small constant (deduplicated), stored as an initializer. */

@@ -51,6 +51,8 @@ export interface GenerationResult {
   timingsMs: Record<string, number>;
   /** With `candidates`: the best finished beams, best first (`text` and `tokenIds` are the first). */
   candidates?: CaptionCandidate[];
+  /** `ask`: true when the question was longer than the model takes and was truncated. */
+  truncated?: boolean;
 }
 export interface ScoreResult {
   text: string;
@@ -193,7 +195,8 @@ class LocalBlipModel implements LoadedBlipModel {
     const preprocessed = performance.now();
     const { tokenIds, timingsMs } = await answerQuestion(this.runtime, this.tokenizer, pixels, request);
     const timings = { preprocess: preprocessed - started, ...timingsMs, total: performance.now() - started };
-    return tokenIds.map((ids) => ({ text: this.tokenizer.decode(ids), tokenIds: ids, timingsMs: timings }));
+    const truncated = request.question.truncated ? { truncated: true } : {};
+    return tokenIds.map((ids) => ({ text: this.tokenizer.decode(ids), tokenIds: ids, timingsMs: timings, ...truncated }));
   }
 
   async score(image: ImageInput, texts: string[]): Promise<ScoreResult[]> {

@@ -32,11 +32,20 @@ export async function runAsk(argv: string[]): Promise<number> {
         ...(args.beams ? { beams: args.beams } : {}),
         ...(args.maxNewTokens ? { maxNewTokens: args.maxNewTokens } : {}),
       });
+      if (results[0]?.truncated && !args.json) process.stderr.write('blipline ask: note: the question was truncated to the model\'s token limit\n');
       results.forEach((result, index) => {
         const image = args.images[index]?.path ?? '';
         if (args.json) {
           const timingsMs = { ...result.timingsMs, load: loadMs, compile: model.startup.compileMs };
-          const line = { image, question: args.question, text: result.text, tokenIds: result.tokenIds, timingsMs, cacheHit: model.startup.cacheHit };
+          const line = {
+            image,
+            question: args.question,
+            text: result.text,
+            tokenIds: result.tokenIds,
+            timingsMs,
+            cacheHit: model.startup.cacheHit,
+            ...(result.truncated ? { truncated: true } : {}),
+          };
           process.stdout.write(`${JSON.stringify(line)}\n`);
         } else {
           process.stdout.write(results.length === 1 ? `${result.text}\n` : `${image}: ${result.text}\n`);

@@ -82,6 +82,8 @@ describe('BlipModel.ask (blip-tiny-vqa)', () => {
     const [fromKept] = await model.ask(image, kept, { maxNewTokens: 4 });
     expect(fromLong?.tokenIds).toHaveLength(5);
     expect(fromLong?.tokenIds).toEqual(fromKept?.tokenIds);
+    expect(fromLong?.truncated).toBe(true);
+    expect(fromKept?.truncated).toBeUndefined();
   });
 
   it('refuses an empty question and bad options with usage errors, before touching images', async () => {

@@ -12,7 +12,7 @@ import type { Queue } from '../aws/sqs.js';
 import type { Config } from '../core/config.js';
 import { newId } from '../core/ids.js';
 import { imageIdForKey, uploadKey } from '../core/keys.js';
-import { imageRecordSchema, publicImage, type ImageRecord } from '../core/records.js';
+import { imageRecordSchema, publicImage, type PublicImage } from '../core/records.js';
 import { ApiError, notFound } from './errors.js';
 import { TokenBucketLimiter } from './rate-limit.js';
 import { IMAGE_CONTENT_TYPES, imageIdSchema, mediaType, objectKeySchema, questionRequestSchema, sanitizeFilename, uploadRequestSchema } from './schemas.js';
@@ -112,15 +112,17 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   });
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
 
-  async function loadImage(imageId: string): Promise<ImageRecord | ReturnType<typeof publicImage> | undefined> {
+  /** The HTTP view of an image record: Redis first, DynamoDB on a miss (and refill). */
+  async function loadImage(imageId: string): Promise<PublicImage | undefined> {
     const cached = await cache.getJson(CACHE_KEYS.image(imageId), (v) => imageRecordSchema.parse(v));
-    if (cached) return cached;
+    if (cached) return publicImage(cached);
     const stored = await records.getImage(imageId);
     if (!stored) return undefined;
     const terminal = stored.status === 'done' || stored.status === 'failed';
     // NX: never overwrite a fresher value the worker wrote meanwhile.
-    await cache.setJson(CACHE_KEYS.image(imageId), publicImage(stored), terminal ? CACHE_TTL_TERMINAL_SECONDS : CACHE_TTL_OPEN_SECONDS, { onlyIfAbsent: true });
-    return stored;
+    const view = publicImage(stored);
+    await cache.setJson(CACHE_KEYS.image(imageId), view, terminal ? CACHE_TTL_TERMINAL_SECONDS : CACHE_TTL_OPEN_SECONDS, { onlyIfAbsent: true });
+    return view;
   }
 
   app.get('/healthz', (c) =>
@@ -174,7 +176,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
     if (!id.success) throw new ApiError(400, 'invalid_image_id', 'imageId must be a UUID');
     const image = await loadImage(id.data);
     if (!image) throw notFound(`image ${id.data}`);
-    return c.json(publicImage(image as ImageRecord));
+    return c.json(image);
   });
 
   app.get('/v1/objects', async (c) => {
@@ -183,7 +185,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
     // The image id is a pure function of the key (uploads/<id> or UUIDv5 of the key): one point read.
     const image = await loadImage(imageIdForKey(key.data));
     if (!image || image.objectKey !== key.data) throw notFound(`object ${JSON.stringify(key.data)}`);
-    return c.json(publicImage(image as ImageRecord));
+    return c.json(image);
   });
 
   app.post('/v1/images/:imageId/questions', async (c) => {

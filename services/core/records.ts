@@ -114,8 +114,10 @@ export const questionRecordSchema = z.object({
 });
 export type QuestionRecord = z.infer<typeof questionRecordSchema>;
 
+export type PublicImage = Omit<ImageRecord, 'sequencer'>;
+
 /** Strips storage-only fields for the HTTP view of an image record. */
-export function publicImage(record: ImageRecord): Omit<ImageRecord, 'sequencer'> {
+export function publicImage(record: ImageRecord): PublicImage {
   const { sequencer: _sequencer, ...rest } = record;
   return rest;
 }

@@ -59,6 +59,8 @@ export interface ScoreResult {
   itmLogits: [number, number];
   itmProbability: number;
   itcCosine: number;
+  /** True when the text was longer than the model takes and was truncated. */
+  truncated?: boolean;
 }
 export interface BlipModel {
   readonly kind: BlipModelKind;

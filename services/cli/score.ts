@@ -30,8 +30,9 @@ export async function runScore(argv: string[]): Promise<number> {
       const scores = await model.score(image, args.texts);
       for (const score of scores) {
         if (args.json) {
-          const { text, itmLogits, itmProbability, itcCosine } = score;
-          process.stdout.write(`${JSON.stringify({ image: args.image.path, text, itmLogits, itmProbability, itcCosine })}\n`);
+          const { text, itmLogits, itmProbability, itcCosine, truncated } = score;
+          const line = { image: args.image.path, text, itmLogits, itmProbability, itcCosine, ...(truncated ? { truncated } : {}) };
+          process.stdout.write(`${JSON.stringify(line)}\n`);
         } else {
           process.stdout.write(`match ${score.itmProbability.toFixed(4)}  cosine ${score.itcCosine.toFixed(4)}  ${score.text}\n`);
         }

@@ -62,6 +62,19 @@ describe('BlipModel.score (blip-tiny-retrieval)', () => {
     expect(Math.abs(alone!.itcCosine - testCase.itc_cosine[0])).toBeLessThan(1e-3);
   });
 
+  it("scores an over-long text as its truncation to the model's 512 tokens", async () => {
+    const sentence = 'a cat on a sofa'; // 5 word pieces; 102 of them fill [CLS] + 510 + [SEP]
+    const image = referencePixels(images[0]!);
+    const [long, kept] = await model.score(image, [
+      Array.from({ length: 130 }, () => sentence).join(' '),
+      Array.from({ length: 102 }, () => sentence).join(' '),
+    ]);
+    expect(long?.truncated).toBe(true);
+    expect(kept?.truncated).toBe(false);
+    expect(maxAbsDiff(long!.itmLogits, kept!.itmLogits)).toBeLessThan(1e-5);
+    expect(Math.abs(long!.itcCosine - kept!.itcCosine)).toBeLessThan(1e-5);
+  });
+
   it('refuses no texts, and wrong kinds of work', async () => {
     const image = referencePixels(images[0]!);
     expect((await usageError(() => model.score(image, []))).code).toBe('invalid_input');

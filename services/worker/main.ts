@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { loadBlip, type BlipModel } from '../blip/index.js';
 import { loadConfig, type Config } from '../core/config.js';
@@ -11,13 +10,15 @@ export interface LoadedModels {
   vqa: BlipModel | undefined;
 }
 
-/** Loads the captioning model and, when configured, the VQA model (ONNX threads = vCPUs). */
+/**
+ * Loads the captioning model and, when configured, the VQA model. Threads are left to the runtime's default
+ * (`taskVcpus()`: the cgroup CPU quota of the task, not the host's CPU count).
+ */
 export async function loadWorkerModels(config: Pick<Config, 'model' | 'vqaModel' | 'precision'>, logger: Logger): Promise<LoadedModels> {
   if (!config.model) throw new Error('BLIPLINE_MODEL is required');
-  const threads = availableParallelism();
   const [caption, vqa] = await Promise.all([
-    loadBlip({ model: config.model, precision: config.precision, threads, logger }),
-    config.vqaModel ? loadBlip({ model: config.vqaModel, precision: config.precision, threads, logger }) : Promise.resolve(undefined),
+    loadBlip({ model: config.model, precision: config.precision, logger }),
+    config.vqaModel ? loadBlip({ model: config.vqaModel, precision: config.precision, logger }) : Promise.resolve(undefined),
   ]);
   return { caption, vqa };
 }

@@ -12,7 +12,7 @@ import type { Queue } from '../aws/sqs.js';
 import type { Config } from '../core/config.js';
 import { newId } from '../core/ids.js';
 import { imageIdForKey, uploadKey } from '../core/keys.js';
-import { imageRecordSchema, publicImage, type PublicImage } from '../core/records.js';
+import { imageRecordSchema, publicImage, TERMINAL_STATUSES, type PublicImage } from '../core/records.js';
 import { ApiError, notFound } from './errors.js';
 import { TokenBucketLimiter } from './rate-limit.js';
 import { IMAGE_CONTENT_TYPES, imageIdSchema, mediaType, objectKeySchema, questionRequestSchema, sanitizeFilename, uploadRequestSchema } from './schemas.js';
@@ -118,7 +118,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
     if (cached) return publicImage(cached);
     const stored = await records.getImage(imageId);
     if (!stored) return undefined;
-    const terminal = stored.status === 'done' || stored.status === 'failed';
+    const terminal = TERMINAL_STATUSES.includes(stored.status);
     // NX: never overwrite a fresher value the worker wrote meanwhile.
     const view = publicImage(stored);
     await cache.setJson(CACHE_KEYS.image(imageId), view, terminal ? CACHE_TTL_TERMINAL_SECONDS : CACHE_TTL_OPEN_SECONDS, { onlyIfAbsent: true });
@@ -171,11 +171,21 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
     );
   });
 
+  /**
+   * An id from the path: anything that is not a UUID (a traversal attempt included) is simply an
+   * unknown id, so it is answered like one (404), without touching the stores.
+   */
+  function pathId(c: Context, name: string, what: string): string {
+    const raw = c.req.param(name) ?? '';
+    const id = imageIdSchema.safeParse(raw);
+    if (!id.success) throw notFound(`${what} ${JSON.stringify(raw.slice(0, 100))}`);
+    return id.data;
+  }
+
   app.get('/v1/images/:imageId', async (c) => {
-    const id = imageIdSchema.safeParse(c.req.param('imageId'));
-    if (!id.success) throw new ApiError(400, 'invalid_image_id', 'imageId must be a UUID');
-    const image = await loadImage(id.data);
-    if (!image) throw notFound(`image ${id.data}`);
+    const imageId = pathId(c, 'imageId', 'image');
+    const image = await loadImage(imageId);
+    if (!image) throw notFound(`image ${imageId}`);
     return c.json(image);
   });
 
@@ -189,26 +199,38 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   });
 
   app.post('/v1/images/:imageId/questions', async (c) => {
-    const id = imageIdSchema.safeParse(c.req.param('imageId'));
-    if (!id.success) throw new ApiError(400, 'invalid_image_id', 'imageId must be a UUID');
+    const imageId = pathId(c, 'imageId', 'image');
     const body = await readJson(c, questionRequestSchema);
-    const image = await records.getImage(id.data);
-    if (!image) throw notFound(`image ${id.data}`);
+    const image = await records.getImage(imageId);
+    if (!image) throw notFound(`image ${imageId}`);
+    // Refused before anything is written: no worker could ever answer it.
+    if (config.vqaModel === undefined) {
+      throw new ApiError(409, 'vqa_unavailable', 'no question-answering model is configured (GET /v1/config says questions: false)');
+    }
     if (image.status === 'awaiting_upload') throw new ApiError(409, 'not_uploaded', 'the image has not been uploaded yet');
     if (image.status === 'failed') throw new ApiError(409, 'image_failed', `the image failed (${image.error?.code ?? 'unknown'}); it cannot be asked about`);
     const questionId = newId();
-    await records.createQuestion({ imageId: id.data, questionId, question: body.question });
-    await queue.send({ type: 'question', imageId: id.data, questionId });
-    const statusUrl = `/v1/images/${id.data}/questions/${questionId}`;
+    await records.createQuestion({ imageId, questionId, question: body.question });
+    try {
+      await queue.send({ type: 'question', imageId, questionId });
+    } catch (error) {
+      // Never leave a question `queued` that no job will ever answer.
+      const message = `the question could not be queued: ${error instanceof Error ? error.message : String(error)}`;
+      c.get('log').error({ err: error, imageId, questionId }, 'question not queued');
+      await records
+        .updateQuestion(imageId, questionId, ['queued'], { status: 'failed', error: { code: 'enqueue_failed', message } })
+        .catch((markError: unknown) => c.get('log').error({ err: markError, imageId, questionId }, 'question could not be marked failed'));
+      throw new ApiError(503, 'queue_unavailable', `question ${questionId} could not be queued (recorded as failed); try again later`, { cause: error });
+    }
+    const statusUrl = `/v1/images/${imageId}/questions/${questionId}`;
     return c.json({ questionId, statusUrl }, 202, { Location: statusUrl });
   });
 
   app.get('/v1/images/:imageId/questions/:questionId', async (c) => {
-    const id = imageIdSchema.safeParse(c.req.param('imageId'));
-    const qid = imageIdSchema.safeParse(c.req.param('questionId'));
-    if (!id.success || !qid.success) throw new ApiError(400, 'invalid_request', 'imageId and questionId must be UUIDs');
-    const question = await records.getQuestion(id.data, qid.data);
-    if (!question) throw notFound(`question ${qid.data}`);
+    const imageId = pathId(c, 'imageId', 'image');
+    const questionId = pathId(c, 'questionId', 'question');
+    const question = await records.getQuestion(imageId, questionId);
+    if (!question) throw notFound(`question ${questionId}`);
     return c.json(question);
   });
 

@@ -23,6 +23,7 @@ export const FAILURE_REASONS = [
   'object_missing',
   // the pipeline
   'processing_error',
+  'enqueue_failed',
   'vqa_unavailable',
   'image_failed',
 ] as const;

@@ -6,7 +6,8 @@ import { createApp } from '../../services/api/app.js';
 import { createApiDeps } from '../../services/api/deps.js';
 import type { Config } from '../../services/core/config.js';
 import { createLogger } from '../../services/core/logger.js';
-import { UPLOAD_PREFIX } from '../../services/core/keys.js';
+import { newId } from '../../services/core/ids.js';
+import { UPLOAD_PREFIX, uploadKey } from '../../services/core/keys.js';
 import { useLocalStack } from '../support/local-stack.js';
 import { configFor } from '../pipeline/support.js';
 
@@ -118,9 +119,13 @@ describe('POST /v1/uploads', () => {
 });
 
 describe('status and question routes', () => {
-  it('answers 404 for unknown ids and keys, 400 for malformed ones', async () => {
+  it('answers 404 for unknown ids and keys (malformed ids and traversal attempts are just unknown), 400 for a missing key', async () => {
     expect(await errorOf(await app.request('/v1/images/0190d5c2-8f4e-7a9b-8c1d-2e3f4a5b6c7d'))).toMatchObject({ status: 404, code: 'not_found' });
-    expect(await errorOf(await app.request('/v1/images/..%2F..%2Fetc'))).toMatchObject({ status: 400, code: 'invalid_image_id' });
+    expect(await errorOf(await app.request('/v1/images/nope'))).toMatchObject({ status: 404, code: 'not_found' });
+    expect(await errorOf(await app.request('/v1/images/..%2F..%2Fetc'))).toMatchObject({ status: 404, code: 'not_found' });
+    expect(await errorOf(await app.request('/v1/images/nope/questions/0190d5c2-8f4e-7a9b-8c1d-2e3f4a5b6c7d'))).toMatchObject({ status: 404, code: 'not_found' });
+    expect(await errorOf(await app.request('/v1/images/0190d5c2-8f4e-7a9b-8c1d-2e3f4a5b6c7d/questions/..%2F'))).toMatchObject({ status: 404, code: 'not_found' });
+    expect(await errorOf(await app.request('/v1/images/nope/questions', json({ question: 'what is it?' })))).toMatchObject({ status: 404, code: 'not_found' });
     expect(await errorOf(await app.request('/v1/objects?key=nothing/here.jpg'))).toMatchObject({ status: 404, code: 'not_found' });
     expect(await errorOf(await app.request('/v1/objects'))).toMatchObject({ status: 400, code: 'invalid_request' });
     expect(await errorOf(await app.request('/v1/nope'))).toMatchObject({ status: 404, code: 'not_found' });
@@ -129,11 +134,50 @@ describe('status and question routes', () => {
   });
 
   it('refuses questions about an image that was never uploaded', async () => {
-    const created = (await (await app.request('/v1/uploads', json({ contentType: 'image/png', contentLength: 10 }))).json()) as { imageId: string };
-    const res = await app.request(`/v1/images/${created.imageId}/questions`, json({ question: 'what is it?' }));
-    expect(await errorOf(res)).toMatchObject({ status: 409, code: 'not_uploaded' });
-    const bad = await app.request(`/v1/images/${created.imageId}/questions`, json({ question: '' }));
-    expect(await errorOf(bad)).toMatchObject({ status: 400, code: 'invalid_request' });
+    const vqaDeps = createApiDeps(configFor(stack(), { BLIPLINE_VQA_MODEL: 'some/vqa-model' }), logger);
+    try {
+      const vqaApp = createApp(vqaDeps);
+      const created = (await (await vqaApp.request('/v1/uploads', json({ contentType: 'image/png', contentLength: 10 }))).json()) as { imageId: string };
+      const res = await vqaApp.request(`/v1/images/${created.imageId}/questions`, json({ question: 'what is it?' }));
+      expect(await errorOf(res)).toMatchObject({ status: 409, code: 'not_uploaded' });
+      const bad = await vqaApp.request(`/v1/images/${created.imageId}/questions`, json({ question: '' }));
+      expect(await errorOf(bad)).toMatchObject({ status: 400, code: 'invalid_request' });
+    } finally {
+      await vqaDeps.close();
+    }
+  });
+
+  /** A record in status queued, as after its upload event was accepted. */
+  async function queuedImage(records: ReturnType<typeof createApiDeps>['records']): Promise<string> {
+    const imageId = newId();
+    await records.createUpload({ imageId, objectKey: uploadKey(imageId), model: 'm', contentType: 'image/png', contentLength: 10 });
+    await records.acceptObject({ imageId, objectKey: uploadKey(imageId), sequencer: '01', model: 'm' });
+    return imageId;
+  }
+
+  it('answers 409 vqa_unavailable without writing a question when no VQA model is configured', async () => {
+    const imageId = await queuedImage(deps.records);
+    expect((await (await app.request('/v1/config')).json()) as object).toMatchObject({ questions: false });
+    const res = await app.request(`/v1/images/${imageId}/questions`, json({ question: 'what is it?' }));
+    expect(await errorOf(res)).toMatchObject({ status: 409, code: 'vqa_unavailable' });
+  });
+
+  it('marks the question failed and answers 503 when it cannot be queued', async () => {
+    const env = stack().env();
+    const missingQueue = `${env.BLIPLINE_QUEUE_URL.replace(/\/[^/]+$/, '')}/no-such-queue-${Date.now()}`;
+    const brokenDeps = createApiDeps(configFor(stack(), { BLIPLINE_VQA_MODEL: 'some/vqa-model', BLIPLINE_QUEUE_URL: missingQueue }), logger);
+    try {
+      const brokenApp = createApp(brokenDeps);
+      const imageId = await queuedImage(brokenDeps.records);
+      const res = await brokenApp.request(`/v1/images/${imageId}/questions`, json({ question: 'what is it?' }));
+      const error = await errorOf(res);
+      expect(error).toMatchObject({ status: 503, code: 'queue_unavailable' });
+      const questionId = /question ([0-9a-f-]{36})/.exec(error.message)?.[1] ?? '';
+      const question = await app.request(`/v1/images/${imageId}/questions/${questionId}`);
+      expect(await question.json()).toMatchObject({ questionId, status: 'failed', error: { code: 'enqueue_failed' } });
+    } finally {
+      await brokenDeps.close();
+    }
   });
 
   it('serves health, config and CORS for the allowed origin', async () => {

@@ -99,7 +99,7 @@ describe('API abuse over real HTTP (scenario 9)', () => {
 
     const probes: [string, string, number, string][] = [
       ['GET', '/v1/images/0190f1d2-0000-7000-8000-000000000000', 404, 'not_found'],
-      ['GET', '/v1/images/..%2F..%2Fetc%2Fpasswd', 400, 'invalid_image_id'],
+      ['GET', '/v1/images/..%2F..%2Fetc%2Fpasswd', 404, 'not_found'],
       ['GET', '/v1/objects?key=..%2F..%2Fetc%2Fpasswd', 404, 'not_found'],
       ['GET', '/v1/objects', 400, 'invalid_request'],
       ['POST', '/v1/images/0190f1d2-0000-7000-8000-000000000000/questions', 404, 'not_found'],

@@ -362,7 +362,16 @@ export class Worker {
         }
       }),
     );
-    await Promise.all([this.infer(toInfer), ...waits]);
+    try {
+      await Promise.all([this.infer(toInfer), ...waits]);
+    } finally {
+      // Whatever happened, no claim of this receive stays with the heartbeat: one still held here was neither
+      // completed nor released (an unexpected error), so it is released now.
+      for (const group of groups.values()) {
+        const first = group[0]!;
+        if (this.claims.has(`${first.sha256}\u0000${first.prompt ?? ''}`)) await this.releaseClaim(first);
+      }
+    }
   }
 
   /** Runs the model once per prompt over the claimed distinct contents. */
@@ -425,8 +434,16 @@ export class Worker {
 
   private async completeCaption(first: Item, generation: Generation, inferenceMs: number): Promise<DoneCaption> {
     const model = this.deps.captioner.name;
-    const done = await this.deps.records.completeCaption(model, first.sha256!, first.prompt, { ...generation, inferenceMs });
-    this.claims.delete(`${first.sha256}\u0000${first.prompt ?? ''}`);
+    let done: DoneCaption;
+    try {
+      done = await this.deps.records.completeCaption(model, first.sha256!, first.prompt, { ...generation, inferenceMs });
+    } catch (error) {
+      // The claim must not outlive a failed write: stop renewing it and let another delivery take it at once.
+      await this.releaseClaim(first);
+      throw error;
+    } finally {
+      this.claims.delete(`${first.sha256}\u0000${first.prompt ?? ''}`);
+    }
     await this.deps.cache.setJson(CACHE_KEYS.caption(model, first.sha256!, first.prompt), done, 86_400);
     return done;
   }

@@ -49,6 +49,16 @@ class FailingStore extends RecordStore {
   }
 }
 
+/** A table whose caption writes always fail: the claim taken before the model must not be renewed forever. */
+class CaptionWriteFails extends RecordStore {
+  constructor(config: Config) {
+    super(createDynamoClient(config), config.table, { ttlDays: 1 });
+  }
+  override async completeCaption(): Promise<never> {
+    throw new Error('simulated caption write failure');
+  }
+}
+
 function startWorker(options: { captioner?: Captioner; records?: RecordStore; queue?: Queue; worker?: Partial<WorkerOptions> } = {}) {
   const worker = new Worker({
     queue: options.queue ?? new Queue(createSqsClient(config), config.queueUrl),
@@ -108,6 +118,19 @@ describe('worker', () => {
     expect(failed?.error?.message).toContain('simulated permanent DynamoDB failure');
     await waitFor(() => queueDepth(stack().sqs.dlqUrl), (n) => n === 1, 30_000, 'message in the DLQ');
     expect(await queueDepth(config.queueUrl)).toBe(0);
+  });
+
+  it('releases its caption claim when the caption write fails (the heartbeat stops renewing it)', async () => {
+    const key = 'claims/write-fails.png';
+    const imageId = imageIdForKey(key);
+    startWorker({ records: new CaptionWriteFails(config) });
+    await put(key, 'tiny_7x5.png');
+    const failed = await waitFor(() => records().getImage(imageId), (r): r is ImageRecord => r?.status === 'failed', 40_000, 'failed record');
+    expect(failed?.error?.message).toContain('simulated caption write failure');
+    const claim = await records().getCaption(captioner.name, failed!.contentSha256!, undefined);
+    // Released (lease 0), not renewed by the heartbeat that runs every second here.
+    expect(claim?.state).toBe('pending');
+    expect(claim?.state === 'pending' && claim.leaseUntil).toBe(0);
   });
 
   it('extends visibility while a job runs longer than the visibility timeout: one delivery', async () => {

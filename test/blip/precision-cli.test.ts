@@ -1,26 +1,9 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
-import { captioningModelDir, captioningReference, fixturePath, repoRoot } from '../support/fixtures.js';
+import { describe, expect, it } from 'vitest';
+import { scratchCli } from '../support/cli.js';
+import { captioningModelDir, captioningReference, fixturePath } from '../support/fixtures.js';
 
-const scratch = await mkdtemp(path.join(os.tmpdir(), 'blipline-compare-precision-'));
-afterAll(() => rm(scratch, { recursive: true, force: true }));
-
-async function blipline(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(path.join(repoRoot, 'node_modules/.bin/node'), ['bin/blipline.mjs', ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, BLIPLINE_CACHE_DIR: path.join(scratch, 'graphs'), LOG_LEVEL: 'warn' },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
+const cli = await scratchCli('blipline-compare-precision-');
+const blipline = (args: string[]) => cli.run(args);
 
 describe('blipline caption --compare-precision', () => {
   it('prints the float32 and the int8 caption of each image', async () => {

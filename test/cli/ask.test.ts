@@ -1,47 +1,15 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runAsk } from '../../services/cli/ask.js';
-import { captioningModelDir, fixturePath, repoRoot } from '../support/fixtures.js';
+import { scratchCli } from '../support/cli.js';
+import { captioningModelDir, fixturePath } from '../support/fixtures.js';
 import { vqaModelDir, vqaReference } from '../support/task-fixtures.js';
 
 // `blipline ask` end to end through the real entry point, as `npx blipline ask` runs it.
 
-const scratch = await mkdtemp(path.join(os.tmpdir(), 'blipline-cli-ask-'));
-afterAll(() => rm(scratch, { recursive: true, force: true }));
-
-async function blipline(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(path.join(repoRoot, 'node_modules/.bin/node'), ['bin/blipline.mjs', ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, BLIPLINE_CACHE_DIR: path.join(scratch, 'graphs'), LOG_LEVEL: 'warn', BLIPLINE_VQA_MODEL: '' },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
-
-/** Runs the command in this process (no interpreter start-up), capturing what it prints. */
-async function inProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => out.push(String(chunk)) > 0);
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => err.push(String(chunk)) > 0);
-  vi.stubEnv('BLIPLINE_CACHE_DIR', path.join(scratch, 'graphs'));
-  try {
-    const code = await runAsk(args.slice(1));
-    return { code, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-    vi.unstubAllEnvs();
-  }
-}
+const cli = await scratchCli('blipline-cli-ask-', { BLIPLINE_VQA_MODEL: '' });
+const blipline = (args: string[]) => cli.run(args);
+/** Runs `blipline ask ...` in this process (no interpreter start-up). */
+const inProcess = (args: string[]) => cli.inProcess(runAsk, args.slice(1));
 
 const jsonLines = (stdout: string) => stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
 const cases = vqaReference();

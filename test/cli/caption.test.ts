@@ -1,36 +1,17 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
-import { captioningModelDir, captioningReference, fixturePath, repoRoot } from '../support/fixtures.js';
+import { describe, expect, it } from 'vitest';
+import { scratchCli } from '../support/cli.js';
+import { captioningModelDir, captioningReference, fixturePath } from '../support/fixtures.js';
 
-const scratch = await mkdtemp(path.join(os.tmpdir(), 'blipline-cli-caption-'));
-afterAll(() => rm(scratch, { recursive: true, force: true }));
+const cli = await scratchCli('blipline-cli-caption-');
+const scratch = cli.dir;
 const reference = captioningReference();
 const chelsea = reference.cases.find((c) => c.image === 'photo_chelsea.jpg');
 if (!chelsea) throw new Error('fixture case missing');
 
-interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs the real CLI entry point, as `npx blipline` does. */
-async function blipline(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(path.join(repoRoot, 'node_modules/.bin/node'), ['bin/blipline.mjs', ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, BLIPLINE_CACHE_DIR: path.join(scratch, 'graphs'), LOG_LEVEL: 'warn', ...env },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
+const blipline = (args: string[]) => cli.run(args);
 
 const jsonLines = (stdout: string) => stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
 const model = ['--model', captioningModelDir];

@@ -1,25 +1,12 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
-import { captioningModelDir, captioningReference, fixturePath, repoRoot } from '../support/fixtures.js';
+import { describe, expect, it } from 'vitest';
+import { scratchCli } from '../support/cli.js';
+import { captioningModelDir, captioningReference, fixturePath } from '../support/fixtures.js';
 
-const scratch = await mkdtemp(path.join(os.tmpdir(), 'blipline-cli-prepare-'));
-afterAll(() => rm(scratch, { recursive: true, force: true }));
-
-async function blipline(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(path.join(repoRoot, 'node_modules/.bin/node'), ['bin/blipline.mjs', ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, BLIPLINE_CACHE_DIR: path.join(scratch, 'graphs'), LOG_LEVEL: 'warn' },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    return error as { code: number; stdout: string; stderr: string };
-  }
-}
+const cli = await scratchCli('blipline-cli-prepare-');
+const scratch = cli.dir;
+const blipline = (args: string[]) => cli.run(args);
 
 describe('blipline prepare-model', { timeout: 180_000 }, () => {
   it('copies the checkpoint to --out and compiles its graphs, so captioning starts from the cache', async () => {

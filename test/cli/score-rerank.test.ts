@@ -1,33 +1,16 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadBlip } from '../../services/blip/index.js';
 import { runCaption } from '../../services/cli/caption.js';
+import { scratchCli } from '../support/cli.js';
 import { captioningModelDir, fixturePath, maxAbsDiff, referencePixels } from '../support/fixtures.js';
 import { retrievalModelDir, vqaModelDir } from '../support/task-fixtures.js';
 
 // `blipline caption --candidates N --rerank --rerank-model DIR`: beam candidates ordered by the
 // retrieval checkpoint's ITM scores, which equal the scores `score` computes for the same texts.
 
-const scratch = await mkdtemp(path.join(os.tmpdir(), 'blipline-cli-rerank-'));
-afterAll(() => rm(scratch, { recursive: true, force: true }));
-
-async function caption(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => out.push(String(chunk)) > 0);
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => err.push(String(chunk)) > 0);
-  vi.stubEnv('BLIPLINE_CACHE_DIR', path.join(scratch, 'graphs'));
-  try {
-    const code = await runCaption(args);
-    return { code, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-    vi.unstubAllEnvs();
-  }
-}
+const cli = await scratchCli('blipline-cli-rerank-');
+/** Runs `blipline caption ...` in this process, capturing what it prints. */
+const caption = (args: string[]) => cli.inProcess(runCaption, args);
 
 interface Candidate {
   text: string;
@@ -54,7 +37,7 @@ describe('blipline caption --candidates --rerank', () => {
     expect(line.text).toBe(line.candidates[0]?.text);
     expect(line.tokenIds).toEqual(line.candidates[0]?.tokenIds);
 
-    const matcher = await loadBlip({ model: retrievalModelDir, cacheDir: path.join(scratch, 'graphs'), threads: 1 });
+    const matcher = await loadBlip({ model: retrievalModelDir, cacheDir: cli.cacheDir, threads: 1 });
     try {
       const separately = await matcher.score(
         referencePixels('photo_chelsea.jpg'),

@@ -1,47 +1,15 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runScore } from '../../services/cli/score.js';
-import { fixturePath, maxAbsDiff, repoRoot } from '../support/fixtures.js';
+import { scratchCli } from '../support/cli.js';
+import { fixturePath, maxAbsDiff } from '../support/fixtures.js';
 import { retrievalModelDir, retrievalReference, vqaModelDir } from '../support/task-fixtures.js';
 
 // `blipline score` end to end through the real entry point, as `npx blipline score` runs it.
 
-const scratch = await mkdtemp(path.join(os.tmpdir(), 'blipline-cli-score-'));
-afterAll(() => rm(scratch, { recursive: true, force: true }));
-
-async function blipline(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(path.join(repoRoot, 'node_modules/.bin/node'), ['bin/blipline.mjs', ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, BLIPLINE_CACHE_DIR: path.join(scratch, 'graphs'), LOG_LEVEL: 'warn' },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
-
-/** Runs the command in this process (no interpreter start-up), capturing what it prints. */
-async function inProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => out.push(String(chunk)) > 0);
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => err.push(String(chunk)) > 0);
-  vi.stubEnv('BLIPLINE_CACHE_DIR', path.join(scratch, 'graphs'));
-  try {
-    const code = await runScore(args.slice(1));
-    return { code, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-    vi.unstubAllEnvs();
-  }
-}
+const cli = await scratchCli('blipline-cli-score-');
+const blipline = (args: string[]) => cli.run(args);
+/** Runs `blipline score ...` in this process (no interpreter start-up). */
+const inProcess = (args: string[]) => cli.inProcess(runScore, args.slice(1));
 
 describe('blipline score', () => {
   it('--pixel-values --json prints ITM logits and ITC cosine per text within 1e-3 of the reference', async () => {

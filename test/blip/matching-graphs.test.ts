@@ -1,38 +1,23 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openCheckpoint } from '../../services/blip/checkpoint/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { buildItcGraph, buildItmGraph, ITC_GRAPH, ITM_GRAPH } from '../../services/blip/modeling/matching-heads.js';
 import { TEXT_ENCODER_GRAPH } from '../../services/blip/modeling/text-encoder.js';
 import { buildVisionGraph, VISION_GRAPH } from '../../services/blip/modeling/vision.js';
-import { type GraphBuilder, writeModel } from '../../services/blip/onnx/index.js';
-import { maxAbsDiff, referencePixels } from '../support/fixtures.js';
+import { graphSessions, maxAbsDiff, referencePixels } from '../support/fixtures.js';
 import { retrievalModelDir, retrievalReference } from '../support/task-fixtures.js';
 
 // Graph-level conformance of BlipForImageTextRetrieval: ITM logits and ITC cosine per case, and the
 // padded batch of every text against one image equal to the texts one at a time.
 
-const scratch = await mkdtemp(path.join(os.tmpdir(), 'blipline-matching-graphs-'));
-const checkpoint = await openCheckpoint(retrievalModelDir, { cacheDir: scratch });
+const graphs = await graphSessions(retrievalModelDir, 'blipline-matching-graphs-');
+const { checkpoint, session } = graphs;
 const sessions = {} as Record<'vision' | 'itm' | 'itc', ort.InferenceSession>;
 
-async function session(graph: GraphBuilder): Promise<ort.InferenceSession> {
-  const file = path.join(scratch, `${graph.name}.onnx`);
-  await writeModel(graph, file);
-  return ort.InferenceSession.create(file);
-}
-
 beforeAll(async () => {
-  const context = { weights: await checkpoint.loadWeights(), precision: 'fp32' as const };
+  const context = await graphs.fp32Context();
   sessions.vision = await session(buildVisionGraph(context, checkpoint.config.vision_config));
   sessions.itm = await session(buildItmGraph(context, checkpoint.config));
   sessions.itc = await session(buildItcGraph(context, checkpoint.config));
-});
-afterAll(async () => {
-  await Promise.all(Object.values(sessions).map((s) => s.release()));
-  await rm(scratch, { recursive: true, force: true });
 });
 
 function output(outputs: ort.InferenceSession.ReturnType, name: string): ort.Tensor {

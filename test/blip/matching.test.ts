@@ -1,47 +1,25 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BlipUsageError, type LoadedBlipModel, loadBlip } from '../../services/blip/index.js';
+import { describe, expect, it } from 'vitest';
 import { matchProbability } from '../../services/blip/tasks/matching.js';
-import { maxAbsDiff, referencePixels } from '../support/fixtures.js';
+import { maxAbsDiff, fixtureModel, referencePixels, usageError } from '../support/fixtures.js';
 import { retrievalModelDir, retrievalReference } from '../support/task-fixtures.js';
 
 // BlipModel.score on blip-tiny-retrieval with the reference pixel values: ITM logits and ITC cosine
 // within 1e-3 of Hugging Face `BlipForImageTextRetrieval` (use_itm_head True / False) for every case.
 
-const scratch = await mkdtemp(path.join(os.tmpdir(), 'blipline-matching-'));
-let model: LoadedBlipModel;
-
-beforeAll(async () => {
-  model = await loadBlip({ model: retrievalModelDir, cacheDir: scratch, threads: 1 });
-});
-afterAll(async () => {
-  await model.dispose();
-  await rm(scratch, { recursive: true, force: true });
-});
-
-async function usageError(run: () => Promise<unknown>): Promise<BlipUsageError> {
-  const error = await run().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(BlipUsageError);
-  return error as BlipUsageError;
-}
+const loaded = fixtureModel(retrievalModelDir, 'blipline-matching-');
 
 describe('BlipModel.score (blip-tiny-retrieval)', () => {
   const cases = retrievalReference();
   const images = [...new Set(cases.map((c) => c.image))];
 
   it('is a retrieval model', () => {
-    expect(model.kind).toBe('retrieval');
+    expect(loaded.model.kind).toBe('retrieval');
   });
 
   for (const image of images) {
     it(`ITM logits and ITC cosine of every text within 1e-3, texts scored together (${image})`, async () => {
       const expected = cases.filter((c) => c.image === image);
-      const results = await model.score(
+      const results = await loaded.model.score(
         referencePixels(image),
         expected.map((c) => c.text),
       );
@@ -57,7 +35,7 @@ describe('BlipModel.score (blip-tiny-retrieval)', () => {
 
   it('scores each text alone as in a batch', async () => {
     const testCase = cases[cases.length - 1]!;
-    const [alone] = await model.score(referencePixels(testCase.image), [testCase.text]);
+    const [alone] = await loaded.model.score(referencePixels(testCase.image), [testCase.text]);
     expect(maxAbsDiff(alone!.itmLogits, testCase.itm_logits)).toBeLessThan(1e-3);
     expect(Math.abs(alone!.itcCosine - testCase.itc_cosine[0])).toBeLessThan(1e-3);
   });
@@ -65,7 +43,7 @@ describe('BlipModel.score (blip-tiny-retrieval)', () => {
   it("scores an over-long text as its truncation to the model's 512 tokens", async () => {
     const sentence = 'a cat on a sofa'; // 5 word pieces; 102 of them fill [CLS] + 510 + [SEP]
     const image = referencePixels(images[0]!);
-    const [long, kept] = await model.score(image, [
+    const [long, kept] = await loaded.model.score(image, [
       Array.from({ length: 130 }, () => sentence).join(' '),
       Array.from({ length: 102 }, () => sentence).join(' '),
     ]);
@@ -77,10 +55,10 @@ describe('BlipModel.score (blip-tiny-retrieval)', () => {
 
   it('refuses no texts, and wrong kinds of work', async () => {
     const image = referencePixels(images[0]!);
-    expect((await usageError(() => model.score(image, []))).code).toBe('invalid_input');
-    const ask = await usageError(() => model.ask([image], 'what is it?'));
+    expect((await usageError(() => loaded.model.score(image, []))).code).toBe('invalid_input');
+    const ask = await usageError(() => loaded.model.ask([image], 'what is it?'));
     expect(ask.code).toBe('wrong_model_kind');
     expect(ask.message).toContain('is a retrieval checkpoint');
-    expect((await usageError(() => model.caption([image]))).code).toBe('wrong_model_kind');
+    expect((await usageError(() => loaded.model.caption([image]))).code).toBe('wrong_model_kind');
   });
 });

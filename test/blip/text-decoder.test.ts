@@ -1,36 +1,21 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openCheckpoint } from '../../services/blip/checkpoint/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import * as decoder from '../../services/blip/modeling/text-decoder.js';
 import { buildVisionGraph, VISION_GRAPH } from '../../services/blip/modeling/vision.js';
-import { type GraphBuilder, writeModel } from '../../services/blip/onnx/index.js';
-import { captioningModelDir, captioningReference, maxAbsDiff, readF32, referencePixels } from '../support/fixtures.js';
+import { captioningModelDir, captioningReference, graphSessions, maxAbsDiff, readF32, referencePixels } from '../support/fixtures.js';
 
-const scratch = await mkdtemp(path.join(os.tmpdir(), 'blipline-text-'));
+const graphs = await graphSessions(captioningModelDir, 'blipline-text-');
 const sessions: Record<'vision' | 'crossKeyValue' | 'step', ort.InferenceSession> = {} as never;
-const checkpoint = await openCheckpoint(captioningModelDir, { cacheDir: scratch });
+const { checkpoint, session } = graphs;
 const text = checkpoint.config.text_config;
 const layers = text.num_hidden_layers;
 const headShape = [text.num_attention_heads, text.hidden_size / text.num_attention_heads] as const;
 
-async function session(graph: GraphBuilder): Promise<ort.InferenceSession> {
-  const file = path.join(scratch, `${graph.name}.onnx`);
-  await writeModel(graph, file);
-  return ort.InferenceSession.create(file);
-}
-
 beforeAll(async () => {
-  const context = { weights: await checkpoint.loadWeights(), precision: 'fp32' as const };
+  const context = await graphs.fp32Context();
   sessions.vision = await session(buildVisionGraph(context, checkpoint.config.vision_config));
   sessions.crossKeyValue = await session(decoder.buildCrossKeyValueGraph(context, text));
   sessions.step = await session(decoder.buildDecoderStepGraph(context, text));
-});
-afterAll(async () => {
-  await Promise.all(Object.values(sessions).map((s) => s.release()));
-  await rm(scratch, { recursive: true, force: true });
 });
 
 async function crossKeyValues(image: string): Promise<Record<string, ort.Tensor>> {

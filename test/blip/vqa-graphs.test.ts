@@ -1,42 +1,27 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openCheckpoint } from '../../services/blip/checkpoint/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import * as decoder from '../../services/blip/modeling/text-decoder.js';
 import { buildQuestionEncoderGraph, TEXT_ENCODER_GRAPH } from '../../services/blip/modeling/text-encoder.js';
 import { buildVisionGraph, VISION_GRAPH } from '../../services/blip/modeling/vision.js';
-import { type GraphBuilder, writeModel } from '../../services/blip/onnx/index.js';
-import { maxAbsDiff, readF32, referencePixels } from '../support/fixtures.js';
+import { graphSessions, maxAbsDiff, readF32, referencePixels } from '../support/fixtures.js';
 import { vqaModelDir, vqaReference } from '../support/task-fixtures.js';
 
 // Graph-level conformance of BlipForQuestionAnswering: vision states, question states
 // (question_embeds) and teacher-forced answer logits against the Hugging Face reference.
 
-const scratch = await mkdtemp(path.join(os.tmpdir(), 'blipline-vqa-graphs-'));
-const checkpoint = await openCheckpoint(vqaModelDir, { cacheDir: scratch });
+const graphs = await graphSessions(vqaModelDir, 'blipline-vqa-graphs-');
+const { checkpoint, session } = graphs;
 const text = checkpoint.config.text_config;
 const heads = text.num_attention_heads;
 const headDim = text.hidden_size / heads;
 const sessions = {} as Record<'vision' | 'question' | 'crossKeyValue' | 'step', ort.InferenceSession>;
 
-async function session(graph: GraphBuilder): Promise<ort.InferenceSession> {
-  const file = path.join(scratch, `${graph.name}.onnx`);
-  await writeModel(graph, file);
-  return ort.InferenceSession.create(file);
-}
-
 beforeAll(async () => {
-  const context = { weights: await checkpoint.loadWeights(), precision: 'fp32' as const };
+  const context = await graphs.fp32Context();
   sessions.vision = await session(buildVisionGraph(context, checkpoint.config.vision_config));
   sessions.question = await session(buildQuestionEncoderGraph(context, text));
   sessions.crossKeyValue = await session(decoder.buildCrossKeyValueGraph(context, text));
   sessions.step = await session(decoder.buildDecoderStepGraph(context, text));
-});
-afterAll(async () => {
-  await Promise.all(Object.values(sessions).map((s) => s.release()));
-  await rm(scratch, { recursive: true, force: true });
 });
 
 const int64 = (values: number[]) => new ort.Tensor('int64', BigInt64Array.from(values, BigInt), [1, values.length]);

@@ -1,44 +1,22 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BlipUsageError, type LoadedBlipModel, loadBlip } from '../../services/blip/index.js';
-import { referencePixels } from '../support/fixtures.js';
+import { describe, expect, it } from 'vitest';
+import { fixtureModel, referencePixels, usageError } from '../support/fixtures.js';
 import { vqaModelDir, vqaReference } from '../support/task-fixtures.js';
 
 // BlipModel.ask on blip-tiny-vqa with the reference pixel values: greedy and 3-beam answer ids
 // identical to Hugging Face `BlipForQuestionAnswering.generate` for every case.
 
-const scratch = await mkdtemp(path.join(os.tmpdir(), 'blipline-vqa-'));
-let model: LoadedBlipModel;
-
-beforeAll(async () => {
-  model = await loadBlip({ model: vqaModelDir, cacheDir: scratch, threads: 1 });
-});
-afterAll(async () => {
-  await model.dispose();
-  await rm(scratch, { recursive: true, force: true });
-});
-
-async function usageError(run: () => Promise<unknown>): Promise<BlipUsageError> {
-  const error = await run().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(BlipUsageError);
-  return error as BlipUsageError;
-}
+const loaded = fixtureModel(vqaModelDir, 'blipline-vqa-');
 
 describe('BlipModel.ask (blip-tiny-vqa)', () => {
   it('is a vqa model', () => {
-    expect(model.kind).toBe('vqa');
+    expect(loaded.model.kind).toBe('vqa');
   });
 
   for (const testCase of vqaReference()) {
     const label = `${testCase.image}: ${testCase.question}`;
 
     it(`greedy answer ids equal the reference (${label})`, async () => {
-      const [result] = await model.ask([referencePixels(testCase.image)], testCase.question, {
+      const [result] = await loaded.model.ask([referencePixels(testCase.image)], testCase.question, {
         maxNewTokens: testCase.greedy.args.max_new_tokens,
       });
       expect(result?.tokenIds).toEqual(testCase.greedy.output_ids);
@@ -47,7 +25,7 @@ describe('BlipModel.ask (blip-tiny-vqa)', () => {
     });
 
     it(`3-beam answer ids equal the reference (${label})`, async () => {
-      const [result] = await model.ask([referencePixels(testCase.image)], testCase.question, {
+      const [result] = await loaded.model.ask([referencePixels(testCase.image)], testCase.question, {
         beams: testCase.beam3.args.num_beams,
         maxNewTokens: testCase.beam3.args.max_new_tokens,
       });
@@ -59,17 +37,17 @@ describe('BlipModel.ask (blip-tiny-vqa)', () => {
     const cases = vqaReference().filter((c) => c.question === 'How many dogs are there?');
     expect(cases.length).toBeGreaterThan(1);
     const images = cases.map((c) => referencePixels(c.image));
-    const greedy = await model.ask(images, cases[0]!.question, { maxNewTokens: 10 });
+    const greedy = await loaded.model.ask(images, cases[0]!.question, { maxNewTokens: 10 });
     expect(greedy.map((r) => r.tokenIds)).toEqual(cases.map((c) => c.greedy.output_ids));
-    const beams = await model.ask(images, cases[0]!.question, { maxNewTokens: 10, beams: 3 });
+    const beams = await loaded.model.ask(images, cases[0]!.question, { maxNewTokens: 10, beams: 3 });
     expect(beams.map((r) => r.tokenIds)).toEqual(cases.map((c) => c.beam3.output_ids));
   });
 
   it('splits many beams over several images into decoder groups without changing any answer', async () => {
     const images = ['photo_chelsea.jpg', 'gradient_640x480.png'].map((image) => referencePixels(image));
     const options = { beams: 16, maxNewTokens: 3 }; // 16 rows per image: one image per decoder group
-    const together = await model.ask(images, 'what is the person doing?', options);
-    const alone = await Promise.all(images.map(async (image) => (await model.ask([image], 'what is the person doing?', options))[0]));
+    const together = await loaded.model.ask(images, 'what is the person doing?', options);
+    const alone = await Promise.all(images.map(async (image) => (await loaded.model.ask([image], 'what is the person doing?', options))[0]));
     expect(together.map((r) => r.tokenIds)).toEqual(alone.map((r) => r?.tokenIds));
   });
 
@@ -78,8 +56,8 @@ describe('BlipModel.ask (blip-tiny-vqa)', () => {
     const long = Array.from({ length: 120 }, () => sentence).join(' ');
     const kept = Array.from({ length: 85 }, () => sentence).join(' '); // [CLS] + 510 + [SEP]
     const image = [referencePixels('photo_chelsea.jpg')];
-    const [fromLong] = await model.ask(image, long, { maxNewTokens: 4 });
-    const [fromKept] = await model.ask(image, kept, { maxNewTokens: 4 });
+    const [fromLong] = await loaded.model.ask(image, long, { maxNewTokens: 4 });
+    const [fromKept] = await loaded.model.ask(image, kept, { maxNewTokens: 4 });
     expect(fromLong?.tokenIds).toHaveLength(5);
     expect(fromLong?.tokenIds).toEqual(fromKept?.tokenIds);
     expect(fromLong?.truncated).toBe(true);
@@ -88,20 +66,20 @@ describe('BlipModel.ask (blip-tiny-vqa)', () => {
 
   it('refuses an empty question and bad options with usage errors, before touching images', async () => {
     const image = [referencePixels('photo_chelsea.jpg')];
-    const empty = await usageError(() => model.ask(image, '  '));
+    const empty = await usageError(() => loaded.model.ask(image, '  '));
     expect(empty.code).toBe('invalid_input');
     expect(empty.message).toBe('the question is empty');
     const notAnImage = [new Uint8Array([1, 2, 3])];
-    expect((await usageError(() => model.ask(notAnImage, ''))).code).toBe('invalid_input');
-    expect((await usageError(() => model.ask(image, 'q', { beams: 0 }))).code).toBe('invalid_option');
-    expect((await usageError(() => model.ask(image, 'q', { maxNewTokens: 1000 }))).code).toBe('invalid_option');
+    expect((await usageError(() => loaded.model.ask(notAnImage, ''))).code).toBe('invalid_input');
+    expect((await usageError(() => loaded.model.ask(image, 'q', { beams: 0 }))).code).toBe('invalid_option');
+    expect((await usageError(() => loaded.model.ask(image, 'q', { maxNewTokens: 1000 }))).code).toBe('invalid_option');
   });
 
   it('refuses to caption or score: this checkpoint has the question-answering head', async () => {
     const image = referencePixels('photo_chelsea.jpg');
-    const caption = await usageError(() => model.caption([image]));
+    const caption = await usageError(() => loaded.model.caption([image]));
     expect(caption.code).toBe('wrong_model_kind');
     expect(caption.message).toContain('is a vqa checkpoint');
-    expect((await usageError(() => model.score(image, ['a cat']))).code).toBe('wrong_model_kind');
+    expect((await usageError(() => loaded.model.score(image, ['a cat']))).code).toBe('wrong_model_kind');
   });
 });

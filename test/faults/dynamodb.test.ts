@@ -5,14 +5,13 @@ import { Cache } from '../../services/aws/cache.js';
 import { createDynamoClient, createS3Client, createSqsClient } from '../../services/aws/clients.js';
 import { RecordStore } from '../../services/aws/record-store.js';
 import { ObjectStore } from '../../services/aws/s3.js';
-import { Queue, type ReceivedMessage } from '../../services/aws/sqs.js';
 import type { BlipModel } from '../../services/blip/index.js';
 import type { Config } from '../../services/core/config.js';
 import { createLogger } from '../../services/core/logger.js';
 import { Metrics } from '../../services/core/metrics.js';
 import { Worker } from '../../services/worker/worker.js';
 import { Counting, loadCaptioner } from '../pipeline/models.js';
-import { configFor } from '../pipeline/support.js';
+import { configFor, CountingQueue } from '../pipeline/support.js';
 import { useLocalClients, useLocalStack } from '../support/local-stack.js';
 import { drop, finalRecords, isFinal, noiseImage, peekDlq, poll, queueCounts, recordOfKey, total } from './support.js';
 
@@ -75,16 +74,6 @@ class FaultInjector {
 const throttle = () => new ProvisionedThroughputExceededException({ message: 'injected: throughput exceeded', $metadata: { httpStatusCode: 400 } });
 const throttling = () => new ThrottlingException({ message: 'injected: rate exceeded', $metadata: { httpStatusCode: 400 } });
 const serverError = () => new InternalServerError({ message: 'injected: internal server error', $metadata: { httpStatusCode: 500 } });
-
-/** Counts deliveries per message. */
-class CountingQueue extends Queue {
-  readonly deliveries = new Map<string, number>();
-  override async receive(options: Parameters<Queue['receive']>[0]): Promise<ReceivedMessage[]> {
-    const messages = await super.receive(options);
-    for (const m of messages) this.deliveries.set(m.messageId, (this.deliveries.get(m.messageId) ?? 0) + 1);
-    return messages;
-  }
-}
 
 function startWorker(rule: FaultRule, maxAttempts: number) {
   const doc = createDynamoClient(config, { maxAttempts });

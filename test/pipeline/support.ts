@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Queue, type ReceivedMessage } from '../../services/aws/sqs.js';
 import type { LocalStack } from '../../services/local/index.js';
 import { loadConfig, type Config } from '../../services/core/config.js';
 
@@ -29,4 +30,14 @@ export async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boo
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
+}
+
+/** A queue that counts how often each message was delivered (by message id). */
+export class CountingQueue extends Queue {
+  readonly deliveries = new Map<string, number>();
+  override async receive(options: Parameters<Queue['receive']>[0]): Promise<ReceivedMessage[]> {
+    const messages = await super.receive(options);
+    for (const m of messages) this.deliveries.set(m.messageId, (this.deliveries.get(m.messageId) ?? 0) + 1);
+    return messages;
+  }
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { IMAGE_INPUT_REASONS } from './failure-reasons.js';
 
 /** Image lifecycle: awaiting_upload -> queued -> processing -> done | failed. */
 export const IMAGE_STATUSES = ['awaiting_upload', 'queued', 'processing', 'done', 'failed'] as const;
@@ -13,13 +14,7 @@ export const TERMINAL_STATUSES: readonly ImageStatus[] = ['done', 'failed'];
  */
 export const FAILURE_REASONS = [
   // bad input (the message is deleted; retrying cannot help)
-  'empty',
-  'not_an_image',
-  'unsupported_format',
-  'truncated',
-  'too_large',
-  'too_many_pixels',
-  'corrupt',
+  ...IMAGE_INPUT_REASONS,
   'object_missing',
   // the pipeline
   'processing_error',

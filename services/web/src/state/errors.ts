@@ -1,3 +1,4 @@
+import { IMAGE_INPUT_REASONS } from '../../../core/failure-reasons.js';
 import type { FailureReason } from '../../../core/records.js';
 
 /**
@@ -28,15 +29,7 @@ export interface CardError {
  * Record failure reasons (services/core/records.ts) that describe the file itself: uploading the same
  * bytes again cannot help. The others (object_missing, processing_error, ...) are worth a retry.
  */
-const PERMANENT_REASONS: ReadonlySet<string> = new Set<FailureReason>([
-  'empty',
-  'not_an_image',
-  'unsupported_format',
-  'truncated',
-  'too_large',
-  'too_many_pixels',
-  'corrupt',
-]);
+const PERMANENT_REASONS: ReadonlySet<string> = new Set<FailureReason>(IMAGE_INPUT_REASONS);
 
 /**
  * How to retry after `error`: `'upload'` asks for a fresh presigned upload and sends the bytes again,

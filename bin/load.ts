@@ -2,14 +2,14 @@
 // reports throughput, upload->done latency, inferences vs distinct contents and worker RSS, then runs
 // autocannon against GET /v1/images/{id} with a warm cache. See README "Reliability and load".
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { runtimeEnv } from '../services/core/config.js';
 import { createLogger } from '../services/core/logger.js';
+import { fixturesDir } from '../services/core/paths.js';
 import { runLoad } from '../services/load/index.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const defaultModel = path.join(process.env.BLIPLINE_FIXTURES ?? path.resolve(repoRoot, '../shared/fixtures/blip-tiny'), 'blip-tiny-captioning');
+const defaultModel = path.join(fixturesDir(), 'blip-tiny-captioning');
 
 const USAGE = `usage: npm run load -- [--images 1000] [--duplicates 0.3] [--model DIR|HUB_ID] [--concurrency 16]
                      [--http-seconds 10] [--connections 10] [--stall-seconds 120] [--json]
@@ -37,7 +37,7 @@ async function main(): Promise<number> {
       options: {
         images: { type: 'string', default: '1000' },
         duplicates: { type: 'string', default: '0.3' },
-        model: { type: 'string', default: process.env.BLIPLINE_MODEL ?? defaultModel },
+        model: { type: 'string', default: runtimeEnv('BLIPLINE_MODEL') ?? defaultModel },
         concurrency: { type: 'string', default: '16' },
         'http-seconds': { type: 'string', default: '10' },
         connections: { type: 'string', default: '10' },
@@ -62,7 +62,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const logger = createLogger({ level: (process.env.LOG_LEVEL as 'info' | undefined) ?? 'info', name: 'load', destination: process.stderr });
+  const logger = createLogger({ name: 'load', destination: process.stderr });
   const { load, http } = await runLoad({
     images: args.images,
     duplicateRatio: args.duplicates,

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { serve, type ServerType } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
-import { loadConfig, type Config } from '../core/config.js';
+import { loadConfig, runtimeEnv, type Config } from '../core/config.js';
 import { createLogger } from '../core/logger.js';
 import { createApp } from './app.js';
 import { createApiDeps } from './deps.js';
@@ -46,7 +46,7 @@ export async function startServer(options: { config: Config; port?: number; host
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const config = loadConfig();
-  const running = await startServer({ config, port: Number(process.env.PORT ?? 3000), hostname: process.env.HOST ?? '0.0.0.0' });
+  const running = await startServer({ config, port: runtimeEnv('PORT') ?? 3000, hostname: runtimeEnv('HOST') ?? '0.0.0.0' });
   process.stdout.write(`${JSON.stringify({ api: running.url })}\n`);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void running.close().then(() => process.exit(0)));
 }

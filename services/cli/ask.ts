@@ -1,7 +1,8 @@
-import { BlipError, loadBlip } from '../blip/index.js';
+import { loadBlip } from '../blip/index.js';
 import { createLogger } from '../core/logger.js';
-import { CliInputError, readSources, toImageInputs } from './image-inputs.js';
-import { ASK_USAGE, parseAskArgs, TaskArgsError } from './task-args.js';
+import { cliCommand } from './errors.js';
+import { readSources, toImageInputs } from './image-inputs.js';
+import { ASK_USAGE, parseAskArgs } from './task-args.js';
 
 /**
  * `blipline ask IMAGE... --question TEXT`: visual question answering with a BlipForQuestionAnswering
@@ -9,57 +10,49 @@ import { ASK_USAGE, parseAskArgs, TaskArgsError } from './task-args.js';
  * (`IMAGE: answer` for several images); with --json one object per image and line:
  * `{"image", "question", "text", "tokenIds", "timingsMs", "cacheHit"}`.
  */
-export async function runAsk(argv: string[]): Promise<number> {
+export const runAsk = cliCommand('ask', async (argv: string[]): Promise<number> => {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(`${ASK_USAGE}\n`);
     return 0;
   }
+  const args = parseAskArgs(argv);
+  const read = await readSources(args.images);
+  const loadStarted = performance.now();
+  const model = await loadBlip({
+    model: args.model,
+    kind: 'vqa',
+    ...(args.precision ? { precision: args.precision } : {}),
+    ...(args.threads ? { threads: args.threads } : {}),
+    logger: createLogger({ name: 'blipline-cli', destination: process.stderr, defaultLevel: 'warn' }),
+  });
+  const loadMs = performance.now() - loadStarted;
   try {
-    const args = parseAskArgs(argv);
-    const read = await readSources(args.images);
-    const loadStarted = performance.now();
-    const model = await loadBlip({
-      model: args.model,
-      kind: 'vqa',
-      ...(args.precision ? { precision: args.precision } : {}),
-      ...(args.threads ? { threads: args.threads } : {}),
-      logger: createLogger({ name: 'blipline-cli', destination: process.stderr, level: (process.env.LOG_LEVEL as 'info' | undefined) ?? 'warn' }),
+    const images = await toImageInputs(read, model.startup.modelDir);
+    const results = await model.ask(images, args.question, {
+      ...(args.beams ? { beams: args.beams } : {}),
+      ...(args.maxNewTokens ? { maxNewTokens: args.maxNewTokens } : {}),
     });
-    const loadMs = performance.now() - loadStarted;
-    try {
-      const images = await toImageInputs(read, model.startup.modelDir);
-      const results = await model.ask(images, args.question, {
-        ...(args.beams ? { beams: args.beams } : {}),
-        ...(args.maxNewTokens ? { maxNewTokens: args.maxNewTokens } : {}),
-      });
-      if (results[0]?.truncated && !args.json) process.stderr.write('blipline ask: note: the question was truncated to the model\'s token limit\n');
-      results.forEach((result, index) => {
-        const image = args.images[index]?.path ?? '';
-        if (args.json) {
-          const timingsMs = { ...result.timingsMs, load: loadMs, compile: model.startup.compileMs };
-          const line = {
-            image,
-            question: args.question,
-            text: result.text,
-            tokenIds: result.tokenIds,
-            timingsMs,
-            cacheHit: model.startup.cacheHit,
-            ...(result.truncated ? { truncated: true } : {}),
-          };
-          process.stdout.write(`${JSON.stringify(line)}\n`);
-        } else {
-          process.stdout.write(results.length === 1 ? `${result.text}\n` : `${image}: ${result.text}\n`);
-        }
-      });
-      return 0;
-    } finally {
-      await model.dispose();
-    }
-  } catch (error) {
-    if (error instanceof TaskArgsError || error instanceof CliInputError || error instanceof BlipError) {
-      process.stderr.write(`blipline ask: ${error.message.split('\n')[0]}\n`);
-      return error instanceof TaskArgsError ? 2 : 1;
-    }
-    throw error;
+    if (results[0]?.truncated && !args.json) process.stderr.write('blipline ask: note: the question was truncated to the model\'s token limit\n');
+    results.forEach((result, index) => {
+      const image = args.images[index]?.path ?? '';
+      if (args.json) {
+        const timingsMs = { ...result.timingsMs, load: loadMs, compile: model.startup.compileMs };
+        const line = {
+          image,
+          question: args.question,
+          text: result.text,
+          tokenIds: result.tokenIds,
+          timingsMs,
+          cacheHit: model.startup.cacheHit,
+          ...(result.truncated ? { truncated: true } : {}),
+        };
+        process.stdout.write(`${JSON.stringify(line)}\n`);
+      } else {
+        process.stdout.write(results.length === 1 ? `${result.text}\n` : `${image}: ${result.text}\n`);
+      }
+    });
+    return 0;
+  } finally {
+    await model.dispose();
   }
-}
+});

@@ -1,14 +1,17 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { runtimeEnv } from '../core/config.js';
 import { createLogger } from '../core/logger.js';
-import { BlipError, type ImageInput, loadBlip } from '../blip/index.js';
-import { CliInputError, readSources, toImageInputs } from './image-inputs.js';
+import { type ImageInput, loadBlip } from '../blip/index.js';
+import { DEFAULT_CAPTION_MODEL } from './defaults.js';
+import { cliCommand, CliUsageError } from './errors.js';
+import { readSources, toImageInputs } from './image-inputs.js';
 import { downloadProgressReporter } from './progress.js';
-import { CandidateArgsError, candidateArgOptions, candidateTextLines, loadMatcher, parseCandidateArgs, shapeCandidates } from './rerank.js';
+import { candidateArgOptions, candidateTextLines, loadMatcher, parseCandidateArgs, shapeCandidates } from './rerank.js';
 
 /** `blipline caption`: the contract in DESIGN.md. */
 
-export const DEFAULT_CAPTION_MODEL = 'Salesforce/blip-image-captioning-base';
+export { DEFAULT_CAPTION_MODEL };
 
 const USAGE = `usage: blipline caption IMAGE... [--model DIR|HUB_ID] [--prompt TEXT] [--beams N] [--max-new-tokens N]
                         [--repetition-penalty X] [--pixel-values FILE.f32] [--json]
@@ -23,8 +26,8 @@ else BLIPLINE_MODEL, else ${DEFAULT_CAPTION_MODEL}. Compiled graphs are cached i
 --candidates N keeps the N best beams (JSON "candidates", with "beamScore"); --rerank orders them by the image-text
 matching probability of --rerank-model (default Salesforce/blip-itm-base-coco) and prints the best one.`;
 
-/** Failure of the command's own input checks: the message is the one line printed. */
-class CaptionArgsError extends Error {}
+/** Failure of the command's own argument checks (exit 2): the message is the one line printed. */
+class CaptionArgsError extends CliUsageError {}
 
 const integerFlag = (flag: string, min: number) =>
   z
@@ -91,60 +94,52 @@ function parseCaptionArgs(argv: string[]) {
   return { ...values.data, ...parseCandidateArgs(parsed.values), images: parsed.positionals, pixelFiles };
 }
 
-export async function runCaption(argv: string[]): Promise<number> {
-  try {
-    const args = parseCaptionArgs(argv);
-    if (args.help) {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    const sources = args.pixelFiles.length > 0 ? args.pixelFiles : args.images;
-    const inputs = await readSources(sources.map((path) => ({ kind: args.pixelFiles.length > 0 ? 'pixels' : 'file', path })));
-
-    const compare = args['compare-precision'];
-    const matcher = await loadMatcher(args, { ...(args.threads ? { threads: args.threads } : {}) });
-    for (const precision of compare ? (['fp32', 'int8'] as const) : [args.precision]) {
-      const loadStarted = performance.now();
-      const model = await loadBlip({
-        model: args.model ?? process.env.BLIPLINE_MODEL ?? DEFAULT_CAPTION_MODEL,
-        ...(precision ? { precision } : {}),
-        ...(args.threads ? { threads: args.threads } : {}),
-        onDownloadProgress: downloadProgressReporter(),
-        logger: createLogger({ name: 'blipline-cli', destination: process.stderr, level: (process.env.LOG_LEVEL as 'info' | undefined) ?? 'warn' }),
-      });
-      const loadMs = performance.now() - loadStarted;
-      try {
-        const images = await toImageInputs(inputs, model.startup.modelDir);
-        const results = await model.caption(images, {
-          ...(args.prompt !== undefined ? { prompt: args.prompt } : {}),
-          ...(args.beams ? { beams: args.beams } : {}),
-          ...(args['max-new-tokens'] ? { maxNewTokens: args['max-new-tokens'] } : {}),
-          ...(args['repetition-penalty'] ? { repetitionPenalty: args['repetition-penalty'] } : {}),
-          ...(args.candidates ? { candidates: args.candidates } : {}),
-        });
-        for (const [index, result] of results.entries()) {
-          const image = sources[index] as string;
-          const shaped = await shapeCandidates(result, images[index] as ImageInput, matcher);
-          if (args.json) {
-            const timingsMs = { ...result.timingsMs, load: loadMs, compile: model.startup.compileMs };
-            const line = { image, text: shaped.text, tokenIds: shaped.tokenIds, timingsMs, cacheHit: model.startup.cacheHit, ...(shaped.candidates ? { candidates: shaped.candidates } : {}) };
-            process.stdout.write(`${JSON.stringify(compare ? { ...line, precision } : line)}\n`);
-          } else {
-            const label = `${sources.length === 1 ? '' : `${image}: `}${compare ? `${precision}: ` : ''}`;
-            process.stdout.write(`${label}${shaped.text}\n${shaped.candidates ? candidateTextLines(shaped.candidates) : ''}`);
-          }
-        }
-      } finally {
-        await model.dispose();
-      }
-    }
-    await matcher?.dispose();
+export const runCaption = cliCommand('caption', async (argv: string[]): Promise<number> => {
+  const args = parseCaptionArgs(argv);
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`);
     return 0;
-  } catch (error) {
-    if (error instanceof CaptionArgsError || error instanceof CandidateArgsError || error instanceof CliInputError || error instanceof BlipError) {
-      process.stderr.write(`blipline caption: ${error.message.split('\n')[0]}\n`);
-      return error instanceof CaptionArgsError && error.message === 'no image given' ? 2 : 1;
-    }
-    throw error;
   }
-}
+  const sources = args.pixelFiles.length > 0 ? args.pixelFiles : args.images;
+  const inputs = await readSources(sources.map((path) => ({ kind: args.pixelFiles.length > 0 ? 'pixels' : 'file', path })));
+
+  const compare = args['compare-precision'];
+  const matcher = await loadMatcher(args, { ...(args.threads ? { threads: args.threads } : {}) });
+  for (const precision of compare ? (['fp32', 'int8'] as const) : [args.precision]) {
+    const loadStarted = performance.now();
+    const model = await loadBlip({
+      model: args.model ?? runtimeEnv('BLIPLINE_MODEL') ?? DEFAULT_CAPTION_MODEL,
+      ...(precision ? { precision } : {}),
+      ...(args.threads ? { threads: args.threads } : {}),
+      onDownloadProgress: downloadProgressReporter(),
+      logger: createLogger({ name: 'blipline-cli', destination: process.stderr, defaultLevel: 'warn' }),
+    });
+    const loadMs = performance.now() - loadStarted;
+    try {
+      const images = await toImageInputs(inputs, model.startup.modelDir);
+      const results = await model.caption(images, {
+        ...(args.prompt !== undefined ? { prompt: args.prompt } : {}),
+        ...(args.beams ? { beams: args.beams } : {}),
+        ...(args['max-new-tokens'] ? { maxNewTokens: args['max-new-tokens'] } : {}),
+        ...(args['repetition-penalty'] ? { repetitionPenalty: args['repetition-penalty'] } : {}),
+        ...(args.candidates ? { candidates: args.candidates } : {}),
+      });
+      for (const [index, result] of results.entries()) {
+        const image = sources[index] as string;
+        const shaped = await shapeCandidates(result, images[index] as ImageInput, matcher);
+        if (args.json) {
+          const timingsMs = { ...result.timingsMs, load: loadMs, compile: model.startup.compileMs };
+          const line = { image, text: shaped.text, tokenIds: shaped.tokenIds, timingsMs, cacheHit: model.startup.cacheHit, ...(shaped.candidates ? { candidates: shaped.candidates } : {}) };
+          process.stdout.write(`${JSON.stringify(compare ? { ...line, precision } : line)}\n`);
+        } else {
+          const label = `${sources.length === 1 ? '' : `${image}: `}${compare ? `${precision}: ` : ''}`;
+          process.stdout.write(`${label}${shaped.text}\n${shaped.candidates ? candidateTextLines(shaped.candidates) : ''}`);
+        }
+      }
+    } finally {
+      await model.dispose();
+    }
+  }
+  await matcher?.dispose();
+  return 0;
+});

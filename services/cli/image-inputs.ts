@@ -1,19 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import type { ImageInput } from '../blip/index.js';
 import { preprocessImage, readProcessorConfig } from '../blip/processing/index.js';
+import { CliInputError } from './errors.js';
 
 /**
  * Image arguments of the CLI commands: encoded image files, preprocessed with the model's own
  * processor config, or raw `--pixel-values` tensors. Failures name the file in one line.
  */
 
-export class CliInputError extends Error {
-  readonly code = 'invalid_input';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'CliInputError';
-  }
-}
+export { CliInputError };
 
 /** An image file, or a raw little-endian float32 `[1, 3, S, S]` tensor (`--pixel-values`). */
 export type ImageSource = { kind: 'file'; path: string } | { kind: 'pixels'; path: string };

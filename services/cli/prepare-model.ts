@@ -2,9 +2,10 @@ import { cp, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { BlipError, loadBlip } from '../blip/index.js';
+import { loadBlip } from '../blip/index.js';
 import { resolveModelDir } from '../blip/source/index.js';
 import { createLogger } from '../core/logger.js';
+import { cliCommand, CliUsageError } from './errors.js';
 import { downloadProgressReporter } from './progress.js';
 
 const USAGE = `usage: blipline prepare-model --model DIR|HUB_ID [--out DIR] [--precision fp32|int8]
@@ -19,7 +20,7 @@ const argsSchema = z.object({
 });
 
 /** `blipline prepare-model`: what the worker image runs at build time. */
-export async function runPrepareModel(argv: string[]): Promise<number> {
+export const runPrepareModel = cliCommand('prepare-model', async (argv: string[]): Promise<number> => {
   let values: z.output<typeof argsSchema>;
   try {
     const parsed = parseArgs({
@@ -34,31 +35,22 @@ export async function runPrepareModel(argv: string[]): Promise<number> {
     values = argsSchema.parse(parsed.values);
   } catch (error) {
     const message = error instanceof z.ZodError ? error.issues[0]?.message : (error as Error).message.split('\n')[0];
-    process.stderr.write(`blipline prepare-model: ${message}\n${USAGE}\n`);
-    return 2;
+    throw new CliUsageError(`${message ?? 'invalid arguments'} (blipline prepare-model --help shows the usage)`, { cause: error });
   }
-  try {
-    const source = await resolveModelDir(values.model, { onProgress: downloadProgressReporter() });
-    const modelDir = values.out ? path.resolve(values.out) : source;
-    if (modelDir !== source) {
-      await mkdir(modelDir, { recursive: true });
-      await cp(source, modelDir, { recursive: true, preserveTimestamps: true });
-    }
-    const model = await loadBlip({
-      model: modelDir,
-      precision: values.precision,
-      logger: createLogger({ name: 'blipline-prepare', destination: process.stderr, level: 'info' }),
-    });
-    await model.dispose();
-    process.stdout.write(
-      `${JSON.stringify({ model: model.name, kind: model.kind, dir: modelDir, precision: values.precision, graphs: model.startup.graphDir, checkpointSha256: model.checkpointSha256 })}\n`,
-    );
-    return 0;
-  } catch (error) {
-    if (error instanceof BlipError) {
-      process.stderr.write(`blipline prepare-model: ${error.message.split('\n')[0]}\n`);
-      return 1;
-    }
-    throw error;
+  const source = await resolveModelDir(values.model, { onProgress: downloadProgressReporter() });
+  const modelDir = values.out ? path.resolve(values.out) : source;
+  if (modelDir !== source) {
+    await mkdir(modelDir, { recursive: true });
+    await cp(source, modelDir, { recursive: true, preserveTimestamps: true });
   }
-}
+  const model = await loadBlip({
+    model: modelDir,
+    precision: values.precision,
+    logger: createLogger({ name: 'blipline-prepare', destination: process.stderr, defaultLevel: 'info' }),
+  });
+  await model.dispose();
+  process.stdout.write(
+    `${JSON.stringify({ model: model.name, kind: model.kind, dir: modelDir, precision: values.precision, graphs: model.startup.graphDir, checkpointSha256: model.checkpointSha256 })}\n`,
+  );
+  return 0;
+});

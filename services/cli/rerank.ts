@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import { type GenerationResult, type ImageInput, type LoadedBlipModel, loadBlip, type Precision, rerankCandidates } from '../blip/index.js';
-import { DEFAULT_RETRIEVAL_MODEL } from './task-args.js';
+import { DEFAULT_RETRIEVAL_MODEL } from './defaults.js';
+import { CliUsageError } from './errors.js';
 
 /**
  * `blipline caption --candidates N [--rerank [--rerank-model DIR|HUB_ID]]`: N beam candidates per
@@ -9,9 +10,8 @@ import { DEFAULT_RETRIEVAL_MODEL } from './task-args.js';
  * probability. The caption printed is then the best re-ranked candidate.
  */
 
-export class CandidateArgsError extends Error {
-  readonly code = 'invalid_arguments';
-}
+/** A usage error of the candidate flags (exit 2). */
+export class CandidateArgsError extends CliUsageError {}
 
 /** parseArgs options to merge into the caption command's. */
 export const candidateArgOptions = {

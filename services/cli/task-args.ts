@@ -1,5 +1,8 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { z } from 'zod';
+import { runtimeEnv } from '../core/config.js';
+import { DEFAULT_RETRIEVAL_MODEL, DEFAULT_VQA_MODEL } from './defaults.js';
+import { CliUsageError } from './errors.js';
 import type { ImageSource } from './image-inputs.js';
 
 /**
@@ -7,16 +10,10 @@ import type { ImageSource } from './image-inputs.js';
  * Errors are `TaskArgsError`s whose message is the one line the CLI prints.
  */
 
-export class TaskArgsError extends Error {
-  readonly code = 'invalid_arguments';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'TaskArgsError';
-  }
-}
+/** A usage error of `ask` / `score` (exit 2). */
+export class TaskArgsError extends CliUsageError {}
 
-export const DEFAULT_VQA_MODEL = 'Salesforce/blip-vqa-base';
-export const DEFAULT_RETRIEVAL_MODEL = 'Salesforce/blip-itm-base-coco';
+export { DEFAULT_RETRIEVAL_MODEL, DEFAULT_VQA_MODEL };
 
 export const ASK_USAGE =
   'usage: blipline ask IMAGE... --question TEXT [--model DIR|HUB_ID] [--beams N] [--max-new-tokens N] [--pixel-values FILE.f32] [--json] [--precision fp32|int8] [--threads N]';
@@ -110,7 +107,7 @@ export function parseAskArgs(argv: readonly string[]): AskArgs {
   return {
     images: imageSources(positionals, values['pixel-values']),
     question,
-    model: model ?? (process.env.BLIPLINE_VQA_MODEL || DEFAULT_VQA_MODEL),
+    model: model ?? runtimeEnv('BLIPLINE_VQA_MODEL') ?? DEFAULT_VQA_MODEL,
     ...(beams !== undefined ? { beams } : {}),
     ...(maxNewTokens !== undefined ? { maxNewTokens } : {}),
     json,

@@ -5,6 +5,9 @@ import { ConfigError } from './errors.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 const optionalString = z
   .string()
   .trim()
@@ -57,8 +60,37 @@ const envSchema = z.object({
   BLIPLINE_RECEIVE_WAIT_SECONDS: z.preprocess((v) => (v === undefined || v === '' ? 20 : v), z.coerce.number().int('must be an integer').min(0).max(20, 'must be at most 20 (the SQS maximum)')),
   BLIPLINE_RECEIVE_BATCH_SIZE: positiveInt(10).pipe(z.number().max(10, 'must be at most 10 (the SQS maximum)')),
   BLIPLINE_CLAIM_LEASE_SECONDS: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int('must be an integer').positive('must be positive').optional()),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
+
+const unsetIfEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), schema.optional());
+
+/**
+ * The variables the CLI and the local runtime read on their own (outside `loadConfig`): each is
+ * optional, an empty value counts as unset, and a set value must be valid.
+ */
+const runtimeEnvSchema = z.object({
+  LOG_LEVEL: unsetIfEmpty(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })),
+  BLIPLINE_MODEL: unsetIfEmpty(z.string().trim()),
+  BLIPLINE_VQA_MODEL: unsetIfEmpty(z.string().trim()),
+  BLIPLINE_PRECISION: unsetIfEmpty(z.enum(['fp32', 'int8'], { error: 'must be fp32 or int8' })),
+  BLIPLINE_CACHE_DIR: unsetIfEmpty(z.string()),
+  BLIPLINE_FIXTURES: unsetIfEmpty(z.string()),
+  PORT: unsetIfEmpty(z.coerce.number({ error: 'must be a port number' }).int('must be an integer').min(0).max(65_535, 'must be at most 65535')),
+  HOST: unsetIfEmpty(z.string().trim()),
+});
+export type RuntimeEnv = z.output<typeof runtimeEnvSchema>;
+
+/**
+ * One variable of the runtime environment, validated; throws a ConfigError naming it when its
+ * value is invalid. Reading one variable at a time keeps an unrelated bad variable from failing
+ * a command that never uses it.
+ */
+export function runtimeEnv<K extends keyof RuntimeEnv>(name: K, env: NodeJS.ProcessEnv = process.env): RuntimeEnv[K] {
+  const parsed = runtimeEnvSchema.shape[name].safeParse(env[name]);
+  if (!parsed.success) throw new ConfigError([`${name}: ${parsed.error.issues[0]?.message ?? 'is invalid'} (got ${JSON.stringify(env[name])})`]);
+  return parsed.data as RuntimeEnv[K];
+}
 
 export interface Config {
   region: string;
@@ -92,7 +124,7 @@ export interface Config {
   receiveBatchSize: number;
   /** Worker: lease of a caption claim (renewed while the model runs; a dead worker's claim lapses after it). Default: the visibility timeout. */
   claimLeaseSeconds: number;
-  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  logLevel: LogLevel;
 }
 
 /**

@@ -1,12 +1,17 @@
-import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { pino, type Logger } from 'pino';
+import { type LogLevel, runtimeEnv } from './config.js';
 
 export type { Logger };
 
-/** JSON logs on stdout (pino); children carry `requestId` / `jobId` / `imageId` bindings. */
-export function createLogger(options: { level?: LevelWithSilent; name?: string; destination?: NodeJS.WritableStream } = {}): Logger {
+/**
+ * The one logger factory: JSON logs (pino) on stdout unless `destination` says otherwise; children
+ * carry `requestId` / `jobId` / `imageId` bindings. Level: `level`, else LOG_LEVEL (validated: an
+ * invalid value throws a ConfigError naming it), else `defaultLevel`, else info.
+ */
+export function createLogger(options: { level?: LogLevel; defaultLevel?: LogLevel; name?: string; destination?: NodeJS.WritableStream } = {}): Logger {
   return pino(
     {
-      level: options.level ?? (process.env.LOG_LEVEL as LevelWithSilent | undefined) ?? 'info',
+      level: options.level ?? runtimeEnv('LOG_LEVEL') ?? options.defaultLevel ?? 'info',
       base: { service: options.name ?? 'blipline' },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },

@@ -63,12 +63,12 @@ describe('blipline caption --candidates --rerank', () => {
   });
 
   it.each([
-    [['--rerank'], '--rerank needs --candidates N'],
-    [['--candidates', '1'], '--candidates must be between 2 and 16'],
-    [['--candidates', '3', '--rerank', '--rerank-model', vqaModelDir], 'is a vqa checkpoint (BlipForQuestionAnswering); this needs a retrieval checkpoint'],
-  ])('%j fails in one line', async (args, message) => {
+    [['--rerank'], 2, '--rerank needs --candidates N'],
+    [['--candidates', '1'], 2, '--candidates must be between 2 and 16'],
+    [['--candidates', '3', '--rerank', '--rerank-model', vqaModelDir], 1, 'is a vqa checkpoint (BlipForQuestionAnswering); this needs a retrieval checkpoint'],
+  ])('%j fails in one line (usage errors exit 2, runtime failures 1)', async (args, code, message) => {
     const run = await caption(['--pixel-values', fixturePath('pixel_values/photo_chelsea.jpg.f32'), '--model', captioningModelDir, ...args]);
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(code);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
     expect(run.stderr).toContain(message);
   });

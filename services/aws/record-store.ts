@@ -17,6 +17,13 @@ import { RecordConflictError } from './errors.js';
 
 type Item = Record<string, unknown>;
 
+/**
+ * The model part of a caption's dedup key: a plain name, or `{name, key}` where `key` also names the
+ * precision and checkpoint (`captionModelKey` in core/keys.ts) and `name` is the record's readable `model`.
+ */
+export type CaptionModel = string | { name: string; key: string };
+const captionModel = (m: CaptionModel): { name: string; key: string } => (typeof m === 'string' ? { name: m, key: m } : m);
+
 function isConditionFailure(error: unknown): boolean {
   return (error as { name?: string })?.name === 'ConditionalCheckFailedException';
 }
@@ -220,8 +227,8 @@ export class RecordStore {
 
   // ---- captions by content hash --------------------------------------------------------------
 
-  async getCaption(model: string, sha256: string, prompt?: string): Promise<CaptionRecord | undefined> {
-    const item = await this.get(PK.caption(model, sha256, prompt));
+  async getCaption(model: CaptionModel, sha256: string, prompt?: string): Promise<CaptionRecord | undefined> {
+    const item = await this.get(PK.caption(captionModel(model).key, sha256, prompt));
     if (!item) return undefined;
     const { prompt: _prompt, ...rest } = item;
     return captionRecordSchema.parse(rest);
@@ -231,13 +238,14 @@ export class RecordStore {
    * Claims the inference of (model, content, prompt) for `owner` for `leaseMs`. Exactly one worker
    * wins while a claim is live; an expired claim (its worker died) can be taken over.
    */
-  async claimCaption(model: string, sha256: string, prompt: string | undefined, owner: string, leaseMs: number): Promise<ClaimOutcome> {
+  async claimCaption(model: CaptionModel, sha256: string, prompt: string | undefined, owner: string, leaseMs: number): Promise<ClaimOutcome> {
+    const { name, key } = captionModel(model);
     const nowMs = this.nowMs();
     try {
       await this.doc.send(
         new PutCommand({
           TableName: this.table,
-          Item: { pk: PK.caption(model, sha256, prompt), ttl: this.ttl(), state: 'pending', model, contentSha256: sha256, prompt, owner, leaseUntil: nowMs + leaseMs },
+          Item: { pk: PK.caption(key, sha256, prompt), ttl: this.ttl(), state: 'pending', model: name, modelKey: key, contentSha256: sha256, prompt, owner, leaseUntil: nowMs + leaseMs },
           ConditionExpression: 'attribute_not_exists(pk) OR #ttl < :nowS OR (#state = :pending AND (#leaseUntil < :nowMs OR #owner = :owner))',
           ExpressionAttributeNames: { '#ttl': 'ttl', '#state': 'state', '#leaseUntil': 'leaseUntil', '#owner': 'owner' },
           ExpressionAttributeValues: { ':nowS': Math.floor(nowMs / 1000), ':pending': 'pending', ':nowMs': nowMs, ':owner': owner },
@@ -255,21 +263,21 @@ export class RecordStore {
   }
 
   /** Extends a live claim (heartbeat); false when the claim is no longer ours. */
-  renewCaptionClaim(model: string, sha256: string, prompt: string | undefined, owner: string, leaseMs: number): Promise<boolean> {
+  renewCaptionClaim(model: CaptionModel, sha256: string, prompt: string | undefined, owner: string, leaseMs: number): Promise<boolean> {
     return this.setClaimLease(model, sha256, prompt, owner, this.nowMs() + leaseMs);
   }
 
   /** Gives a claim up (the inference failed) so another delivery can take it at once. */
-  async releaseCaptionClaim(model: string, sha256: string, prompt: string | undefined, owner: string): Promise<void> {
+  async releaseCaptionClaim(model: CaptionModel, sha256: string, prompt: string | undefined, owner: string): Promise<void> {
     await this.setClaimLease(model, sha256, prompt, owner, 0);
   }
 
-  private async setClaimLease(model: string, sha256: string, prompt: string | undefined, owner: string, until: number): Promise<boolean> {
+  private async setClaimLease(model: CaptionModel, sha256: string, prompt: string | undefined, owner: string, until: number): Promise<boolean> {
     try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.table,
-          Key: { pk: PK.caption(model, sha256, prompt) },
+          Key: { pk: PK.caption(captionModel(model).key, sha256, prompt) },
           UpdateExpression: 'SET #leaseUntil = :until',
           ConditionExpression: '#state = :pending AND #owner = :owner',
           ExpressionAttributeNames: { '#leaseUntil': 'leaseUntil', '#state': 'state', '#owner': 'owner' },
@@ -284,13 +292,14 @@ export class RecordStore {
   }
 
   /** Stores the finished caption once; if another worker stored it first, theirs is returned. */
-  async completeCaption(model: string, sha256: string, prompt: string | undefined, result: { text: string; tokenIds: number[]; inferenceMs: number }): Promise<DoneCaption> {
-    const caption: DoneCaption = { state: 'done', model, contentSha256: sha256, text: result.text, tokenIds: result.tokenIds, inferenceMs: result.inferenceMs, createdAt: this.iso() };
+  async completeCaption(model: CaptionModel, sha256: string, prompt: string | undefined, result: { text: string; tokenIds: number[]; inferenceMs: number }): Promise<DoneCaption> {
+    const { name, key } = captionModel(model);
+    const caption: DoneCaption = { state: 'done', model: name, contentSha256: sha256, text: result.text, tokenIds: result.tokenIds, inferenceMs: result.inferenceMs, createdAt: this.iso() };
     try {
       await this.doc.send(
         new PutCommand({
           TableName: this.table,
-          Item: { pk: PK.caption(model, sha256, prompt), ttl: this.ttl(), prompt, ...caption },
+          Item: { pk: PK.caption(key, sha256, prompt), ttl: this.ttl(), prompt, modelKey: key, ...caption },
           ConditionExpression: 'attribute_not_exists(pk) OR #state = :pending OR #ttl < :nowS',
           ExpressionAttributeNames: { '#state': 'state', '#ttl': 'ttl' },
           ExpressionAttributeValues: { ':pending': 'pending', ':nowS': Math.floor(this.nowMs() / 1000) },

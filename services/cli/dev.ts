@@ -32,9 +32,15 @@ fixture checkpoint, whose captions are meaningless, when the Hub cannot be reach
  * Loads a model; when the model is the default Hub id and cannot be fetched, loads the tiny
  * fixture checkpoint instead and says so loudly.
  */
-async function loadWithFallback(model: string, isDefault: boolean, fixture: string, precision: 'fp32' | 'int8', logger: Logger): Promise<BlipModel> {
+async function loadWithFallback(
+  model: string,
+  isDefault: boolean,
+  fixture: string,
+  precision: 'fp32' | 'int8',
+  logger: Logger,
+): Promise<BlipModel & { precision: 'fp32' | 'int8' }> {
   try {
-    return await loadBlip({ model, precision, logger });
+    return Object.assign(await loadBlip({ model, precision, logger }), { precision });
   } catch (error) {
     if (!isDefault || !existsSync(fixture)) throw error;
     const banner = '!'.repeat(100);
@@ -43,7 +49,7 @@ async function loadWithFallback(model: string, isDefault: boolean, fixture: stri
         `!!! FALLING BACK TO THE TINY FIXTURE CHECKPOINT ${fixture}\n` +
         `!!! ITS WEIGHTS ARE RANDOM: CAPTIONS AND ANSWERS ARE MEANINGLESS. Pass --model DIR for real captions.\n${banner}\n\n`,
     );
-    return loadBlip({ model: fixture, precision: 'fp32', logger });
+    return Object.assign(await loadBlip({ model: fixture, precision: 'fp32', logger }), { precision: 'fp32' as const });
   }
 }
 
@@ -119,7 +125,7 @@ export async function runDev(argv: string[]): Promise<number> {
   }
   const { worker, close: closeWorker } = createWorker(
     config,
-    { captioner: blipCaptioner(caption), answerer: blipAnswerer(vqa) },
+    { captioner: blipCaptioner(caption, { precision: caption.precision }), answerer: blipAnswerer(vqa) },
     { logger: logger.child({ component: 'worker' }), metrics },
   );
   const workerDone = worker.start();

@@ -17,6 +17,15 @@ export const PK = {
   question: (imageId: string, questionId: string) => `question#${imageId}#${questionId}`,
 } as const;
 
+/**
+ * The model part of a caption's dedup key: the model name, its precision and the first 16 hex digits of
+ * its checkpoint's sha256, so switching fp32/int8 or deploying a new revision of the same model never
+ * serves captions of the old one (e.g. `Salesforce/blip-image-captioning-base@int8@3f2a...`).
+ */
+export function captionModelKey(name: string, precision: string, checkpointSha256: string): string {
+  return `${name}@${precision}@${checkpointSha256.slice(0, 16)}`;
+}
+
 /** Object key for an API upload: the server-generated image id under UPLOAD_PREFIX, never a user path. */
 export function uploadKey(imageId: string): string {
   return `${UPLOAD_PREFIX}${imageId}`;

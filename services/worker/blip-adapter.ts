@@ -1,4 +1,5 @@
 import type { BlipModel } from '../blip/index.js';
+import { captionModelKey } from '../core/keys.js';
 import { ImageInputError } from '../blip/processing/errors.js';
 import type { Captioner, Outcome, QuestionAnswerer } from './captioner.js';
 
@@ -9,11 +10,12 @@ function badImage(error: ImageInputError): Outcome {
 /**
  * Captioner over the BLIP runtime. A batch is one `caption()` call; when one of its images is not
  * decodable the runtime rejects the whole call, so the batch is then retried image by image to
- * give each its own outcome.
+ * give each its own outcome. `precision` (what the model was loaded with) goes into the dedup key.
  */
-export function blipCaptioner(model: BlipModel): Captioner {
+export function blipCaptioner(model: BlipModel, options: { precision?: 'fp32' | 'int8' } = {}): Captioner {
   return {
     name: model.name,
+    dedupKey: captionModelKey(model.name, options.precision ?? 'fp32', model.checkpointSha256),
     async caption(images, options = {}) {
       const captionOptions = options.prompt ? { prompt: options.prompt } : {};
       try {

@@ -14,8 +14,13 @@ export type Outcome = { ok: true; generation: Generation } | { ok: false; reason
  * takes a batch of encoded images; a bad image fails alone, never the whole batch.
  */
 export interface Captioner {
-  /** Model name written on records and used in the caption dedup key. */
+  /** Model name written on records. */
   readonly name: string;
+  /**
+   * The model part of the caption dedup key: name, precision and checkpoint hash (`captionModelKey`), so a
+   * different precision or checkpoint revision never reuses old captions. @default name
+   */
+  readonly dedupKey?: string;
   caption(images: Uint8Array[], options?: { prompt?: string }): Promise<Outcome[]>;
 }
 

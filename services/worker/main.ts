@@ -33,7 +33,7 @@ export async function runWorker(): Promise<number> {
   const models = await loadWorkerModels(config, logger);
   const { worker, close } = createWorker(
     config,
-    { captioner: blipCaptioner(models.caption), answerer: models.vqa ? blipAnswerer(models.vqa) : undefined },
+    { captioner: blipCaptioner(models.caption, { precision: config.precision }), answerer: models.vqa ? blipAnswerer(models.vqa) : undefined },
     { logger },
   );
   const stop = (signal: string) => {

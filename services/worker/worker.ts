@@ -94,8 +94,11 @@ export class Worker {
   /** Caption claims held while the model runs (renewed by the heartbeat). */
   private readonly claims = new Map<string, { sha256: string; prompt: string | undefined }>();
   private running: Promise<void> | undefined;
+  /** The caption dedup key's model part (name + precision + checkpoint) and the readable name for records. */
+  private readonly captionModel: { name: string; key: string };
 
   constructor(private readonly deps: WorkerDeps) {
+    this.captionModel = { name: deps.captioner.name, key: deps.captioner.dedupKey ?? deps.captioner.name };
     const visibilityTimeoutSeconds = deps.options.visibilityTimeoutSeconds ?? 60;
     this.o = {
       visibilityTimeoutSeconds,
@@ -145,7 +148,7 @@ export class Worker {
 
   private async loop(): Promise<void> {
     const heartbeat = setInterval(() => void this.heartbeat(), Math.max(1_000, (this.o.visibilityTimeoutSeconds * 1000) / 3));
-    this.deps.logger.info({ workerId: this.id, captioner: this.deps.captioner.name, vqa: this.deps.answerer?.name ?? null }, 'worker started');
+    this.deps.logger.info({ workerId: this.id, captioner: this.deps.captioner.name, captionKey: this.captionModel.key, vqa: this.deps.answerer?.name ?? null }, 'worker started');
     try {
       let next: Promise<ReceivedMessage[]> | undefined = this.receive();
       while (next) {
@@ -187,7 +190,7 @@ export class Worker {
     try {
       if (messages.length > 0) await this.deps.queue.changeVisibility(messages, this.o.visibilityTimeoutSeconds);
       for (const claim of this.claims.values()) {
-        await this.deps.records.renewCaptionClaim(this.deps.captioner.name, claim.sha256, claim.prompt, this.id, this.o.claimLeaseMs);
+        await this.deps.records.renewCaptionClaim(this.captionModel, claim.sha256, claim.prompt, this.id, this.o.claimLeaseMs);
       }
     } catch (error) {
       this.deps.logger.warn({ err: error }, 'visibility heartbeat failed');
@@ -319,12 +322,12 @@ export class Worker {
   }
 
   private async lookupCaption(sha256: string, prompt: string | undefined): Promise<DoneCaption | undefined> {
-    const model = this.deps.captioner.name;
-    const cached = await this.deps.cache.getJson(CACHE_KEYS.caption(model, sha256, prompt), (v) => captionRecordSchema.parse(v));
+    const model = this.captionModel;
+    const cached = await this.deps.cache.getJson(CACHE_KEYS.caption(model.key, sha256, prompt), (v) => captionRecordSchema.parse(v));
     if (cached?.state === 'done') return cached;
     const stored = await this.deps.records.getCaption(model, sha256, prompt);
     if (stored?.state === 'done') {
-      await this.deps.cache.setJson(CACHE_KEYS.caption(model, sha256, prompt), stored, 86_400);
+      await this.deps.cache.setJson(CACHE_KEYS.caption(model.key, sha256, prompt), stored, 86_400);
       return stored;
     }
     return undefined;
@@ -333,7 +336,7 @@ export class Worker {
   /** Captions the open items: one lookup per distinct content, one model call per prompt for the misses. */
   private async caption(items: Item[]): Promise<void> {
     if (items.length === 0) return;
-    const model = this.deps.captioner.name;
+    const model = this.captionModel;
     const groups = new Map<string, Item[]>();
     for (const item of items) {
       const key = `${item.sha256}\u0000${item.prompt ?? ''}`;
@@ -433,7 +436,7 @@ export class Worker {
   }
 
   private async completeCaption(first: Item, generation: Generation, inferenceMs: number): Promise<DoneCaption> {
-    const model = this.deps.captioner.name;
+    const model = this.captionModel;
     let done: DoneCaption;
     try {
       done = await this.deps.records.completeCaption(model, first.sha256!, first.prompt, { ...generation, inferenceMs });
@@ -444,19 +447,19 @@ export class Worker {
     } finally {
       this.claims.delete(`${first.sha256}\u0000${first.prompt ?? ''}`);
     }
-    await this.deps.cache.setJson(CACHE_KEYS.caption(model, first.sha256!, first.prompt), done, 86_400);
+    await this.deps.cache.setJson(CACHE_KEYS.caption(model.key, first.sha256!, first.prompt), done, 86_400);
     return done;
   }
 
   private async releaseClaim(first: Item): Promise<void> {
     this.claims.delete(`${first.sha256}\u0000${first.prompt ?? ''}`);
-    await this.deps.records.releaseCaptionClaim(this.deps.captioner.name, first.sha256!, first.prompt, this.id).catch(() => undefined);
+    await this.deps.records.releaseCaptionClaim(this.captionModel, first.sha256!, first.prompt, this.id).catch(() => undefined);
   }
 
   /** Another worker holds the claim for this content: wait for its caption (or take over a lapsed claim). */
   private async waitForOtherWorker(group: Item[]): Promise<void> {
     const first = group[0]!;
-    const model = this.deps.captioner.name;
+    const model = this.captionModel;
     const deadline = Date.now() + this.o.claimWaitMs;
     try {
       while (Date.now() < deadline) {

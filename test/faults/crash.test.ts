@@ -66,7 +66,9 @@ describe('crash mid-job (worker SIGKILLed during a model batch, then restarted)'
     const model = [...atKill.values()].find((r) => r?.model)?.model ?? first.logged('worker started')[0]?.captioner;
     expect(typeof model).toBe('string');
     const distinctShas = [...new Set(images.map(sha256))];
-    const captionsAtKill = await Promise.all(distinctShas.map((s) => records.getCaption(String(model), s)));
+    // Captions are keyed by name + precision + checkpoint (the worker logs that key when it starts).
+    const captionKey = { name: String(model), key: String(first.logged('worker started')[0]?.captionKey) };
+    const captionsAtKill = await Promise.all(distinctShas.map((s) => records.getCaption(captionKey, s)));
     const abandoned = captionsAtKill.filter((c): c is Extract<CaptionRecord, { state: 'pending' }> => c?.state === 'pending' && c.owner === workerId);
     expect(abandoned.length).toBeGreaterThan(0);
     const stuckProcessing = [...atKill.values()].filter((r) => r?.status === 'processing').length;
@@ -95,7 +97,7 @@ describe('crash mid-job (worker SIGKILLed during a model batch, then restarted)'
       expect(done.get(`crash/dup-${d}.png`)?.tokenIds).toEqual(done.get(`crash/img-${d}.png`)?.tokenIds);
     }
     // The abandoned claims were taken over and completed.
-    const captionsAfter = await Promise.all(abandoned.map((c) => records.getCaption(String(model), c.contentSha256)));
+    const captionsAfter = await Promise.all(abandoned.map((c) => records.getCaption(captionKey, c.contentSha256)));
     expect(captionsAfter.every((c) => c?.state === 'done')).toBe(true);
 
     const inferences = first.inferences() + second.inferences();

@@ -1,10 +1,11 @@
+import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../services/api/app.js';
 import { createApiDeps } from '../../services/api/deps.js';
 import type { RecordStore } from '../../services/aws/record-store.js';
 import type { Config } from '../../services/core/config.js';
-import { imageIdForKey } from '../../services/core/keys.js';
+import { PK, imageIdForKey } from '../../services/core/keys.js';
 import { createLogger } from '../../services/core/logger.js';
 import type { ImageRecord } from '../../services/core/records.js';
 import { objectCreatedNotification, testEventNotification } from '../../services/local/s3-event.js';
@@ -192,7 +193,8 @@ describe('slow job (scenario 7)', () => {
     // model); the other images of the receive are large (decoding and resizing take a while too).
     const CLAIM_MS = VISIBILITY_S * 3_000;
     const contested = await noiseImage(70_000, { width: 1600, height: 1200, format: 'jpeg' });
-    const model = String(worker.logged('worker started')[0]?.captioner);
+    const started = worker.logged('worker started')[0];
+    const model = { name: String(started?.captioner), key: String(started?.captionKey) };
     expect(await records.claimCaption(model, sha256(contested), undefined, 'another-worker', CLAIM_MS)).toEqual({ kind: 'claimed' });
     const claimedAt = Date.now();
     const keys = Array.from({ length: SLOW_IMAGES }, (_, i) => `slow/large-${i}.jpg`);
@@ -238,6 +240,26 @@ describe('Redis outage (scenario 3)', () => {
     await drained();
     expect(await peekDlq(sqs(), stack())).toEqual([]);
     console.info(`[faults] redis outage: ${n} images (${n / 2} distinct), ${[...all.values()].filter((r) => r.status === 'done').length} done, 0 failed; ${during.filter((s) => s === 200).length}/${n} lookups answered during the outage; ${cached.filter(Boolean).length}/${n} cached after`);
+  });
+});
+
+describe('a message that keeps failing (scenario 6, DLQ)', () => {
+  it('an unexpected error on every receive: retried with backoff, recorded failed: processing_error on the last receive, then in the DLQ', { timeout: 240_000 }, async () => {
+    // The unexpected fault: the image's record in the table is unreadable (written by something else,
+    // `createdAt` a number), so every attempt fails validation. Nothing about the image is wrong.
+    const key = 'unexpected/unreadable-record.png';
+    const imageId = imageIdForKey(key);
+    const table = stack().dynamodb.table;
+    await clients().dynamodb.send(new PutItemCommand({ TableName: table, Item: { pk: { S: PK.image(imageId) }, imageId: { S: imageId }, createdAt: { N: '12345' } } }));
+    await drop(s3(), stack(), key, await noiseImage(95_000));
+    await poll(() => peekDlq(sqs(), stack()), (bodies) => bodies.some((b) => b.includes('unreadable-record')), 120_000, 'the message in the DLQ', 500);
+    const receives = [...new Set(linesOfKey(key).map((l) => Number(l.receiveCount)))].sort();
+    expect(receives).toEqual([1, 2, 3, 4, 5]);
+    const raw = await clients().dynamodb.send(new GetItemCommand({ TableName: table, Key: { pk: { S: PK.image(imageId) } }, ConsistentRead: true }));
+    expect(raw.Item?.status?.S).toBe('failed');
+    expect(raw.Item?.error?.M?.code?.S).toBe('processing_error');
+    expect(raw.Item?.error?.M?.message?.S).toMatch(/processing failed 5 times/);
+    console.info(`[faults] unexpected failure: receives ${receives.join(',')}, record failed: processing_error, message in the DLQ`);
   });
 });
 

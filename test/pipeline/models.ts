@@ -12,6 +12,9 @@ export class Counting implements Captioner {
   get name() {
     return this.inner.name;
   }
+  get dedupKey() {
+    return this.inner.dedupKey;
+  }
   async caption(images: Uint8Array[], options?: { prompt?: string }): Promise<Outcome[]> {
     this.calls += 1;
     this.images += images.length;

@@ -18,6 +18,7 @@ import { Worker, type WorkerOptions } from '../../services/worker/worker.js';
 import { fixturePath } from '../support/fixtures.js';
 import { useLocalStack } from '../support/local-stack.js';
 import { Counting, loadCaptioner } from '../pipeline/models.js';
+import { blipCaptioner } from '../../services/worker/blip-adapter.js';
 import type { BlipModel } from '../../services/blip/index.js';
 import { configFor, CountingQueue, waitFor } from '../pipeline/support.js';
 
@@ -117,10 +118,31 @@ describe('worker', () => {
     await put(key, 'tiny_7x5.png');
     const failed = await waitFor(() => records().getImage(imageId), (r): r is ImageRecord => r?.status === 'failed', 40_000, 'failed record');
     expect(failed?.error?.message).toContain('simulated caption write failure');
-    const claim = await records().getCaption(captioner.name, failed!.contentSha256!, undefined);
+    const claim = await records().getCaption({ name: captioner.name, key: captioner.dedupKey ?? captioner.name }, failed!.contentSha256!, undefined);
     // Released (lease 0), not renewed by the heartbeat that runs every second here.
     expect(claim?.state).toBe('pending');
     expect(claim?.state === 'pending' && claim.leaseUntil).toBe(0);
+  });
+
+  it('keys caption dedup on precision and checkpoint: another precision of the same model infers again', async () => {
+    const fp32 = blipCaptioner(model!, { precision: 'fp32' });
+    const int8 = blipCaptioner(model!, { precision: 'int8' });
+    expect(fp32.name).toBe(int8.name);
+    expect(fp32.dedupKey).toBe(`${model!.name}@fp32@${model!.checkpointSha256.slice(0, 16)}`);
+    expect(int8.dedupKey).toBe(`${model!.name}@int8@${model!.checkpointSha256.slice(0, 16)}`);
+    const first = new Counting(fp32);
+    const a = startWorker({ captioner: first });
+    await put('variant/a.png', 'gradient_640x480.png');
+    await waitFor(() => records().getImage(imageIdForKey('variant/a.png')), (r) => r?.status === 'done', 30_000, 'a done');
+    await a.worker.stop();
+    const second = new Counting(int8);
+    startWorker({ captioner: second });
+    await put('variant/b.png', 'gradient_640x480.png');
+    const b = await waitFor(() => records().getImage(imageIdForKey('variant/b.png')), (r) => r?.status === 'done', 30_000, 'b done');
+    expect(first.images).toBe(1);
+    expect(second.images).toBe(1);
+    expect(b?.cacheHit).toBe(false);
+    expect(b?.model).toBe(model!.name);
   });
 
   it('extends visibility while a job runs longer than the visibility timeout: one delivery', async () => {

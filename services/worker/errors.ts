@@ -6,3 +6,10 @@ export class RetryableJobError extends BliplineError {
     super('retryable', message, options);
   }
 }
+
+/** The queue could not be polled `receiveFailureLimit` times in a row: the worker gives up (non-zero exit). */
+export class ReceiveFailedError extends BliplineError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('receive_failed', message, options);
+  }
+}

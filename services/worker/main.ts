@@ -25,7 +25,8 @@ export async function loadWorkerModels(config: Pick<Config, 'model' | 'vqaModel'
 
 /**
  * `blipline worker`: the SQS consumer as a process (the Fargate task's command). SIGTERM/SIGINT
- * stop receiving, finish the job in hand, and exit 0.
+ * stop receiving, finish the job in hand, and exit 0. When receives keep failing (wrong credentials, deleted
+ * queue) it backs off exponentially and, after `receiveFailureLimit` failures in a row, exits non-zero.
  */
 export async function runWorker(): Promise<number> {
   const config = loadConfig(process.env, { requireModel: true });
@@ -42,8 +43,12 @@ export async function runWorker(): Promise<number> {
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
-  await worker.start();
-  await close();
-  await Promise.all([models.caption.dispose(), models.vqa?.dispose()]);
+  try {
+    // Rejects when the queue cannot be polled repeatedly: the process then exits non-zero and ECS replaces it.
+    await worker.start();
+  } finally {
+    await close();
+    await Promise.all([models.caption.dispose(), models.vqa?.dispose()]);
+  }
   return 0;
 }

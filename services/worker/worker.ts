@@ -11,7 +11,7 @@ import { imageIdForKey } from '../core/keys.js';
 import { METRICS, type Metrics } from '../core/metrics.js';
 import { captionRecordSchema, publicImage, type DoneCaption, type FailureReason, type ImageRecord, type RecordError } from '../core/records.js';
 import type { Captioner, Generation, Outcome, QuestionAnswerer } from './captioner.js';
-import { RetryableJobError } from './errors.js';
+import { ReceiveFailedError, RetryableJobError } from './errors.js';
 
 export interface WorkerOptions {
   /** Largest object read (bytes); larger ones fail `too_large` without downloading. */
@@ -34,6 +34,12 @@ export interface WorkerOptions {
   claimWaitMs?: number;
   /** Cache TTL of final records. @default 3600 */
   cacheTtlSeconds?: number;
+  /**
+   * Consecutive failed receives (wrong credentials, deleted queue, no network) after which `start()` rejects, so
+   * the process exits non-zero and ECS replaces the task (and the error alarm fires). Between them the worker
+   * backs off exponentially: 1 s, 2 s, 4 s ... capped at 30 s. @default 8 (about 2 minutes)
+   */
+  receiveFailureLimit?: number;
 }
 
 export interface WorkerDeps {
@@ -94,6 +100,10 @@ export class Worker {
   /** Caption claims held while the model runs (renewed by the heartbeat). */
   private readonly claims = new Map<string, { sha256: string; prompt: string | undefined }>();
   private running: Promise<void> | undefined;
+  /** Receives that failed in a row (reset by a successful one). */
+  private receiveFailures = 0;
+  /** Set when the worker must give up (start() rejects with it). */
+  private fatal: Error | undefined;
   /** The caption dedup key's model part (name + precision + checkpoint) and the readable name for records. */
   private readonly captionModel: { name: string; key: string };
 
@@ -107,12 +117,16 @@ export class Worker {
       claimLeaseMs: visibilityTimeoutSeconds * 1000,
       claimWaitMs: 120_000,
       cacheTtlSeconds: 3_600,
+      receiveFailureLimit: 8,
       // Options given as undefined keep their defaults.
       ...(Object.fromEntries(Object.entries(deps.options).filter(([, v]) => v !== undefined)) as WorkerOptions),
     };
   }
 
-  /** Starts the receive loop; resolves when it has stopped. */
+  /**
+   * Starts the receive loop; resolves when it has stopped, rejects (ReceiveFailedError) when the queue could not
+   * be polled `receiveFailureLimit` times in a row.
+   */
   start(): Promise<void> {
     this.running ??= this.loop();
     return this.running;
@@ -125,7 +139,8 @@ export class Worker {
       this.abort.abort();
       this.deps.logger.info('worker stopping: no new receives, finishing the job in hand');
     }
-    await this.running;
+    // A loop that gave up has already reported it through start().
+    await this.running?.catch(() => undefined);
   }
 
   private async receive(): Promise<ReceivedMessage[]> {
@@ -137,11 +152,20 @@ export class Worker {
         signal: this.abort.signal,
       });
       for (const m of messages) this.held.set(m.messageId, m);
+      this.receiveFailures = 0;
       return messages;
     } catch (error) {
       if (this.stopping) return [];
-      this.deps.logger.error({ err: error }, 'receive failed; retrying in 1 s');
-      await sleep(1_000, this.abort.signal);
+      this.receiveFailures += 1;
+      if (this.receiveFailures >= this.o.receiveFailureLimit) {
+        // Not thrown here: this receive may be a prefetch nobody awaits yet. The loop sees it and gives up.
+        this.fatal = new ReceiveFailedError(`${this.receiveFailures} receives in a row failed; last error: ${describe(error)}`, { cause: error });
+        this.deps.logger.error({ err: error, failures: this.receiveFailures }, 'receive keeps failing: the worker gives up');
+        return [];
+      }
+      const delayMs = Math.min(1_000 * 2 ** (this.receiveFailures - 1), 30_000);
+      this.deps.logger.error({ err: error, failures: this.receiveFailures, limit: this.o.receiveFailureLimit, delayMs }, 'receive failed; backing off');
+      await sleep(delayMs, this.abort.signal);
       return [];
     }
   }
@@ -154,7 +178,7 @@ export class Worker {
       while (next) {
         const messages = await next;
         // Prefetch: the next long poll runs while this batch is in the model.
-        next = this.stopping ? undefined : this.receive();
+        next = this.stopping || this.fatal ? undefined : this.receive();
         if (messages.length === 0) continue;
         if (this.stopping) {
           await this.release(messages);
@@ -168,6 +192,7 @@ export class Worker {
           for (const m of messages) this.held.delete(m.messageId);
         }
       }
+      if (this.fatal) throw this.fatal;
     } finally {
       clearInterval(heartbeat);
       if (this.held.size > 0) await this.release([...this.held.values()]);

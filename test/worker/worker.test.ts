@@ -145,6 +145,12 @@ describe('worker', () => {
     expect(b?.model).toBe(model!.name);
   });
 
+  it('backs off on failing receives and gives up (start() rejects) after receiveFailureLimit failures in a row', async () => {
+    const missing = new Queue(createSqsClient(config), `${config.queueUrl}-deleted`);
+    const { done } = startWorker({ queue: missing, worker: { receiveFailureLimit: 3 } });
+    await expect(done).rejects.toMatchObject({ code: 'receive_failed' });
+  });
+
   it('extends visibility while a job runs longer than the visibility timeout: one delivery', async () => {
     const slow: Captioner = {
       name: captioner.name,

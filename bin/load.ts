@@ -4,9 +4,8 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { runtimeEnv } from '../services/core/config.js';
+import { fixturesDir, runtimeEnv } from '../services/core/config.js';
 import { createLogger } from '../services/core/logger.js';
-import { fixturesDir } from '../services/core/paths.js';
 import { runLoad } from '../services/load/index.js';
 
 const defaultModel = path.join(fixturesDir(), 'blip-tiny-captioning');

@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { runtimeEnv } from '../core/config.js';
+import { repoRoot } from '../core/paths.js';
 import { openCheckpoint } from './checkpoint/index.js';
 import type { BlipModelKind } from './config.js';
 import { BlipUsageError } from './errors.js';
@@ -101,10 +102,9 @@ export interface LoadedBlipModel extends BlipModel {
   readonly startup: StartupInfo;
 }
 
-const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
+/** The compiled-graph cache: BLIPLINE_CACHE_DIR, else .cache/blipline/graphs in the repository. */
 export function defaultCacheDir(): string {
-  return process.env.BLIPLINE_CACHE_DIR || path.join(repositoryRoot, '.cache/blipline/graphs');
+  return runtimeEnv('BLIPLINE_CACHE_DIR') ?? path.join(repoRoot, '.cache/blipline/graphs');
 }
 
 /** Marker a Hub download leaves in the checkpoint folder (kept when the folder is copied). */
@@ -204,8 +204,8 @@ class LocalBlipModel implements LoadedBlipModel {
   async score(image: ImageInput, texts: string[]): Promise<ScoreResult[]> {
     this.requireKind('retrieval', 'score');
     const valid = validateTexts(texts);
-    const [pixels] = await this.pixelValues([image]);
-    const { scores } = await scoreImage(this.runtime, this.tokenizer, pixels as Float32Array, valid);
+    const pixels = await this.imagePixels(image);
+    const { scores } = await scoreImage(this.runtime, this.tokenizer, pixels, valid);
     return scores;
   }
 
@@ -220,6 +220,13 @@ class LocalBlipModel implements LoadedBlipModel {
   }
 
   /** Preprocessed `[1, 3, S, S]` pixel values of each input, checked against the vision tower's size. */
+  /** One image's preprocessed pixel values. */
+  private async imagePixels(image: ImageInput): Promise<Float32Array> {
+    const [pixels] = await this.pixelValues([image]);
+    if (!pixels) throw new BlipUsageError('invalid_input', 'no image given');
+    return pixels;
+  }
+
   private async pixelValues(images: readonly ImageInput[]): Promise<Float32Array[]> {
     const size = this.runtime.config.vision_config.image_size;
     return Promise.all(

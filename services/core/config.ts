@@ -1,9 +1,7 @@
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+import { repoRoot } from './paths.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -175,4 +173,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
     claimLeaseSeconds: e.BLIPLINE_CLAIM_LEASE_SECONDS ?? e.BLIPLINE_VISIBILITY_TIMEOUT_SECONDS,
     logLevel: e.LOG_LEVEL,
   };
+}
+
+/** The tiny fixture checkpoints: BLIPLINE_FIXTURES, else ../shared/fixtures/blip-tiny next to the repository. */
+export function fixturesDir(): string {
+  return runtimeEnv('BLIPLINE_FIXTURES') ?? path.resolve(repoRoot, '../shared/fixtures/blip-tiny');
 }

@@ -1,6 +1,7 @@
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { LambdaEvent } from 'hono/aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../services/api/app.js';
 import { createApiDeps } from '../../services/api/deps.js';
@@ -218,7 +219,7 @@ describe('GET / (the upload page)', () => {
   });
 });
 
-function httpApiEvent(method: string, path: string, body?: unknown) {
+function httpApiEvent(method: string, path: string, body?: unknown): LambdaEvent {
   return {
     version: '2.0',
     routeKey: '$default',
@@ -230,6 +231,8 @@ function httpApiEvent(method: string, path: string, body?: unknown) {
       apiId: 'api',
       domainName: 'api.example',
       domainPrefix: 'api',
+      authentication: null,
+      authorizer: {},
       http: { method, path, protocol: 'HTTP/1.1', sourceIp: '198.51.100.7', userAgent: 'test' },
       requestId: 'req-1',
       routeKey: '$default',
@@ -237,7 +240,7 @@ function httpApiEvent(method: string, path: string, body?: unknown) {
       time: '27/Nov/2026:12:00:00 +0000',
       timeEpoch: Date.now(),
     },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined ? null : JSON.stringify(body),
     isBase64Encoded: false,
   };
 }
@@ -246,15 +249,14 @@ describe('Lambda handler', () => {
   it('serves the same app behind API Gateway HTTP API events', async () => {
     Object.assign(process.env, stack().env(), { LOG_LEVEL: 'silent', BLIPLINE_WEB_DIR: webDir });
     const { handler } = await import('../../services/api/lambda.js');
-    const invoke = handler as unknown as (event: unknown, context: unknown) => Promise<{ statusCode: number; body: string; headers: Record<string, string> }>;
-    const health = await invoke(httpApiEvent('GET', '/healthz'), {});
+    const health = await handler(httpApiEvent('GET', '/healthz'));
     expect(health.statusCode).toBe(200);
     expect(JSON.parse(health.body)).toMatchObject({ status: 'ok' });
-    const created = await invoke(httpApiEvent('POST', '/v1/uploads', { contentType: 'image/webp', contentLength: 100 }), {});
+    const created = await handler(httpApiEvent('POST', '/v1/uploads', { contentType: 'image/webp', contentLength: 100 }));
     expect(created.statusCode).toBe(201);
     const body = JSON.parse(created.body) as { imageId: string; upload: { url: string } };
     expect(body.upload.url).toContain(`uploads/${body.imageId}`);
-    const bad = await invoke(httpApiEvent('POST', '/v1/uploads', { contentType: 'text/html', contentLength: 100 }), {});
+    const bad = await handler(httpApiEvent('POST', '/v1/uploads', { contentType: 'text/html', contentLength: 100 }));
     expect(bad.statusCode).toBe(415);
     expect(JSON.parse(bad.body)).toMatchObject({ error: { code: 'unsupported_type' } });
   });

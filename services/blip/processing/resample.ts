@@ -222,7 +222,7 @@ interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
 }
-const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
 
 interface SimdKernels {
   memory: WasmMemory;

@@ -332,7 +332,7 @@ export async function resolveModelDir(model: string, opts: ResolveModelOptions =
   }
 
   const env = readEnv();
-  const cacheRoot = path.resolve(opts.cacheDir ?? env.BLIPLINE_HUB_CACHE ?? path.join(homedir(), '.cache', 'blipline', 'hub'));
+  const cacheRoot = path.resolve(opts.cacheDir ?? defaultHubCacheDir());
   const [owner, name] = hub.repo.split('/') as [string, string];
   const finalDir = path.join(cacheRoot, `${owner}--${name}`, encodeURIComponent(hub.revision));
   if (await exists(path.join(finalDir, COMPLETE_MARKER))) {

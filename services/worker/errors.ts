@@ -13,3 +13,10 @@ export class ReceiveFailedError extends BliplineError {
     super('receive_failed', message, options);
   }
 }
+
+/** The worker was stopped while a job waited: the job is handed back to the queue, not failed. */
+export class WorkerStoppingError extends BliplineError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('stopping', message, options);
+  }
+}

@@ -11,7 +11,7 @@ import { imageIdForKey } from '../core/keys.js';
 import { METRICS, type Metrics } from '../core/metrics.js';
 import { captionRecordSchema, publicImage, type DoneCaption, type FailureReason, type ImageRecord, type RecordError } from '../core/records.js';
 import type { Captioner, Generation, Outcome, QuestionAnswerer } from './captioner.js';
-import { ReceiveFailedError, RetryableJobError } from './errors.js';
+import { ReceiveFailedError, RetryableJobError, WorkerStoppingError } from './errors.js';
 
 export interface WorkerOptions {
   /** Largest object read (bytes); larger ones fail `too_large` without downloading. */
@@ -30,7 +30,11 @@ export interface WorkerOptions {
    * @default visibilityTimeoutSeconds * 1000 (the dead worker's messages and claims come back together)
    */
   claimLeaseMs?: number;
-  /** Longest wait for another worker's claim on the same content before retrying later. @default 120000 */
+  /**
+   * Longest wait for another worker's claim on the same content before retrying later; kept well below the
+   * 120 s ECS stop timeout. The wait polls with backoff (250 ms doubling to 2 s) and ends at once on `stop()`,
+   * which hands the message back. @default 60000
+   */
   claimWaitMs?: number;
   /** Cache TTL of final records. @default 3600 */
   cacheTtlSeconds?: number;
@@ -74,6 +78,7 @@ interface Item {
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
     const t = setTimeout(resolve, ms);
     signal?.addEventListener('abort', () => {
       clearTimeout(t);
@@ -115,7 +120,7 @@ export class Worker {
       waitSeconds: 20,
       batchSize: 10,
       claimLeaseMs: visibilityTimeoutSeconds * 1000,
-      claimWaitMs: 120_000,
+      claimWaitMs: 60_000,
       cacheTtlSeconds: 3_600,
       receiveFailureLimit: 8,
       // Options given as undefined keep their defaults.
@@ -285,6 +290,12 @@ export class Worker {
       const failed = group.filter((i) => i.error !== undefined || !i.settled);
       if (failed.length === 0) {
         await this.deleteMessage(message).catch((error: unknown) => group[0]!.log.warn({ err: error }, 'delete failed; the message will be redelivered and found done'));
+        continue;
+      }
+      if (failed.every((i) => i.error instanceof WorkerStoppingError)) {
+        // Interrupted by stop() (not a failure): hand the message straight back to the queue.
+        group[0]!.log.info('worker stopping: message handed back unfinished');
+        await this.release([message]);
         continue;
       }
       const last = message.receiveCount >= this.deps.options.maxReceiveCount;
@@ -486,9 +497,12 @@ export class Worker {
     const first = group[0]!;
     const model = this.captionModel;
     const deadline = Date.now() + this.o.claimWaitMs;
+    let delayMs = 250;
     try {
       while (Date.now() < deadline) {
-        await sleep(250);
+        await sleep(Math.min(delayMs, Math.max(0, deadline - Date.now())), this.abort.signal);
+        delayMs = Math.min(delayMs * 2, 2_000);
+        if (this.stopping) throw new WorkerStoppingError('the worker is stopping: the message goes back to the queue');
         const stored = await this.deps.records.getCaption(model, first.sha256!, first.prompt);
         if (stored?.state === 'done') return await this.finishGroup(group, stored, true);
         if (stored === undefined || stored.leaseUntil < Date.now()) {

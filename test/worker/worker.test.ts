@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
@@ -23,11 +24,20 @@ import type { BlipModel } from '../../services/blip/index.js';
 import { configFor, CountingQueue, waitFor } from '../pipeline/support.js';
 
 const stack = useLocalStack({ redis: 'none', maxReceiveCount: 2, visibilityTimeoutSeconds: 3 });
-const logger = createLogger({ level: 'silent' });
+const logger = createLogger({ level: (process.env.TEST_LOG as 'info' | undefined) ?? 'silent' });
 let config: Config;
 let captioner: Captioner;
 let model: BlipModel | undefined;
 const running: Worker[] = [];
+
+/** Records every visibility change (message id, seconds). */
+class RecordingQueue extends Queue {
+  readonly visibility: { messageId: string; seconds: number }[] = [];
+  override async changeVisibility(messages: { messageId: string; receiptHandle: string }[], seconds: number): Promise<string[]> {
+    for (const m of messages) this.visibility.push({ messageId: m.messageId, seconds });
+    return super.changeVisibility(messages, seconds);
+  }
+}
 
 /** A table whose `done` writes fail for one key: a permanent fault DynamoDB Local cannot produce. */
 class FailingStore extends RecordStore {
@@ -149,6 +159,33 @@ describe('worker', () => {
     const missing = new Queue(createSqsClient(config), `${config.queueUrl}-deleted`);
     const { done } = startWorker({ queue: missing, worker: { receiveFailureLimit: 3 } });
     await expect(done).rejects.toMatchObject({ code: 'receive_failed' });
+  });
+
+  it('on stop, a job waiting for another worker\'s caption claim hands its message back instead of waiting', async () => {
+    const bytes = await readFile(fixturePath('images', 'photo_rocket.jpg'));
+    const sha = createHash('sha256').update(bytes).digest('hex');
+    const modelKey = { name: captioner.name, key: captioner.dedupKey ?? captioner.name };
+    // Another worker holds the claim far longer than this test may take.
+    expect(await records().claimCaption(modelKey, sha, undefined, 'another-worker', 600_000)).toEqual({ kind: 'claimed' });
+    const queue = new RecordingQueue(createSqsClient(config), config.queueUrl);
+    // Short polls: no server-side long poll outlives the stop and takes the handed-back message (the emulator
+    // would count that receive, and the queue's maxReceiveCount of 2 would then dead-letter it).
+    const { worker, done } = startWorker({ queue, worker: { claimWaitMs: 600_000, waitSeconds: 0 } });
+    await put('claims/waiting.jpg', 'photo_rocket.jpg');
+    const imageId = imageIdForKey('claims/waiting.jpg');
+    await waitFor(() => records().getImage(imageId), (r) => r?.status === 'processing' && r.contentSha256 === undefined, 30_000, 'waiting on the claim');
+    await worker.stop();
+    await done;
+    expect((await records().getImage(imageId))?.status).toBe('processing');
+    // Handed back (visibility 0), not abandoned with a backoff; nothing in the DLQ.
+    const handedBack = queue.visibility.filter((v) => v.seconds !== 3);
+    expect(handedBack.map((v) => v.seconds)).toEqual([0]);
+    expect(await queueDepth(stack().sqs.dlqUrl)).toBe(0);
+    await records().releaseCaptionClaim(modelKey, sha, undefined, 'another-worker');
+    // Take it off the queue so later tests do not see it.
+    const received = await waitFor(() => queue.receive({ waitSeconds: 1 }), (ms) => ms.length === 1, 15_000, 'the handed-back message');
+    expect(received[0]!.messageId).toBe(handedBack[0]!.messageId);
+    await queue.delete(received[0]!.receiptHandle);
   });
 
   it('extends visibility while a job runs longer than the visibility timeout: one delivery', async () => {

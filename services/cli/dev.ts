@@ -1,60 +1,71 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import { startServer } from '../api/server.js';
 import { loadBlip, type BlipModel } from '../blip/index.js';
-import { loadConfig } from '../core/config.js';
+import { writeRandomCheckpoint } from '../blip/tools/random-checkpoint.js';
+import { tinyConfig } from '../blip/tools/tiny-assets.js';
+import { fixturesDir, loadConfig, runtimeEnv, type Config } from '../core/config.js';
 import { createLogger } from '../core/logger.js';
 import { Metrics } from '../core/metrics.js';
+import { repoRoot } from '../core/paths.js';
 import { startLocalStack } from '../local/index.js';
 import { blipAnswerer, blipCaptioner } from '../worker/blip-adapter.js';
 import { createWorker } from '../worker/deps.js';
-
-export const DEFAULT_CAPTION_MODEL = 'Salesforce/blip-image-captioning-base';
-export const DEFAULT_VQA_MODEL = 'Salesforce/blip-vqa-base';
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-function fixtureDir(name: string): string {
-  return path.join(process.env.BLIPLINE_FIXTURES ?? path.resolve(repoRoot, '../shared/fixtures/blip-tiny'), name);
-}
+import { DEFAULT_CAPTION_MODEL, DEFAULT_VQA_MODEL } from './defaults.js';
+import { cliCommand, CliRuntimeError, CliUsageError } from './errors.js';
 
 const USAGE = `usage: blipline dev [--model DIR|HUB_ID] [--vqa-model DIR|HUB_ID] [--port 3000] [--json]
 
 Starts the whole system locally: S3, SQS, DynamoDB and Redis emulators, the API and one worker.
 Prints the URL when ready (with --json one line {"api", "s3": {...}}); Ctrl-C stops everything.
-Model: --model, else BLIPLINE_MODEL, else ${DEFAULT_CAPTION_MODEL} (falls back to the tiny
-fixture checkpoint, whose captions are meaningless, when the Hub cannot be reached).`;
+Model: --model, else BLIPLINE_MODEL, else ${DEFAULT_CAPTION_MODEL}; VQA: --vqa-model, else
+BLIPLINE_VQA_MODEL, else ${DEFAULT_VQA_MODEL}. When a default Hub model cannot be fetched, falls back
+to the tiny fixture checkpoint (BLIPLINE_FIXTURES), else to a tiny random-weight checkpoint written
+into .cache/blipline/tiny-*: captions and answers are then meaningless, and it says so loudly.
+Exit codes: 0 stopped by SIGINT/SIGTERM, 2 usage error, 1 start-up failure (one line on stderr).`;
 
 /**
- * Loads a model; when the model is the default Hub id and cannot be fetched, loads the tiny
- * fixture checkpoint instead and says so loudly.
+ * The offline stand-in for a default Hub model: the tiny fixture checkpoint when its folder exists,
+ * else a tiny random-weight checkpoint (captioning or VQA) written by the project's own writer.
+ */
+function tinyStandIn(kind: 'captioning' | 'vqa'): { dir: string; what: string } {
+  const fixture = path.join(fixturesDir(), `blip-tiny-${kind}`);
+  if (existsSync(fixture)) return { dir: fixture, what: `THE TINY FIXTURE CHECKPOINT ${fixture}` };
+  const outDir = path.join(repoRoot, '.cache/blipline', `tiny-${kind}`);
+  writeRandomCheckpoint({ kind, shapes: tinyConfig(kind), outDir });
+  return { dir: outDir, what: `A TINY RANDOM-WEIGHT ${kind.toUpperCase()} CHECKPOINT WRITTEN TO ${outDir}` };
+}
+
+/**
+ * Loads a model; when the model is a default Hub id and cannot be fetched, loads a tiny stand-in
+ * instead and says so loudly.
  */
 async function loadWithFallback(
   model: string,
   isDefault: boolean,
-  fixture: string,
+  kind: 'captioning' | 'vqa',
   precision: 'fp32' | 'int8',
   logger: Logger,
 ): Promise<BlipModel & { precision: 'fp32' | 'int8' }> {
   try {
     return Object.assign(await loadBlip({ model, precision, logger }), { precision });
   } catch (error) {
-    if (!isDefault || !existsSync(fixture)) throw error;
+    if (!isDefault) throw error;
+    const standIn = tinyStandIn(kind);
     const banner = '!'.repeat(100);
     process.stderr.write(
-      `\n${banner}\n!!! could not load ${model} (${error instanceof Error ? error.message : String(error)})\n` +
-        `!!! FALLING BACK TO THE TINY FIXTURE CHECKPOINT ${fixture}\n` +
+      `\n${banner}\n!!! could not load ${model} (${error instanceof Error ? error.message.split('\n')[0] : String(error)})\n` +
+        `!!! FALLING BACK TO ${standIn.what}\n` +
         `!!! ITS WEIGHTS ARE RANDOM: CAPTIONS AND ANSWERS ARE MEANINGLESS. Pass --model DIR for real captions.\n${banner}\n\n`,
     );
-    return Object.assign(await loadBlip({ model: fixture, precision: 'fp32', logger }), { precision: 'fp32' as const });
+    return Object.assign(await loadBlip({ model: standIn.dir, precision: 'fp32', logger }), { precision: 'fp32' as const });
   }
 }
 
 /** `blipline dev`: returns the exit code once stopped by SIGINT/SIGTERM. */
-export async function runDev(argv: string[]): Promise<number> {
+export const runDev = cliCommand('dev', async (argv: string[]): Promise<number> => {
   let args;
   try {
     args = parseArgs({
@@ -70,8 +81,7 @@ export async function runDev(argv: string[]): Promise<number> {
       allowPositionals: false,
     }).values;
   } catch (error) {
-    process.stderr.write(`blipline dev: ${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`);
-    return 2;
+    throw new CliUsageError(`${error instanceof Error ? error.message.split('\n')[0] : String(error)} (blipline dev --help shows the usage)`, { cause: error });
   }
   if (args.help) {
     process.stdout.write(`${USAGE}\n`);
@@ -79,21 +89,20 @@ export async function runDev(argv: string[]): Promise<number> {
   }
   const port = Number(args.port);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-    process.stderr.write(`blipline dev: --port must be an integer 0..65535, got ${JSON.stringify(args.port)}\n`);
-    return 2;
+    throw new CliUsageError(`--port must be an integer 0..65535, got ${JSON.stringify(args.port)}`);
   }
   // Logs and metrics go to stderr: stdout carries only the URL (or the --json line).
-  const logger = createLogger({ level: (process.env.LOG_LEVEL as 'info' | undefined) ?? 'info', name: 'dev', destination: process.stderr });
+  const logger = createLogger({ name: 'dev', destination: process.stderr });
   const metrics = new Metrics({ service: 'worker', sink: (line) => process.stderr.write(`${line}\n`) });
 
-  const captionModel = args.model ?? process.env.BLIPLINE_MODEL ?? DEFAULT_CAPTION_MODEL;
-  const vqaModel = args['vqa-model'] ?? process.env.BLIPLINE_VQA_MODEL ?? DEFAULT_VQA_MODEL;
-  const precision = process.env.BLIPLINE_PRECISION === 'int8' ? 'int8' : 'fp32';
+  const captionModel = args.model ?? runtimeEnv('BLIPLINE_MODEL') ?? DEFAULT_CAPTION_MODEL;
+  const vqaModel = args['vqa-model'] ?? runtimeEnv('BLIPLINE_VQA_MODEL') ?? DEFAULT_VQA_MODEL;
+  const precision = runtimeEnv('BLIPLINE_PRECISION') ?? 'fp32';
 
   const started = await Promise.allSettled([
     startLocalStack({ logger: logger.child({ component: 'local-stack' }) }),
-    loadWithFallback(captionModel, captionModel === DEFAULT_CAPTION_MODEL, fixtureDir('blip-tiny-captioning'), precision, logger),
-    loadWithFallback(vqaModel, vqaModel === DEFAULT_VQA_MODEL, fixtureDir('blip-tiny-vqa'), precision, logger),
+    loadWithFallback(captionModel, captionModel === DEFAULT_CAPTION_MODEL, 'captioning', precision, logger),
+    loadWithFallback(vqaModel, vqaModel === DEFAULT_VQA_MODEL, 'vqa', precision, logger),
   ] as const);
   const [stackResult, captionResult, vqaResult] = started;
   if (stackResult.status === 'rejected' || captionResult.status === 'rejected' || vqaResult.status === 'rejected') {
@@ -103,9 +112,7 @@ export async function runDev(argv: string[]): Promise<number> {
       vqaResult.status === 'fulfilled' ? vqaResult.value.dispose() : undefined,
     ]);
     const failure = [stackResult, captionResult, vqaResult].find((r) => r.status === 'rejected') as PromiseRejectedResult;
-    const reason = failure.reason instanceof Error ? failure.reason.message : String(failure.reason);
-    process.stderr.write(`blipline dev: ${reason.split('\n').join(' ')}\n`);
-    return 1;
+    throw new CliRuntimeError(failure.reason instanceof Error ? failure.reason.message : String(failure.reason), { cause: failure.reason });
   }
   const stack = stackResult.value;
   const caption = captionResult.value;
@@ -113,15 +120,22 @@ export async function runDev(argv: string[]): Promise<number> {
 
   const env = stack.env();
   for (const [k, v] of Object.entries(env)) process.env[k] = v;
-  const config = loadConfig({ ...process.env, ...env, BLIPLINE_MODEL: caption.name, BLIPLINE_VQA_MODEL: vqa.name });
+  let config: Config;
+  try {
+    config = loadConfig({ ...process.env, ...env, BLIPLINE_MODEL: caption.name, BLIPLINE_VQA_MODEL: vqa.name });
+  } catch (error) {
+    // e.g. an invalid BLIPLINE_* variable: stop what started, then one line through the CLI's reporter.
+    await stack.stop();
+    await Promise.allSettled([caption.dispose(), vqa.dispose()]);
+    throw error;
+  }
   let server;
   try {
     server = await startServer({ config, port, logger: logger.child({ component: 'api' }) });
   } catch (error) {
     await stack.stop();
     await Promise.allSettled([caption.dispose(), vqa.dispose()]);
-    process.stderr.write(`blipline dev: ${error instanceof Error ? error.message : String(error)}\n`);
-    return 1;
+    throw new CliRuntimeError(error instanceof Error ? error.message : String(error), { cause: error });
   }
   const { worker, close: closeWorker } = createWorker(
     config,
@@ -154,4 +168,4 @@ export async function runDev(argv: string[]): Promise<number> {
   await stack.stop();
   await Promise.allSettled([caption.dispose(), vqa.dispose()]);
   return 0;
-}
+});

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -10,10 +12,10 @@ import { waitFor } from './support.js';
 
 const children: ChildProcessWithoutNullStreams[] = [];
 
-function blipline(args: string[]): ChildProcessWithoutNullStreams {
+function blipline(args: string[], env: Record<string, string> = {}): ChildProcessWithoutNullStreams {
   const child = spawn(process.execPath, [path.join(repoRoot, 'bin/blipline.mjs'), ...args], {
     cwd: repoRoot,
-    env: { ...process.env, LOG_LEVEL: 'warn', BLIPLINE_WEB_DIR: path.join(repoRoot, 'test-artifacts/no-web') },
+    env: { ...process.env, LOG_LEVEL: 'warn', BLIPLINE_WEB_DIR: path.join(repoRoot, 'test-artifacts/no-web'), ...env },
   });
   children.push(child);
   return child;
@@ -68,5 +70,70 @@ describe('blipline dev', () => {
     expect(await exitCode(child)).toBe(1);
     expect(stdout).toBe('');
     expect(stderr).toMatch(/blipline dev: .*\/nonexistent\/model/);
+  });
+
+  it('stops the emulators and exits 1 with one line when the configuration is invalid after they started', async () => {
+    const child = blipline(['dev', '--json', '--port', '0', '--model', captioningFixture, '--vqa-model', vqaFixture], { BLIPLINE_MAX_UPLOAD_BYTES: 'lots' });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    // The process ends on its own: no emulator is left holding the event loop.
+    expect(await exitCode(child)).toBe(1);
+    expect(stdout).toBe('');
+    // (Node's own ExperimentalWarning of an emulator's SQLite use is not ours.)
+    const ours = stderr.trim().split('\n').filter((line) => !/ExperimentalWarning|--trace-warnings/.test(line));
+    expect(ours).toHaveLength(1);
+    expect(ours[0]).toMatch(/^blipline dev: invalid environment: BLIPLINE_MAX_UPLOAD_BYTES: /);
+  });
+
+  it('offline on a fresh clone (no fixtures, Hub unreachable): serves a tiny random-weight checkpoint and says loudly that captions are meaningless', async () => {
+    const scratch = await mkdtemp(path.join(os.tmpdir(), 'blipline-dev-offline-'));
+    const closedPort = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as AddressInfo;
+        server.close(() => resolve(port));
+      });
+    });
+    try {
+      const child = blipline(['dev', '--json', '--port', '0'], {
+        BLIPLINE_FIXTURES: path.join(scratch, 'no-fixtures'),
+        HF_ENDPOINT: `http://127.0.0.1:${closedPort}`,
+        BLIPLINE_HUB_CACHE: path.join(scratch, 'hub'),
+        BLIPLINE_CACHE_DIR: path.join(scratch, 'graphs'),
+        BLIPLINE_MODEL: '',
+        BLIPLINE_VQA_MODEL: '',
+      });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const lines = createInterface({ input: child.stdout });
+      const first = await new Promise<string>((resolve, reject) => {
+        lines.once('line', resolve);
+        child.once('exit', (code) => reject(new Error(`dev exited ${code}: ${stderr.slice(-2000)}`)));
+      });
+      const ready = JSON.parse(first) as { api: string; s3: { endpoint: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string } };
+      expect(stderr).toContain('A TINY RANDOM-WEIGHT CAPTIONING CHECKPOINT WRITTEN TO');
+      expect(stderr).toContain('A TINY RANDOM-WEIGHT VQA CHECKPOINT WRITTEN TO');
+      expect(stderr).toContain('CAPTIONS AND ANSWERS ARE MEANINGLESS');
+      expect(await (await fetch(`${ready.api}/v1/config`)).json()).toMatchObject({ questions: true });
+
+      const s3 = new S3Client({ endpoint: ready.s3.endpoint, region: ready.s3.region, forcePathStyle: true, credentials: { accessKeyId: ready.s3.accessKeyId, secretAccessKey: ready.s3.secretAccessKey } });
+      await s3.send(new PutObjectCommand({ Bucket: ready.s3.bucket, Key: 'offline.png', Body: await readFile(fixturePath('images', 'gray_200x200.png')) }));
+      const record = await waitFor(
+        async () => (await (await fetch(`${ready.api}/v1/objects?key=offline.png`)).json()) as { status?: string; tokenIds?: number[]; caption?: string; model?: string },
+        (r) => r.status === 'done' || r.status === 'failed',
+        60_000,
+        'dropped object captioned by the random-weight checkpoint',
+      );
+      expect(record.status).toBe('done');
+      expect(record.tokenIds?.[0]).toBe(30522);
+      expect(typeof record.caption).toBe('string');
+
+      child.kill('SIGTERM');
+      expect(await exitCode(child)).toBe(0);
+      lines.close();
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
   });
 });

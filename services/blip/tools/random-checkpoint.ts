@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { baseConfig, type ShapePreset } from './base-configs.js';
 import { checkpointLayout, layoutConfigSchema, parameterCount, type CheckpointKind, type TensorSpec } from './checkpoint-layout.js';
 import { RandomCheckpointError } from './errors.js';
+import { generatedAssetFiles } from './tiny-assets.js';
 
 /** Files copied verbatim from the assets checkpoint (generation_config.json only where present). */
 const ASSET_FILES = ['tokenizer.json', 'tokenizer_config.json', 'preprocessor_config.json'] as const;
@@ -31,8 +32,11 @@ export interface RandomCheckpointOptions {
   /** 'base' for the published BLIP-base shapes, or a config.json object to copy the shapes from */
   shapes: ShapePreset | Record<string, unknown>;
   outDir: string;
-  /** checkpoint folder whose tokenizer and preprocessor files are copied */
-  assetsDir: string;
+  /**
+   * checkpoint folder whose tokenizer and preprocessor files are copied; absent: a generated
+   * BERT WordPiece tokenizer (not bert-base-uncased's vocabulary) and the BLIP processor config
+   */
+  assetsDir?: string;
   /** @default 1 */
   seed?: number;
   /** standard deviation of the weights; LayerNorm weights are 1 + N(0, std) @default 0.02 */
@@ -136,9 +140,10 @@ export function writeRandomCheckpoint(options: RandomCheckpointOptions): RandomC
   if (!options.force && existing && JSON.stringify(existing) === JSON.stringify(info)) {
     return { dir: options.outDir, reused: true, info, bytes: 0 };
   }
-  for (const name of ASSET_FILES) {
-    if (!existsSync(path.join(options.assetsDir, name))) {
-      throw new RandomCheckpointError('missing_assets', `${options.assetsDir} has no ${name} to copy`);
+  const assetsDir = options.assetsDir;
+  for (const name of assetsDir === undefined ? [] : ASSET_FILES) {
+    if (!existsSync(path.join(assetsDir ?? '', name))) {
+      throw new RandomCheckpointError('missing_assets', `${assetsDir} has no ${name} to copy`);
     }
   }
   const partial = `${options.outDir}.partial-${process.pid}`;
@@ -146,9 +151,13 @@ export function writeRandomCheckpoint(options: RandomCheckpointOptions): RandomC
   mkdirSync(partial, { recursive: true });
   try {
     writeFileSync(path.join(partial, 'config.json'), `${JSON.stringify(rawConfig, null, 2)}\n`);
-    for (const name of [...ASSET_FILES, ...OPTIONAL_ASSET_FILES]) {
-      const source = path.join(options.assetsDir, name);
-      if (existsSync(source)) copyFileSync(source, path.join(partial, name));
+    if (assetsDir === undefined) {
+      for (const [name, text] of Object.entries(generatedAssetFiles(parsedConfig.data.vision_config.image_size))) writeFileSync(path.join(partial, name), text);
+    } else {
+      for (const name of [...ASSET_FILES, ...OPTIONAL_ASSET_FILES]) {
+        const source = path.join(assetsDir, name);
+        if (existsSync(source)) copyFileSync(source, path.join(partial, name));
+      }
     }
     const bytes = writeSafetensors(path.join(partial, 'model.safetensors'), layout, seed, std);
     writeFileSync(path.join(partial, RANDOM_CHECKPOINT_MARKER), `${JSON.stringify(info, null, 2)}\n`);

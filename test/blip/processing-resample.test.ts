@@ -66,7 +66,7 @@ describe('resizeRgb', () => {
     expect(simdResamplingAvailable()).toBe(true);
   });
 
-  it('ships the WebAssembly compiled from resample.wat (run services/blip/processing/wasm/build.ts after editing it)', async () => {
+  it('ships the WebAssembly compiled from resample.wat (run bin/build-resample-wasm.ts after editing it)', async () => {
     const bytes = await compileResampleWat();
     expect(Buffer.from(RESAMPLE_WASM_BASE64, 'base64').equals(Buffer.from(bytes))).toBe(true);
     expect(renderModuleSource(bytes)).toContain(RESAMPLE_WASM_BASE64.slice(0, 50));

@@ -3,7 +3,7 @@
 ;; accumulates pixel * coefficient (22-bit fixed point, wrapping 32-bit integers), then becomes
 ;; clip8(sum >> 22). The saturating narrows (i32 -> i16 signed, i16 -> u8 unsigned) are the clip.
 ;;
-;; Compiled to resample-wasm.ts by `npx tsx services/blip/processing/wasm/build.ts`.
+;; Compiled to resample-wasm.ts by `npx tsx bin/build-resample-wasm.ts`.
 (module
   (memory (export "memory") 1)
 

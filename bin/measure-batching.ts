@@ -1,17 +1,16 @@
 /**
  * Measures whether captioning a receive's distinct images in one model call beats one call per
- * image: `npx tsx services/worker/measure-batching.ts [MODEL_DIR] [--threads N] [--rounds N]`.
+ * image: `npx tsx bin/measure-batching.ts [MODEL_DIR] [--threads N] [--rounds N]`.
  * Prints one JSON line per batch size with the median ms per image over the rounds.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadBlip } from '../blip/index.js';
+import { loadBlip } from '../services/blip/index.js';
+import { fixturesDir } from '../services/core/config.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const fixtures = process.env.BLIPLINE_FIXTURES ?? path.resolve(repoRoot, '../shared/fixtures/blip-tiny');
+const fixtures = fixturesDir();
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { threads: { type: 'string' }, rounds: { type: 'string', default: '3' } } });
 const modelDir = positionals[0] ?? path.join(fixtures, 'blip-tiny-captioning');
 const imagesDir = path.join(fixtures, 'images');

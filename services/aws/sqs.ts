@@ -14,6 +14,8 @@ export interface ReceivedMessage {
   /** ApproximateReceiveCount: 1 on the first delivery. */
   receiveCount: number;
   sentAt: Date | undefined;
+  /** When this delivery was received (ms since the epoch): SQS caps its visibility at 12 h from then. */
+  receivedAt: number;
 }
 
 function toReceived(m: Message): ReceivedMessage | undefined {
@@ -26,6 +28,7 @@ function toReceived(m: Message): ReceivedMessage | undefined {
     body: m.Body,
     receiveCount: Number.isFinite(count) ? count : 1,
     sentAt: sent ? new Date(Number(sent)) : undefined,
+    receivedAt: Date.now(),
   };
 }
 

@@ -86,6 +86,20 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     });
   });
 
+/** SQS's largest visibility timeout, counted from the receive. */
+export const MAX_VISIBILITY_SECONDS = 43_200;
+
+/**
+ * How long a message whose job failed unexpectedly stays invisible before its next delivery:
+ * visibility · 2^receiveCount (60 s → 2, 4, 8, 16 min), capped at what is left of SQS's 12 h from the receive
+ * (less a minute of margin). Such failures are mostly infrastructure (DynamoDB/S3 down, throttled, network), so
+ * the backoff must outlast an outage: with the defaults 5 receives span ~30 min, not ~30 s.
+ */
+export function retryDelaySeconds(receiveCount: number, visibilityTimeoutSeconds: number, heldSeconds: number): number {
+  const room = Math.max(0, MAX_VISIBILITY_SECONDS - Math.ceil(heldSeconds) - 60);
+  return Math.min(visibilityTimeoutSeconds * 2 ** Math.min(receiveCount, 20), room);
+}
+
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -232,10 +246,15 @@ export class Worker {
     this.held.delete(m.messageId);
   }
 
-  /** A message whose job failed unexpectedly: visible again after a short backoff (DLQ after maxReceiveCount). */
+  /**
+   * A message whose job failed unexpectedly: visible again after `retryDelaySeconds` (a long backoff that outlasts
+   * an infrastructure outage). On its last receive it is made visible at once, so the queue moves it to the DLQ
+   * (and the DLQ alarm fires) without waiting out a backoff.
+   */
   private async abandon(m: ReceivedMessage): Promise<void> {
     this.held.delete(m.messageId);
-    const backoff = Math.min(2 ** m.receiveCount, this.o.visibilityTimeoutSeconds);
+    const last = m.receiveCount >= this.deps.options.maxReceiveCount;
+    const backoff = last ? 0 : retryDelaySeconds(m.receiveCount, this.o.visibilityTimeoutSeconds, (Date.now() - m.receivedAt) / 1000);
     try {
       await this.deps.queue.changeVisibility([m], backoff);
     } catch {
@@ -302,9 +321,12 @@ export class Worker {
       for (const item of failed) {
         item.log.error({ err: item.error, lastReceive: last }, last ? 'job failed on its last receive: recorded as failed, message goes to the DLQ' : 'job failed; the message will be redelivered');
         if (last) {
-          await this.fail(item, 'processing_error', `processing failed ${message.receiveCount} times; last error: ${describe(item.error)}`).catch((error: unknown) =>
-            item.log.error({ err: error }, 'could not record the failure'),
-          );
+          // Best effort: when this write fails too (the outage that failed the job), the record stays `processing`
+          // while the message sits in the DLQ; redriving the DLQ after the outage reprocesses it (README: Failures).
+          await this.fail(item, 'processing_error', `processing failed ${message.receiveCount} times; last error: ${describe(item.error)}`).catch((error: unknown) => {
+            this.deps.metrics.count(METRICS.failures, 1, { Reason: 'failure_not_recorded' });
+            item.log.error({ err: error, imageId: item.imageId, key: item.event.key }, 'could not record the failure: the record stays processing until the DLQ is redriven');
+          });
         }
       }
       await this.abandon(message);

@@ -41,11 +41,15 @@ class RecordingQueue extends Queue {
 
 /** A table whose `done` writes fail for one key: a permanent fault DynamoDB Local cannot produce. */
 class FailingStore extends RecordStore {
-  constructor(config: Config, private readonly poisonImageId: string) {
+  constructor(
+    config: Config,
+    private readonly poisonImageId: string,
+    private readonly failedWritesFail = false,
+  ) {
     super(createDynamoClient(config), config.table, { ttlDays: 1 });
   }
   override async finishImage(imageId: string, sequencer: string, result: ImageResult) {
-    if (imageId === this.poisonImageId && result.status === 'done') throw new Error('simulated permanent DynamoDB failure');
+    if (imageId === this.poisonImageId && (result.status === 'done' || this.failedWritesFail)) throw new Error('simulated permanent DynamoDB failure');
     return super.finishImage(imageId, sequencer, result);
   }
 }
@@ -121,6 +125,23 @@ describe('worker', () => {
     expect(await queueDepth(config.queueUrl)).toBe(0);
   });
 
+  it('when even the failure write fails on the last receive, the message still reaches the DLQ (record stays processing)', async () => {
+    const key = 'poison/all-writes-fail.png';
+    const imageId = imageIdForKey(key);
+    const queue = new RecordingQueue(createSqsClient(config), config.queueUrl);
+    const before = await queueDepth(stack().sqs.dlqUrl);
+    startWorker({ queue, records: new FailingStore(config, imageId, true) });
+    await put(key, 'wide_1200x100.png');
+    await waitFor(() => queueDepth(stack().sqs.dlqUrl), (n) => n === before + 1, 40_000, 'message in the DLQ');
+    await waitFor(() => queueDepth(config.queueUrl), (n) => n === 0, 10_000, 'main queue empty');
+    expect((await records().getImage(imageId))?.status).toBe('processing');
+    // Earlier failures: the long infrastructure backoff (visibility 3 s x 2^1); the last receive: visible at once for
+    // the DLQ. (The emulator may count a receive by a previous test's cut-off long poll, so the first may be the last.)
+    const changes = queue.visibility.filter((v) => v.seconds !== 3).map((v) => v.seconds);
+    expect(changes.at(-1)).toBe(0);
+    expect(changes.slice(0, -1).every((seconds) => seconds === 6)).toBe(true);
+  });
+
   it('releases its caption claim when the caption write fails (the heartbeat stops renewing it)', async () => {
     const key = 'claims/write-fails.png';
     const imageId = imageIdForKey(key);
@@ -167,6 +188,7 @@ describe('worker', () => {
     const modelKey = { name: captioner.name, key: captioner.dedupKey ?? captioner.name };
     // Another worker holds the claim far longer than this test may take.
     expect(await records().claimCaption(modelKey, sha, undefined, 'another-worker', 600_000)).toEqual({ kind: 'claimed' });
+    const dlqBefore = await queueDepth(stack().sqs.dlqUrl);
     const queue = new RecordingQueue(createSqsClient(config), config.queueUrl);
     // Short polls: no server-side long poll outlives the stop and takes the handed-back message (the emulator
     // would count that receive, and the queue's maxReceiveCount of 2 would then dead-letter it).
@@ -180,7 +202,7 @@ describe('worker', () => {
     // Handed back (visibility 0), not abandoned with a backoff; nothing in the DLQ.
     const handedBack = queue.visibility.filter((v) => v.seconds !== 3);
     expect(handedBack.map((v) => v.seconds)).toEqual([0]);
-    expect(await queueDepth(stack().sqs.dlqUrl)).toBe(0);
+    expect(await queueDepth(stack().sqs.dlqUrl)).toBe(dlqBefore);
     await records().releaseCaptionClaim(modelKey, sha, undefined, 'another-worker');
     // Take it off the queue so later tests do not see it.
     const received = await waitFor(() => queue.receive({ waitSeconds: 1 }), (ms) => ms.length === 1, 15_000, 'the handed-back message');

@@ -17,7 +17,8 @@ export const s3EventRecordSchema = z.object({
   }),
 });
 
-export const s3EventNotificationSchema = z.object({ Records: z.array(s3EventRecordSchema).min(1) });
+/** The envelope only: each record is validated on its own, so one bad record does not sink the others. */
+export const s3EventNotificationSchema = z.object({ Records: z.array(z.unknown()).min(1) });
 
 /** Sent by S3 once when a notification configuration is created; carries nothing to do. */
 export const s3TestEventSchema = z.object({ Event: z.literal('s3:TestEvent'), Service: z.string().optional(), Bucket: z.string().optional() });
@@ -36,16 +37,24 @@ export interface ObjectCreated {
   eventTime: Date;
 }
 
+/** A record of an S3 event that cannot be processed (schema, sequencer or key encoding), with why. */
+export interface InvalidRecord {
+  index: number;
+  /** The raw key when the record has one (for logs). */
+  rawKey: string | undefined;
+  reason: string;
+}
+
 export type QueueMessage =
-  | { type: 'objects'; objects: ObjectCreated[]; ignored: number }
+  | { type: 'objects'; objects: ObjectCreated[]; ignored: number; invalid: InvalidRecord[] }
   | { type: 'test' }
   | { type: 'question'; job: QuestionJob }
   | { type: 'invalid'; reason: string };
 
 /**
  * Parses an SQS message body: an S3 event notification (ObjectCreated records are kept, other
- * event kinds counted as ignored), an `s3:TestEvent`, or a question job. Anything else is
- * `invalid` with a reason (such a message can never succeed).
+ * event kinds counted as ignored; records that cannot be read listed in `invalid` with a reason, without
+ * affecting the others), an `s3:TestEvent`, or a question job. Anything else is `invalid` with a reason.
  */
 export function parseQueueMessage(body: string): QueueMessage {
   let json: unknown;
@@ -63,33 +72,33 @@ export function parseQueueMessage(body: string): QueueMessage {
     return { type: 'invalid', reason: `not an S3 event, s3:TestEvent or question job: ${z.prettifyError(event.error)}` };
   }
   const objects: ObjectCreated[] = [];
+  const invalid: InvalidRecord[] = [];
   let ignored = 0;
-  for (const record of event.data.Records) {
+  event.data.Records.forEach((raw, index) => {
+    const rawKey = (raw as { s3?: { object?: { key?: unknown } } } | null)?.s3?.object?.key;
+    const bad = (reason: string) => invalid.push({ index, rawKey: typeof rawKey === 'string' ? rawKey : undefined, reason });
+    const parsed = s3EventRecordSchema.safeParse(raw);
+    if (!parsed.success) return bad(`not an S3 event record: ${z.prettifyError(parsed.error)}`);
+    const record = parsed.data;
     if (!record.eventName.startsWith('ObjectCreated:')) {
       ignored += 1;
-      continue;
+      return;
     }
     const eventTime = new Date(record.eventTime);
-    let sequencer: string;
     try {
-      sequencer = normalizeSequencer(record.s3.object.sequencer ?? eventTime.getTime().toString(16));
+      objects.push({
+        bucket: record.s3.bucket.name,
+        key: decodeS3EventKey(record.s3.object.key),
+        size: record.s3.object.size,
+        eTag: record.s3.object.eTag,
+        sequencer: normalizeSequencer(record.s3.object.sequencer ?? eventTime.getTime().toString(16)),
+        eventTime,
+      });
     } catch (error) {
-      return { type: 'invalid', reason: (error as Error).message };
+      bad((error as Error).message);
     }
-    let key: string;
-    try {
-      key = decodeS3EventKey(record.s3.object.key);
-    } catch (error) {
-      return { type: 'invalid', reason: (error as Error).message };
-    }
-    objects.push({
-      bucket: record.s3.bucket.name,
-      key,
-      size: record.s3.object.size,
-      eTag: record.s3.object.eTag,
-      sequencer,
-      eventTime,
-    });
-  }
-  return { type: 'objects', objects, ignored };
+  });
+  // Nothing usable at all: the message as a whole is invalid.
+  if (objects.length === 0 && ignored === 0) return { type: 'invalid', reason: invalid.map((i) => `record ${i.index}: ${i.reason}`).join('; ') };
+  return { type: 'objects', objects, ignored, invalid };
 }

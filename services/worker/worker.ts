@@ -273,12 +273,19 @@ export class Worker {
         log.info('s3:TestEvent ignored');
         await this.deleteMessage(message).catch((error: unknown) => log.warn({ err: error }, 'delete failed'));
       } else if (parsed.type === 'invalid') {
-        log.error({ reason: parsed.reason, body: message.body.slice(0, 2_000) }, 'unparseable message deleted');
+        // Never deleted silently: it is left for the DLQ (long backoff between receives, no tight retry loop) so the
+        // DLQ alarm shows it and it can be inspected.
+        log.error({ reason: parsed.reason, body: message.body.slice(0, 2_000) }, 'unparseable message left for the DLQ');
         this.deps.metrics.count(METRICS.failures, 1, { Reason: 'invalid_message' });
-        await this.deleteMessage(message).catch((error: unknown) => log.warn({ err: error }, 'delete failed'));
+        await this.abandon(message);
       } else if (parsed.type === 'question') {
         questions.push({ message, job: parsed.job });
       } else {
+        for (const bad of parsed.invalid) {
+          // One unreadable record (e.g. a key that is not valid percent-encoding) fails alone; the others go on.
+          log.error({ record: bad.index, rawKey: bad.rawKey, reason: bad.reason }, 'S3 event record cannot be processed: skipped');
+          this.deps.metrics.count(METRICS.failures, 1, { Reason: 'invalid_event_record' });
+        }
         if (parsed.objects.length === 0) {
           log.info({ ignored: parsed.ignored }, 'event without ObjectCreated records ignored');
           await this.deleteMessage(message).catch((error: unknown) => log.warn({ err: error }, 'delete failed'));

@@ -27,7 +27,7 @@ describe('parseQueueMessage', () => {
 
   it('ignores other event kinds and rejects junk with a reason', () => {
     const removed = { ...record('k'), eventName: 'ObjectRemoved:Delete' };
-    expect(parseQueueMessage(JSON.stringify({ Records: [removed] }))).toEqual({ type: 'objects', objects: [], ignored: 1 });
+    expect(parseQueueMessage(JSON.stringify({ Records: [removed] }))).toEqual({ type: 'objects', objects: [], ignored: 1, invalid: [] });
     expect(parseQueueMessage('not json')).toEqual({ type: 'invalid', reason: 'body is not JSON' });
     const junk = parseQueueMessage(JSON.stringify({ hello: 'world' }));
     expect(junk.type).toBe('invalid');
@@ -35,5 +35,17 @@ describe('parseQueueMessage', () => {
     expect(badSeq).toMatchObject({ type: 'invalid' });
     const extraQuestionField = parseQueueMessage(JSON.stringify({ type: 'question', imageId: 'i', questionId: 'q', extra: 1 }));
     expect(extraQuestionField.type).toBe('invalid');
+  });
+
+  it('keeps the good records of an event when one record is bad, and says why the bad one is', () => {
+    const parsed = parseQueueMessage(JSON.stringify({ Records: [record('good.jpg'), record('bad%E0%A4%A.jpg'), { eventSource: 'aws:s3' }, record('also+good.png')] }));
+    expect(parsed.type).toBe('objects');
+    if (parsed.type !== 'objects') return;
+    expect(parsed.objects.map((o) => o.key)).toEqual(['good.jpg', 'also good.png']);
+    expect(parsed.invalid.map((i) => [i.index, i.rawKey])).toEqual([
+      [1, 'bad%E0%A4%A.jpg'],
+      [2, undefined],
+    ]);
+    expect(parsed.invalid[0]!.reason).toContain('percent-encoding');
   });
 });

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, PurgeQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Cache } from '../../services/aws/cache.js';
 import { createDynamoClient, createS3Client, createSqsClient } from '../../services/aws/clients.js';
@@ -64,14 +64,14 @@ class CaptionWriteFails extends RecordStore {
   }
 }
 
-function startWorker(options: { captioner?: Captioner; records?: RecordStore; queue?: Queue; worker?: Partial<WorkerOptions> } = {}) {
+function startWorker(options: { captioner?: Captioner; records?: RecordStore; queue?: Queue; metrics?: Metrics; worker?: Partial<WorkerOptions> } = {}) {
   const worker = new Worker({
     queue: options.queue ?? new Queue(createSqsClient(config), config.queueUrl),
     objects: new ObjectStore(createS3Client(config), config.bucket),
     records: options.records ?? new RecordStore(createDynamoClient(config), config.table, { ttlDays: 1 }),
     cache: new Cache({ url: undefined, keyPrefix: '', logger }),
     captioner: options.captioner ?? captioner,
-    metrics: new Metrics({ service: 'worker', sink: null }),
+    metrics: options.metrics ?? new Metrics({ service: 'worker', sink: null }),
     logger,
     options: { maxObjectBytes: config.maxUploadBytes, maxReceiveCount: 2, waitSeconds: 1, visibilityTimeoutSeconds: 3, ...options.worker },
   });
@@ -102,15 +102,39 @@ afterAll(async () => {
 });
 
 describe('worker', () => {
-  it('deletes s3:TestEvent and unparseable messages without retrying them', async () => {
-    await createSqsClient(config).send(new SendMessageCommand({ QueueUrl: config.queueUrl, MessageBody: '{"not":"an event"}' }));
-    await createSqsClient(config).send(new SendMessageCommand({ QueueUrl: config.queueUrl, MessageBody: 'plain text' }));
-    const queue = new CountingQueue(createSqsClient(config), config.queueUrl);
-    startWorker({ queue });
-    await waitFor(() => queueDepth(config.queueUrl), (n) => n === 0, 20_000, 'queue empty');
-    expect([...queue.deliveries.values()].every((n) => n === 1)).toBe(true);
-    expect(queue.deliveries.size).toBeGreaterThanOrEqual(3);
-    expect(await queueDepth(stack().sqs.dlqUrl)).toBe(0);
+  it('deletes s3:TestEvent; leaves unparseable messages for the DLQ with a long backoff instead of deleting them', async () => {
+    const sqs = createSqsClient(config);
+    await sqs.send(new SendMessageCommand({ QueueUrl: config.queueUrl, MessageBody: JSON.stringify({ Service: 'Amazon S3', Event: 's3:TestEvent', Bucket: config.bucket }) }));
+    await sqs.send(new SendMessageCommand({ QueueUrl: config.queueUrl, MessageBody: '{"not":"an event"}' }));
+    await sqs.send(new SendMessageCommand({ QueueUrl: config.queueUrl, MessageBody: 'plain text' }));
+    const queue = new RecordingQueue(createSqsClient(config), config.queueUrl);
+    const metrics = new Metrics({ service: 'worker', sink: null });
+    startWorker({ queue, metrics });
+    await waitFor(async () => metrics.total('Failures{Reason=invalid_message}'), (n) => n >= 2, 20_000, 'two invalid messages seen');
+    // Both still on the queue (in flight, hidden for the long backoff), not deleted; the test event is gone.
+    await waitFor(() => queueDepth(config.queueUrl), (n) => n === 2, 10_000, 'only the invalid messages left');
+    expect(queue.visibility.filter((v) => v.seconds !== 3).every((v) => v.seconds >= 6)).toBe(true);
+    await Promise.all(running.splice(0).map((w) => w.stop()));
+    await new Promise((r) => setTimeout(r, 1_500)); // any cut-off long poll of the stopped worker ends
+    await sqs.send(new PurgeQueueCommand({ QueueUrl: config.queueUrl }));
+  });
+
+  it('processes the good records of an event whose other record is unreadable', async () => {
+    await put('mixed/good one.jpg', 'photo_coffee.jpg');
+    await stack().drainS3Events();
+    const queue = new Queue(createSqsClient(config), config.queueUrl);
+    // Take the bridge's event for the good key and send it back with a bad record beside it.
+    const [m] = await waitFor(() => queue.receive({ waitSeconds: 1 }), (ms) => ms.length === 1, 10_000, 'the bridge event');
+    await queue.delete(m!.receiptHandle);
+    const event = JSON.parse(m!.body) as { Records: { s3: { object: { key: string } } }[] };
+    const bad = structuredClone(event.Records[0]!);
+    bad.s3.object.key = 'bad%E0%A4%A.jpg';
+    await queue.send({ Records: [bad, event.Records[0]] });
+    const metrics = new Metrics({ service: 'worker', sink: null });
+    startWorker({ metrics });
+    await waitFor(() => records().getImage(imageIdForKey('mixed/good one.jpg')), (r) => r?.status === 'done', 30_000, 'good record done');
+    await waitFor(() => queueDepth(config.queueUrl), (n) => n === 0, 10_000, 'message deleted');
+    expect(metrics.total('Failures{Reason=invalid_event_record}')).toBe(1);
   });
 
   it('keeps a message whose result cannot be written, and records processing_error on its last receive before the DLQ', async () => {

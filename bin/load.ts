@@ -13,8 +13,8 @@ const defaultModel = path.join(fixturesDir(), 'blip-tiny-captioning');
 const USAGE = `usage: npm run load -- [--images 1000] [--duplicates 0.3] [--model DIR|HUB_ID] [--concurrency 16]
                      [--http-seconds 10] [--connections 10] [--stall-seconds 120] [--json]
 Default model: the tiny fixture checkpoint (${defaultModel}).
---json prints two lines: {"images","distinct","inferences","done","failed","lost","p50Ms","p95Ms","p99Ms","imagesPerSec","peakRssMiB"}
-then {"route","connections","durationS","requests","requestsPerSec","p50Ms","p99Ms","errors","non2xx","cache"}.`;
+--json prints one line: {"images","distinct","inferences","done","failed","lost","p50Ms","p95Ms","p99Ms","imagesPerSec","peakRssMiB",
+"http": {"route","connections","durationS","requests","requestsPerSec","p50Ms","p99Ms","errors","non2xx","cache"}}.`;
 
 const argsSchema = z.object({
   images: z.coerce.number().int().min(1).max(100_000),
@@ -73,7 +73,7 @@ async function main(): Promise<number> {
     logger,
   });
   if (args.json) {
-    process.stdout.write(`${JSON.stringify(load)}\n${JSON.stringify(http)}\n`);
+    process.stdout.write(`${JSON.stringify({ ...load, http })}\n`);
   } else {
     process.stdout.write(
       [

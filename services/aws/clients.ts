@@ -7,29 +7,54 @@ import type { Config } from '../core/config.js';
 type ClientConfig = Pick<Config, 'region' | 's3Endpoint' | 'sqsEndpoint' | 'dynamodbEndpoint'>;
 
 /**
+ * Socket timeouts of every client, so a hung connection fails instead of stalling a job forever:
+ * `connectionTimeout` to establish it, `requestTimeout` for the whole request (and as the idle-socket limit).
+ * SQS's must outlast a 20 s long poll. A timed-out call is retried by the SDK like any transient error.
+ */
+export interface TimeoutOptions {
+  /** @default 3000 */
+  connectionTimeoutMs?: number;
+  /** @default 60000 (S3: a 10 MB object on a slow link), 30000 (SQS: above the 20 s long poll), 10000 (DynamoDB) */
+  requestTimeoutMs?: number;
+}
+
+const requestHandler = (options: TimeoutOptions, requestTimeoutMs: number) => {
+  const timeout = options.requestTimeoutMs ?? requestTimeoutMs;
+  return {
+    connectionTimeout: options.connectionTimeoutMs ?? 3_000,
+    // The handler only warns on requestTimeout unless told to throw; socketTimeout bounds an idle socket as well.
+    requestTimeout: timeout,
+    throwOnRequestTimeout: true,
+    socketTimeout: timeout,
+  };
+};
+
+/**
  * S3 client. With an endpoint override (local emulator) it uses path-style addressing. Checksums are
  * only computed when an operation requires them: presigned PUTs stay plain URLs a browser can use.
  */
-export function createS3Client(config: ClientConfig): S3Client {
+export function createS3Client(config: ClientConfig, options: TimeoutOptions = {}): S3Client {
   return new S3Client({
     region: config.region,
+    requestHandler: requestHandler(options, 60_000),
     ...(config.s3Endpoint ? { endpoint: config.s3Endpoint, forcePathStyle: true } : {}),
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
 }
 
-export function createSqsClient(config: ClientConfig): SQSClient {
-  return new SQSClient({ region: config.region, ...(config.sqsEndpoint ? { endpoint: config.sqsEndpoint } : {}) });
+export function createSqsClient(config: ClientConfig, options: TimeoutOptions = {}): SQSClient {
+  return new SQSClient({ region: config.region, requestHandler: requestHandler(options, 30_000), ...(config.sqsEndpoint ? { endpoint: config.sqsEndpoint } : {}) });
 }
 
 /**
  * DynamoDB document client. Throttling and transient errors are retried by the SDK's standard retry
  * strategy (exponential backoff with jitter; throttles back off longer) up to `maxAttempts`.
  */
-export function createDynamoClient(config: ClientConfig, options: { maxAttempts?: number } = {}): DynamoDBDocumentClient {
+export function createDynamoClient(config: ClientConfig, options: { maxAttempts?: number } & TimeoutOptions = {}): DynamoDBDocumentClient {
   const client = new DynamoDBClient({
     region: config.region,
+    requestHandler: requestHandler(options, 10_000),
     maxAttempts: options.maxAttempts ?? 8,
     retryMode: 'standard',
     ...(config.dynamodbEndpoint ? { endpoint: config.dynamodbEndpoint } : {}),

@@ -58,6 +58,8 @@ const envSchema = z.object({
   BLIPLINE_RECEIVE_WAIT_SECONDS: z.preprocess((v) => (v === undefined || v === '' ? 20 : v), z.coerce.number().int('must be an integer').min(0).max(20, 'must be at most 20 (the SQS maximum)')),
   BLIPLINE_RECEIVE_BATCH_SIZE: positiveInt(10).pipe(z.number().max(10, 'must be at most 10 (the SQS maximum)')),
   BLIPLINE_CLAIM_LEASE_SECONDS: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int('must be an integer').positive('must be positive').optional()),
+  BLIPLINE_MAX_JOB_SECONDS: positiveInt(900),
+  BLIPLINE_MAX_PIXELS: positiveInt(16_000_000),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
 
@@ -122,6 +124,13 @@ export interface Config {
   receiveBatchSize: number;
   /** Worker: lease of a caption claim (renewed while the model runs; a dead worker's claim lapses after it). Default: the visibility timeout. */
   claimLeaseSeconds: number;
+  /**
+   * Worker: deadline of one receive's jobs. Past it S3 calls are aborted, the heartbeat stops renewing the
+   * messages and caption claims, and the messages come back for redelivery. Default 900 (15 min).
+   */
+  maxJobSeconds: number;
+  /** Worker: largest decoded image (width x height); larger ones fail `too_many_pixels`. Default 16000000. */
+  maxPixels: number;
   logLevel: LogLevel;
 }
 
@@ -171,6 +180,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
     receiveWaitSeconds: e.BLIPLINE_RECEIVE_WAIT_SECONDS,
     receiveBatchSize: e.BLIPLINE_RECEIVE_BATCH_SIZE,
     claimLeaseSeconds: e.BLIPLINE_CLAIM_LEASE_SECONDS ?? e.BLIPLINE_VISIBILITY_TIMEOUT_SECONDS,
+    maxJobSeconds: e.BLIPLINE_MAX_JOB_SECONDS,
+    maxPixels: e.BLIPLINE_MAX_PIXELS,
     logLevel: e.LOG_LEVEL,
   };
 }

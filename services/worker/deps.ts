@@ -33,6 +33,7 @@ export function createWorker(
       waitSeconds: config.receiveWaitSeconds,
       batchSize: config.receiveBatchSize,
       claimLeaseMs: config.claimLeaseSeconds * 1000,
+      maxJobMs: config.maxJobSeconds * 1000,
       ...options.worker,
     },
   });

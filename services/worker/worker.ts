@@ -44,6 +44,12 @@ export interface WorkerOptions {
    * backs off exponentially: 1 s, 2 s, 4 s ... capped at 30 s. @default 8 (about 2 minutes)
    */
   receiveFailureLimit?: number;
+  /**
+   * Deadline of one receive's jobs (ms from the receive). Past it the S3 calls of its jobs are aborted, the
+   * heartbeat stops renewing its messages and caption claims, and the messages come back for redelivery
+   * (a hung call or model run cannot hold a message forever). @default 900000 (15 min)
+   */
+  maxJobMs?: number;
 }
 
 export interface WorkerDeps {
@@ -66,6 +72,8 @@ interface Item {
   imageId: string;
   log: Logger;
   acceptedAt: number;
+  /** Aborts the item's S3 calls at the job deadline (maxJobMs). */
+  signal: AbortSignal;
   prompt?: string;
   bytes?: Uint8Array;
   sha256?: string;
@@ -117,7 +125,7 @@ export class Worker {
   /** Messages received and not yet deleted or released: the heartbeat keeps them invisible. */
   private readonly held = new Map<string, ReceivedMessage>();
   /** Caption claims held while the model runs (renewed by the heartbeat). */
-  private readonly claims = new Map<string, { sha256: string; prompt: string | undefined }>();
+  private readonly claims = new Map<string, { sha256: string; prompt: string | undefined; takenAt: number }>();
   private running: Promise<void> | undefined;
   /** Receives that failed in a row (reset by a successful one). */
   private receiveFailures = 0;
@@ -137,6 +145,7 @@ export class Worker {
       claimWaitMs: 60_000,
       cacheTtlSeconds: 3_600,
       receiveFailureLimit: 8,
+      maxJobMs: 900_000,
       // Options given as undefined keep their defaults.
       ...(Object.fromEntries(Object.entries(deps.options).filter(([, v]) => v !== undefined)) as WorkerOptions),
     };
@@ -230,10 +239,21 @@ export class Worker {
   }
 
   private async heartbeat(): Promise<void> {
+    const now = Date.now();
+    // Past the job deadline a message is no longer renewed: it lapses and is redelivered (a hung job cannot hold it).
+    const overdue = [...this.held.values()].filter((m) => now - m.receivedAt >= this.o.maxJobMs);
+    for (const m of overdue) {
+      this.held.delete(m.messageId);
+      this.deps.logger.warn({ jobId: m.messageId, maxJobMs: this.o.maxJobMs }, 'job past its deadline: no longer renewed, it will be redelivered');
+    }
     const messages = [...this.held.values()];
     try {
       if (messages.length > 0) await this.deps.queue.changeVisibility(messages, this.o.visibilityTimeoutSeconds);
-      for (const claim of this.claims.values()) {
+      for (const [key, claim] of this.claims) {
+        if (now - claim.takenAt >= this.o.maxJobMs) {
+          this.claims.delete(key);
+          continue;
+        }
         await this.deps.records.renewCaptionClaim(this.captionModel, claim.sha256, claim.prompt, this.id, this.o.claimLeaseMs);
       }
     } catch (error) {
@@ -266,6 +286,7 @@ export class Worker {
   async processBatch(messages: ReceivedMessage[]): Promise<void> {
     const items: Item[] = [];
     const questions: { message: ReceivedMessage; job: QuestionJob }[] = [];
+    const jobSignal = AbortSignal.timeout(this.o.maxJobMs);
     for (const message of messages) {
       const parsed = parseQueueMessage(message.body);
       const log = this.deps.logger.child({ jobId: message.messageId, receiveCount: message.receiveCount });
@@ -292,7 +313,7 @@ export class Worker {
         }
         for (const event of parsed.objects) {
           const imageId = imageIdForKey(event.key);
-          items.push({ message, event, imageId, log: log.child({ imageId, key: event.key }), acceptedAt: Date.now(), settled: false });
+          items.push({ message, event, imageId, log: log.child({ imageId, key: event.key }), acceptedAt: Date.now(), signal: jobSignal, settled: false });
         }
       }
     }
@@ -373,10 +394,10 @@ export class Worker {
       return;
     }
     try {
-      const head = await objects.head(event.key);
+      const head = await objects.head(event.key, item.signal);
       if (head.contentLength > this.deps.options.maxObjectBytes) throw new ObjectTooLargeError(event.key, this.deps.options.maxObjectBytes);
       // A zero-byte object needs no GET (a ranged GET of it is a 416 on S3; the local emulator drops the connection).
-      item.bytes = head.contentLength === 0 ? new Uint8Array(0) : await objects.getBounded(event.key, this.deps.options.maxObjectBytes);
+      item.bytes = head.contentLength === 0 ? new Uint8Array(0) : await objects.getBounded(event.key, this.deps.options.maxObjectBytes, item.signal);
     } catch (error) {
       if (error instanceof ObjectMissingError) return this.fail(item, 'object_missing', 'the object was deleted before it could be processed');
       if (error instanceof ObjectTooLargeError) return this.fail(item, 'too_large', `the object is larger than ${this.deps.options.maxObjectBytes} bytes`);
@@ -418,7 +439,7 @@ export class Worker {
           if (hit) return this.finishGroup(group, hit, true);
           const claim = await this.deps.records.claimCaption(model, sha256, first.prompt, this.id, this.o.claimLeaseMs);
           if (claim.kind === 'claimed') {
-            this.claims.set(`${sha256}\u0000${first.prompt ?? ''}`, { sha256, prompt: first.prompt });
+            this.claims.set(`${sha256}\u0000${first.prompt ?? ''}`, { sha256, prompt: first.prompt, takenAt: Date.now() });
             toInfer.push(group);
           } else if (claim.kind === 'done') {
             await this.finishGroup(group, claim.caption, true);
@@ -538,7 +559,7 @@ export class Worker {
           const claim = await this.deps.records.claimCaption(model, first.sha256!, first.prompt, this.id, this.o.claimLeaseMs);
           if (claim.kind === 'done') return await this.finishGroup(group, claim.caption, true);
           if (claim.kind === 'claimed') {
-            this.claims.set(`${first.sha256}\u0000${first.prompt ?? ''}`, { sha256: first.sha256!, prompt: first.prompt });
+            this.claims.set(`${first.sha256}\u0000${first.prompt ?? ''}`, { sha256: first.sha256!, prompt: first.prompt, takenAt: Date.now() });
             return await this.infer([group]);
           }
         }
@@ -637,7 +658,7 @@ export class Worker {
       await records.updateQuestion(job.imageId, job.questionId, ['queued', 'processing'], { status: 'processing' });
       let bytes: Uint8Array;
       try {
-        bytes = await objects.getBounded(image.objectKey, this.deps.options.maxObjectBytes);
+        bytes = await objects.getBounded(image.objectKey, this.deps.options.maxObjectBytes, AbortSignal.timeout(this.o.maxJobMs));
       } catch (error) {
         if (error instanceof ObjectMissingError) {
           await failQuestion('object_missing', 'the image object no longer exists');

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, PurgeQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -64,10 +65,10 @@ class CaptionWriteFails extends RecordStore {
   }
 }
 
-function startWorker(options: { captioner?: Captioner; records?: RecordStore; queue?: Queue; metrics?: Metrics; worker?: Partial<WorkerOptions> } = {}) {
+function startWorker(options: { captioner?: Captioner; records?: RecordStore; queue?: Queue; objects?: ObjectStore; metrics?: Metrics; worker?: Partial<WorkerOptions> } = {}) {
   const worker = new Worker({
     queue: options.queue ?? new Queue(createSqsClient(config), config.queueUrl),
-    objects: new ObjectStore(createS3Client(config), config.bucket),
+    objects: options.objects ?? new ObjectStore(createS3Client(config), config.bucket),
     records: options.records ?? new RecordStore(createDynamoClient(config), config.table, { ttlDays: 1 }),
     cache: new Cache({ url: undefined, keyPrefix: '', logger }),
     captioner: options.captioner ?? captioner,
@@ -164,6 +165,29 @@ describe('worker', () => {
     const changes = queue.visibility.filter((v) => v.seconds !== 3).map((v) => v.seconds);
     expect(changes.at(-1)).toBe(0);
     expect(changes.slice(0, -1).every((seconds) => seconds === 6)).toBe(true);
+  });
+
+  it('a job whose S3 call hangs is aborted at the job deadline and left for redelivery', async () => {
+    const hung = createServer((socket) => void sockets.push(socket));
+    const sockets: Socket[] = [];
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    try {
+      const objects = new ObjectStore(createS3Client({ ...config, s3Endpoint: `http://127.0.0.1:${(hung.address() as AddressInfo).port}` }), config.bucket);
+      const queue = new RecordingQueue(createSqsClient(config), config.queueUrl);
+      const key = 'deadline/hung-s3.png';
+      startWorker({ queue, objects, worker: { maxJobMs: 1_500, waitSeconds: 0 } });
+      await put(key, 'alpha_300x500.png');
+      await waitFor(async () => queue.visibility.filter((v) => v.seconds !== 3), (v) => v.length > 0, 20_000, 'the job abandoned');
+      // Not done; `processing` for redelivery, or `failed: processing_error` when the emulator counted a receive by a
+      // previous test's cut-off long poll and this was already the last receive.
+      const record = await records().getImage(imageIdForKey(key));
+      expect(record?.status === 'processing' || record?.error?.code === 'processing_error').toBe(true);
+      await Promise.all(running.splice(0).map((w) => w.stop()));
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => hung.close(resolve));
+    }
+    await createSqsClient(config).send(new PurgeQueueCommand({ QueueUrl: config.queueUrl }));
   });
 
   it('releases its caption claim when the caption write fails (the heartbeat stops renewing it)', async () => {

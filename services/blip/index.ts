@@ -9,7 +9,7 @@ import type { BlipModelKind } from './config.js';
 import { BlipUsageError } from './errors.js';
 import { newTokenBudget, parseCaptionOptions } from './generation/caption-options.js';
 import type { Precision } from './onnx/linear.js';
-import { type ProcessorConfig, preprocessImage, readProcessorConfig } from './processing/index.js';
+import { DEFAULT_IMAGE_LIMITS, type ImageLimits, type ProcessorConfig, preprocessImage, readProcessorConfig } from './processing/index.js';
 import { generateCaptions } from './runtime/captioning.js';
 import { BlipRuntime } from './runtime/index.js';
 import { type DownloadProgress, resolveModelDir } from './source/index.js';
@@ -88,7 +88,12 @@ export interface LoadBlipOptions {
   onDownloadProgress?: (progress: DownloadProgress) => void;
   /** The kind of checkpoint the caller needs: another kind fails with `wrong_model_kind` before any graph is compiled. */
   kind?: BlipModelKind;
+  /** Largest declared width x height of an encoded input; larger ones fail `too_many_pixels`. @default 40000000 */
+  maxPixels?: number;
 }
+
+/** Encoded inputs of one call decoded at a time: each decode holds a full RGB frame, so bound the peak memory. */
+const DECODE_CONCURRENCY = 2;
 
 /** How the model started: whether compiled graphs were reused, and how long compiling or reuse took. */
 export interface StartupInfo {
@@ -138,6 +143,7 @@ export async function loadBlip(options: LoadBlipOptions): Promise<LoadedBlipMode
   return new LocalBlipModel(runtime, tokenizer, processor, {
     name: await modelName(modelDir, options.model),
     startup: { cacheHit, compileMs, graphDir: dir, modelDir },
+    imageLimits: { ...DEFAULT_IMAGE_LIMITS, ...(options.maxPixels ? { maxPixels: options.maxPixels } : {}) },
   });
 }
 
@@ -146,17 +152,19 @@ class LocalBlipModel implements LoadedBlipModel {
   readonly name: string;
   readonly checkpointSha256: string;
   readonly startup: StartupInfo;
+  private readonly imageLimits: ImageLimits;
 
   constructor(
     private readonly runtime: BlipRuntime,
     private readonly tokenizer: BlipTokenizer,
     private readonly processor: ProcessorConfig,
-    details: { name: string; startup: StartupInfo },
+    details: { name: string; startup: StartupInfo; imageLimits: ImageLimits },
   ) {
     this.kind = runtime.config.kind;
     this.name = details.name;
     this.checkpointSha256 = runtime.checkpoint.sha256;
     this.startup = details.startup;
+    this.imageLimits = details.imageLimits;
   }
 
   async caption(images: ImageInput[], options: CaptionOptions = {}): Promise<GenerationResult[]> {
@@ -229,17 +237,26 @@ class LocalBlipModel implements LoadedBlipModel {
 
   private async pixelValues(images: readonly ImageInput[]): Promise<Float32Array[]> {
     const size = this.runtime.config.vision_config.image_size;
-    return Promise.all(
-      images.map(async (image) => {
-        const { pixelValues, height, width } = image instanceof Uint8Array ? await preprocessImage(image, this.processor) : image;
-        if (height !== size || width !== size || pixelValues.length !== 3 * size * size) {
-          throw new BlipUsageError(
-            'invalid_input',
-            `pixel values must be [1, 3, ${size}, ${size}] (${3 * size * size} floats); got ${height}x${width} with ${pixelValues.length} floats`,
-          );
-        }
-        return pixelValues;
-      }),
-    );
+    const one = async (image: ImageInput): Promise<Float32Array> => {
+      const { pixelValues, height, width } = image instanceof Uint8Array ? await preprocessImage(image, this.processor, this.imageLimits) : image;
+      if (height !== size || width !== size || pixelValues.length !== 3 * size * size) {
+        throw new BlipUsageError(
+          'invalid_input',
+          `pixel values must be [1, 3, ${size}, ${size}] (${3 * size * size} floats); got ${height}x${width} with ${pixelValues.length} floats`,
+        );
+      }
+      return pixelValues;
+    };
+    // At most DECODE_CONCURRENCY decodes at once (10 large images decoded together could exhaust memory).
+    const out: Float32Array[] = new Array<Float32Array>(images.length);
+    let next = 0;
+    const lane = async () => {
+      while (next < images.length) {
+        const i = next++;
+        out[i] = await one(images[i]!);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(DECODE_CONCURRENCY, images.length) }, lane));
+    return out;
   }
 }

@@ -12,13 +12,15 @@ export interface LoadedModels {
 
 /**
  * Loads the captioning model and, when configured, the VQA model. Threads are left to the runtime's default
- * (`taskVcpus()`: the cgroup CPU quota of the task, not the host's CPU count).
+ * (`taskVcpus()`: the cgroup CPU quota of the task, not the host's CPU count). Inputs larger than
+ * `BLIPLINE_MAX_PIXELS` (16 MP by default, below the runtime's 40 MP) fail `too_many_pixels`: with decodes bounded to
+ * two at a time this keeps a receive of large images within a 4 GiB task.
  */
-export async function loadWorkerModels(config: Pick<Config, 'model' | 'vqaModel' | 'precision'>, logger: Logger): Promise<LoadedModels> {
+export async function loadWorkerModels(config: Pick<Config, 'model' | 'vqaModel' | 'precision' | 'maxPixels'>, logger: Logger): Promise<LoadedModels> {
   if (!config.model) throw new Error('BLIPLINE_MODEL is required');
   const [caption, vqa] = await Promise.all([
-    loadBlip({ model: config.model, precision: config.precision, logger }),
-    config.vqaModel ? loadBlip({ model: config.vqaModel, precision: config.precision, logger }) : Promise.resolve(undefined),
+    loadBlip({ model: config.model, precision: config.precision, maxPixels: config.maxPixels, logger }),
+    config.vqaModel ? loadBlip({ model: config.vqaModel, precision: config.precision, maxPixels: config.maxPixels, logger }) : Promise.resolve(undefined),
   ]);
   return { caption, vqa };
 }

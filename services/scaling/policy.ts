@@ -47,7 +47,7 @@ export interface ScalingPolicy extends ScalingSettings {
 
 /**
  * The stack's defaults, chosen with `npm run simulate:scaling` (the README has the table). 1.0 s per image
- * rounds up the int8 caption time `npm run bench` measured on 2 vCPU (0.6-0.9 s per image).
+ * rounds up the int8 caption time `npm run bench` measured on 2 vCPU (0.41-0.78 s per image).
  */
 export const DEFAULT_SCALING: ScalingSettings = {
   secondsPerImage: 1.0,

@@ -28,29 +28,50 @@ afterAll(() => {
   for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
 });
 
+interface DevReady {
+  api: string;
+  s3: { endpoint: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string };
+}
+
+/** Everything a stream has written so far. */
+function collected(stream: NodeJS.ReadableStream): () => string {
+  let text = '';
+  stream.on('data', (d: Buffer) => (text += d.toString()));
+  return () => text;
+}
+
+/** The first stdout line of `blipline dev --json`, which must be its ready line. */
+async function readyLine(child: ChildProcessWithoutNullStreams): Promise<{ ready: DevReady; stderr: () => string; close: () => void }> {
+  const stderr = collected(child.stderr);
+  const lines = createInterface({ input: child.stdout });
+  const first = await new Promise<string>((resolve, reject) => {
+    lines.once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`dev exited ${code}: ${stderr().slice(-2000)}`)));
+  });
+  return { ready: JSON.parse(first) as DevReady, stderr, close: () => lines.close() };
+}
+
+/** Drops a fixture image straight into the printed bucket and waits for its record to settle. */
+async function dropAndAwaitRecord(ready: DevReady, key: string) {
+  const s3 = new S3Client({ endpoint: ready.s3.endpoint, region: ready.s3.region, forcePathStyle: true, credentials: { accessKeyId: ready.s3.accessKeyId, secretAccessKey: ready.s3.secretAccessKey } });
+  await s3.send(new PutObjectCommand({ Bucket: ready.s3.bucket, Key: key, Body: await readFile(fixturePath('images', 'gray_200x200.png')) }));
+  return waitFor(
+    async () => (await (await fetch(`${ready.api}/v1/objects?key=${encodeURIComponent(key)}`)).json()) as { status?: string; tokenIds?: number[]; caption?: string },
+    (r) => r.status === 'done' || r.status === 'failed',
+    60_000,
+    `dropped object ${key} captioned`,
+  );
+}
+
 describe('blipline dev', () => {
   it('prints one JSON line when ready, captions a dropped object, and stops cleanly on SIGTERM', async () => {
     const child = blipline(['dev', '--json', '--port', '0', '--model', captioningFixture, '--vqa-model', vqaFixture]);
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const lines = createInterface({ input: child.stdout });
-    const first = await new Promise<string>((resolve, reject) => {
-      lines.once('line', resolve);
-      child.once('exit', (code) => reject(new Error(`dev exited ${code}: ${stderr.slice(-2000)}`)));
-    });
-    const ready = JSON.parse(first) as { api: string; s3: { endpoint: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string } };
+    const { ready, close } = await readyLine(child);
     expect(ready.api).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(await (await fetch(`${ready.api}/healthz`)).json()).toMatchObject({ status: 'ok' });
     expect(await (await fetch(`${ready.api}/v1/config`)).json()).toMatchObject({ questions: true });
 
-    const s3 = new S3Client({ endpoint: ready.s3.endpoint, region: ready.s3.region, forcePathStyle: true, credentials: { accessKeyId: ready.s3.accessKeyId, secretAccessKey: ready.s3.secretAccessKey } });
-    await s3.send(new PutObjectCommand({ Bucket: ready.s3.bucket, Key: 'from script/cat.png', Body: await readFile(fixturePath('images', 'gray_200x200.png')) }));
-    const record = await waitFor(
-      async () => (await (await fetch(`${ready.api}/v1/objects?key=${encodeURIComponent('from script/cat.png')}`)).json()) as { status?: string; tokenIds?: number[] },
-      (r) => r.status === 'done' || r.status === 'failed',
-      60_000,
-      'dropped object captioned',
-    );
+    const record = await dropAndAwaitRecord(ready, 'from script/cat.png');
     expect(record.status).toBe('done');
     expect(record.tokenIds?.[0]).toBe(30522);
     const page = await fetch(ready.api);
@@ -58,31 +79,27 @@ describe('blipline dev', () => {
 
     child.kill('SIGTERM');
     expect(await exitCode(child)).toBe(0);
-    lines.close();
+    close();
   });
 
   it('exits non-zero with a one-line reason for a model folder that does not exist', async () => {
     const child = blipline(['dev', '--json', '--port', '0', '--model', '/nonexistent/model']);
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    let stdout = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const stderr = collected(child.stderr);
+    const stdout = collected(child.stdout);
     expect(await exitCode(child)).toBe(1);
-    expect(stdout).toBe('');
-    expect(stderr).toMatch(/blipline dev: .*\/nonexistent\/model/);
+    expect(stdout()).toBe('');
+    expect(stderr()).toMatch(/blipline dev: .*\/nonexistent\/model/);
   });
 
   it('stops the emulators and exits 1 with one line when the configuration is invalid after they started', async () => {
     const child = blipline(['dev', '--json', '--port', '0', '--model', captioningFixture, '--vqa-model', vqaFixture], { BLIPLINE_MAX_UPLOAD_BYTES: 'lots' });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    let stdout = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const stderr = collected(child.stderr);
+    const stdout = collected(child.stdout);
     // The process ends on its own: no emulator is left holding the event loop.
     expect(await exitCode(child)).toBe(1);
-    expect(stdout).toBe('');
+    expect(stdout()).toBe('');
     // (Node's own ExperimentalWarning of an emulator's SQLite use is not ours.)
-    const ours = stderr.trim().split('\n').filter((line) => !/ExperimentalWarning|--trace-warnings/.test(line));
+    const ours = stderr().trim().split('\n').filter((line) => !/ExperimentalWarning|--trace-warnings/.test(line));
     expect(ours).toHaveLength(1);
     expect(ours[0]).toMatch(/^blipline dev: invalid environment: BLIPLINE_MAX_UPLOAD_BYTES: /);
   });
@@ -104,34 +121,20 @@ describe('blipline dev', () => {
         BLIPLINE_MODEL: '',
         BLIPLINE_VQA_MODEL: '',
       });
-      let stderr = '';
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const lines = createInterface({ input: child.stdout });
-      const first = await new Promise<string>((resolve, reject) => {
-        lines.once('line', resolve);
-        child.once('exit', (code) => reject(new Error(`dev exited ${code}: ${stderr.slice(-2000)}`)));
-      });
-      const ready = JSON.parse(first) as { api: string; s3: { endpoint: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string } };
-      expect(stderr).toContain('A TINY RANDOM-WEIGHT CAPTIONING CHECKPOINT WRITTEN TO');
-      expect(stderr).toContain('A TINY RANDOM-WEIGHT VQA CHECKPOINT WRITTEN TO');
-      expect(stderr).toContain('CAPTIONS AND ANSWERS ARE MEANINGLESS');
+      const { ready, stderr, close } = await readyLine(child);
+      expect(stderr()).toContain('A TINY RANDOM-WEIGHT CAPTIONING CHECKPOINT WRITTEN TO');
+      expect(stderr()).toContain('A TINY RANDOM-WEIGHT VQA CHECKPOINT WRITTEN TO');
+      expect(stderr()).toContain('CAPTIONS AND ANSWERS ARE MEANINGLESS');
       expect(await (await fetch(`${ready.api}/v1/config`)).json()).toMatchObject({ questions: true });
 
-      const s3 = new S3Client({ endpoint: ready.s3.endpoint, region: ready.s3.region, forcePathStyle: true, credentials: { accessKeyId: ready.s3.accessKeyId, secretAccessKey: ready.s3.secretAccessKey } });
-      await s3.send(new PutObjectCommand({ Bucket: ready.s3.bucket, Key: 'offline.png', Body: await readFile(fixturePath('images', 'gray_200x200.png')) }));
-      const record = await waitFor(
-        async () => (await (await fetch(`${ready.api}/v1/objects?key=offline.png`)).json()) as { status?: string; tokenIds?: number[]; caption?: string; model?: string },
-        (r) => r.status === 'done' || r.status === 'failed',
-        60_000,
-        'dropped object captioned by the random-weight checkpoint',
-      );
+      const record = await dropAndAwaitRecord(ready, 'offline.png');
       expect(record.status).toBe('done');
       expect(record.tokenIds?.[0]).toBe(30522);
       expect(typeof record.caption).toBe('string');
 
       child.kill('SIGTERM');
       expect(await exitCode(child)).toBe(0);
-      lines.close();
+      close();
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }

@@ -126,8 +126,7 @@ export class CaptioningGraphs {
 
   /** Feeds for the decoder step with the given cross K/V and an empty self-attention cache. */
   initialStepFeeds(cross: ort.InferenceSession.ReturnType, batch: number): Record<string, ort.Tensor> {
-    const { heads, headDim } = textHeadShape(this.text);
-    const empty = new ort.Tensor('float32', new Float32Array(0), [batch, heads, 0, headDim]);
+    const empty = new ort.Tensor('float32', new Float32Array(0), [0, batch, this.text.hidden_size]);
     const feeds: Record<string, ort.Tensor> = {};
     for (let l = 0; l < this.text.num_hidden_layers; l++) {
       feeds[crossKeyName(l)] = cross[crossKeyName(l)]!;

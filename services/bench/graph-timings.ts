@@ -4,7 +4,7 @@
 // does without `past_key_values`.
 import ort from 'onnxruntime-node';
 import { visionSequenceLength } from '../blip/config.js';
-import { DECODER_STEP_GRAPH, pastKeyName, pastValueName, presentKeyName, presentValueName } from '../blip/modeling/text-decoder.js';
+import { DecoderState } from '../blip/runtime/decoder-state.js';
 import { fillGaussian } from '../blip/tools/random-checkpoint.js';
 import { argmaxRows, CaptioningGraphs, type PrecisionPlan } from './captioning-graphs.js';
 import { median } from './stats.js';
@@ -46,19 +46,20 @@ export async function benchGraphs(options: GraphBenchOptions): Promise<GraphTimi
       return new ort.Tensor('float32', data, [1, 3, size, size]);
     })();
 
-    /** Greedy decoding of `tokens` steps with the cache; returns the mean ms per step. */
+    /** Greedy decoding of `tokens` steps through the runtime's cached decoder state; returns the mean ms per step. */
     const decode = async (cross: ort.InferenceSession.ReturnType, batch: number): Promise<number> => {
-      const feeds = graphs.initialStepFeeds(cross, batch);
+      const state = new DecoderState(graphs.decoderStep, {
+        layers,
+        hidden: text.hidden_size,
+        vocabSize: vocab,
+        crossKeyValues: cross,
+        rowImages: Array.from({ length: batch }, (_, row) => row),
+        capacity: options.tokens,
+      });
       let ids = new Array<bigint>(batch).fill(bos);
       const t0 = performance.now();
       for (let step = 0; step < options.tokens; step++) {
-        feeds[DECODER_STEP_GRAPH.inputIds] = new ort.Tensor('int64', BigInt64Array.from(ids), [batch, 1]);
-        const out = await graphs.decoderStep.run(feeds);
-        ids = argmaxRows(out[DECODER_STEP_GRAPH.logits]!.data as Float32Array, batch, vocab);
-        for (let l = 0; l < layers; l++) {
-          feeds[pastKeyName(l)] = out[presentKeyName(l)]!;
-          feeds[pastValueName(l)] = out[presentValueName(l)]!;
-        }
+        ids = argmaxRows(await state.step(ids.map((id) => [Number(id)])), batch, vocab);
       }
       return (performance.now() - t0) / options.tokens;
     };

@@ -8,21 +8,24 @@ const EOS = 2;
 const PAD = 0;
 const VOCAB = 6;
 
-/** A fake decoder whose next-token logits depend on each row's history (and the row's index). */
+/** A fake decoder whose next-token logits depend on each row's history (and the row it started as). */
 class TableModel implements StepModel {
   readonly vocabSize = VOCAB;
   readonly fed: number[][][] = [];
   private histories: number[][] = [];
+  private origins: number[] = [];
   constructor(private readonly next: (history: readonly number[], row: number) => number[]) {}
 
   async step(tokens: readonly (readonly number[])[]): Promise<Float32Array> {
     this.fed.push(tokens.map((row) => [...row]));
+    if (this.origins.length === 0) this.origins = tokens.map((_, row) => row);
     this.histories = tokens.map((row, i) => [...(this.histories[i] ?? []), ...row]);
-    return Float32Array.from(this.histories.flatMap((history, row) => this.next(history, row)));
+    return Float32Array.from(this.histories.flatMap((history, row) => this.next(history, this.origins[row] as number)));
   }
 
   reorder(sources: readonly number[]): void {
     this.histories = sources.map((source) => [...(this.histories[source] as number[])]);
+    this.origins = sources.map((source) => this.origins[source] as number);
   }
 }
 
@@ -52,7 +55,7 @@ describe('logits processors', () => {
 });
 
 describe('greedy search', () => {
-  // Every row first produces 1; then row 0 produces the end token and row 1 keeps producing 3.
+  // Every row first produces 1; then row 0 produces the end token and the others keep producing 3.
   const model = () =>
     new TableModel((history, row) => {
       const logits = new Array<number>(VOCAB).fill(0);
@@ -63,12 +66,20 @@ describe('greedy search', () => {
 
   it('stops each row at its end token and feeds padding after it, until every row ends or the limit', async () => {
     const search = model();
+    const rows = await greedySearch(search, 5, settings({ maxNewTokens: 4 }));
+    expect(rows).toEqual([[5, 1, EOS], ...new Array(4).fill([5, 1, 3, 3, 3])]);
+    // One finished row of five is padded (fewer than a quarter of the rows).
+    expect(search.fed.map((step) => step[0])).toEqual([[5], [1], [EOS], [PAD]]);
+  });
+
+  it('drops finished rows from the batch once they are a quarter of it, with the same tokens', async () => {
+    const search = model();
     const rows = await greedySearch(search, 2, settings({ maxNewTokens: 4 }));
     expect(rows).toEqual([
       [5, 1, EOS],
       [5, 1, 3, 3, 3],
     ]);
-    expect(search.fed.map((step) => step[0])).toEqual([[5], [1], [EOS], [PAD]]);
+    expect(search.fed).toEqual([[[5], [5]], [[1], [1]], [[3]], [[3]]]);
   });
 
   it('refuses the end token before minNewTokens', async () => {

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCheckpoint } from '../../services/blip/checkpoint/index.js';
 import { BlipRuntime } from '../../services/blip/runtime/index.js';
-import { type CaptionRequest, generateCaptions, MAX_DECODER_ROWS } from '../../services/blip/runtime/captioning.js';
-import { captioningModelDir, captioningReference, referencePixels } from '../support/fixtures.js';
+import { type CaptionRequest, encodeImages, generateCaptions, MAX_DECODER_ROWS, openDecoder } from '../../services/blip/runtime/captioning.js';
+import { captioningModelDir, captioningReference, maxAbsDiff, referencePixels } from '../support/fixtures.js';
 
 const scratch = await mkdtemp(path.join(os.tmpdir(), 'blipline-generation-'));
 let runtime: BlipRuntime;
@@ -76,5 +76,39 @@ describe('generation matches Hugging Face generate token for token', () => {
       request({ beams: 3, maxNewTokens: 12 }),
     );
     expect(tokenIds).toEqual(cases.map((c) => c.beam3.output_ids));
+  });
+});
+
+describe('decoder state', () => {
+  const images = reference.cases.map((c) => referencePixels(c.image).pixelValues);
+  const greedyPath = (index: number): number[] => reference.cases[index]?.greedy.output_ids ?? [];
+
+  /** Logits of each row after feeding `steps` tokens of its reference greedy path, with `reorder` applied after the first few. */
+  async function logitsAfter(rows: number[], sources: number[] | undefined, steps: number): Promise<Float32Array> {
+    const states = await encodeImages(runtime, rows.map((row) => images[row] as Float32Array));
+    const { decoder } = await openDecoder(runtime, states, request({}));
+    let current = rows;
+    let logits: Float32Array = new Float32Array(0);
+    for (let step = 0; step < steps; step += 1) {
+      if (step === 3 && sources) {
+        decoder.reorder(sources);
+        current = sources.map((source) => current[source] as number);
+      }
+      logits = await decoder.step(current.map((row) => [greedyPath(row)[step] as number]));
+    }
+    return logits;
+  }
+
+  it('drops rows and reorders them in place without changing any remaining row', async () => {
+    const vocab = runtime.config.text_config.vocab_size;
+    const alone = await Promise.all([0, 1, 2].map((row) => logitsAfter([row], undefined, 6)));
+    const dropped = await logitsAfter([0, 1, 2], [0, 2], 6);
+    expect(maxAbsDiff(dropped.subarray(0, vocab), alone[0] as Float32Array)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(dropped.subarray(vocab), alone[2] as Float32Array)).toBeLessThan(1e-4);
+    // A beam-search style reorder: rows change image, one row is duplicated.
+    const shuffled = await logitsAfter([0, 1, 2], [2, 2, 0], 6);
+    expect(maxAbsDiff(shuffled.subarray(0, vocab), alone[2] as Float32Array)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(shuffled.subarray(vocab, 2 * vocab), alone[2] as Float32Array)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(shuffled.subarray(2 * vocab), alone[0] as Float32Array)).toBeLessThan(1e-4);
   });
 });

@@ -9,7 +9,6 @@ const sessions: Record<'vision' | 'crossKeyValue' | 'step', ort.InferenceSession
 const { checkpoint, session } = graphs;
 const text = checkpoint.config.text_config;
 const layers = text.num_hidden_layers;
-const headShape = [text.num_attention_heads, text.hidden_size / text.num_attention_heads] as const;
 
 beforeAll(async () => {
   const context = await graphs.fp32Context();
@@ -30,10 +29,19 @@ function emptyCache(): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {};
   for (let layer = 0; layer < layers; layer += 1) {
     for (const name of [decoder.pastKeyName(layer), decoder.pastValueName(layer)]) {
-      feeds[name] = new ort.Tensor('float32', new Float32Array(0), [1, headShape[0], 0, headShape[1]]);
+      feeds[name] = new ort.Tensor('float32', new Float32Array(0), [0, 1, text.hidden_size]);
     }
   }
   return feeds;
+}
+
+/** `[past, batch, hidden]` + `[new, batch, hidden]` along the sequence. */
+function append(past: ort.Tensor | undefined, fresh: ort.Tensor | undefined): ort.Tensor {
+  if (!past || !fresh) throw new Error('missing cache tensor');
+  const data = new Float32Array(past.data.length + fresh.data.length);
+  data.set(past.data as Float32Array);
+  data.set(fresh.data as Float32Array, past.data.length);
+  return new ort.Tensor('float32', data, [(past.dims[0] ?? 0) + (fresh.dims[0] ?? 0), ...past.dims.slice(1)]);
 }
 
 const ids = (values: number[]) => new ort.Tensor('int64', BigInt64Array.from(values, BigInt), [1, values.length]);
@@ -49,19 +57,19 @@ describe('text decoder graphs', () => {
       expect(whole.logits?.dims).toEqual([1, tokens.length, text.vocab_size]);
       expect(maxAbsDiff(whole.logits?.data as Float32Array, reference)).toBeLessThan(1e-3);
 
-      // The same logits one token at a time through the self-attention cache.
-      let cache = emptyCache();
+      // The same logits one token at a time through the sequence-major self-attention cache, which
+      // grows by each step's new keys/values.
+      const cache = emptyCache();
       for (const [position, token] of tokens.entries()) {
         const step = await sessions.step.run({ ...cross, ...cache, [decoder.DECODER_STEP_GRAPH.inputIds]: ids([token]) });
         const expected = reference.subarray(position * text.vocab_size, (position + 1) * text.vocab_size);
         expect(maxAbsDiff(step.logits?.data as Float32Array, expected)).toBeLessThan(1e-3);
-        cache = {};
         for (let layer = 0; layer < layers; layer += 1) {
-          cache[decoder.pastKeyName(layer)] = step[decoder.presentKeyName(layer)] as ort.Tensor;
-          cache[decoder.pastValueName(layer)] = step[decoder.presentValueName(layer)] as ort.Tensor;
+          cache[decoder.pastKeyName(layer)] = append(cache[decoder.pastKeyName(layer)], step[decoder.newKeyName(layer)]);
+          cache[decoder.pastValueName(layer)] = append(cache[decoder.pastValueName(layer)], step[decoder.newValueName(layer)]);
         }
       }
-      expect(cache[decoder.pastKeyName(0)]?.dims).toEqual([1, headShape[0], tokens.length, headShape[1]]);
+      expect(cache[decoder.pastKeyName(0)]?.dims).toEqual([tokens.length, 1, text.hidden_size]);
     });
   }
 });

@@ -63,7 +63,7 @@ describe('VQA graphs (blip-tiny-vqa)', () => {
       const empty: Record<string, ort.Tensor> = {};
       for (let layer = 0; layer < text.num_hidden_layers; layer += 1) {
         for (const name of [decoder.pastKeyName(layer), decoder.pastValueName(layer)]) {
-          empty[name] = new ort.Tensor('float32', new Float32Array(0), [1, heads, 0, headDim]);
+          empty[name] = new ort.Tensor('float32', new Float32Array(0), [0, 1, text.hidden_size]);
         }
       }
       const tokens = testCase.teacher_forced.input_ids;

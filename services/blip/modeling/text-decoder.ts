@@ -2,14 +2,18 @@ import type { BlipTextConfig } from '../config.js';
 import { GraphBuilder, type Value } from '../onnx/graph.js';
 import { dimension, squeezeToScalar } from '../onnx/ops.js';
 import type { BuildContext } from './context.js';
-import { bertLayer, causalMask, type KeyValue, lmHead, projectKeyValue, textEmbeddings, textHeadShape } from './text.js';
+import { bertLayer, causalMask, type KeyValue, lmHead, projectKeyValueHeads, textEmbeddings, textHeadShape } from './text.js';
 
 /**
  * The captioning text decoder (`BlipTextLMHeadModel`) as two graphs:
  * - cross key/value: image states -> each layer's cross-attention keys and values, run once per image;
- * - decoder step: new token ids + self-attention cache + cross keys/values -> logits + updated cache.
- *   The first step may feed the whole prompt with an empty cache (past length 0).
- * Caches are `[batch, heads, length, headDim]`.
+ * - decoder step: new token ids + self-attention cache + cross keys/values -> logits + the new
+ *   positions' self-attention keys/values. The first step may feed the whole prompt with an empty
+ *   cache (past length 0).
+ * Cross keys/values are `[batch, heads, image_seq, headDim]`. The self-attention cache is
+ * sequence-major, `[length, batch, hidden]`: the caller keeps it in one preallocated buffer, feeds the
+ * filled prefix as `past_*` (a view, no copy) and lets onnxruntime write `new_*` straight after it, so
+ * the cache is never re-copied between steps.
  */
 
 export const TEXT_DECODER_PREFIX = 'text_decoder';
@@ -21,8 +25,8 @@ export const crossKeyName = (layer: number): string => `cross_key.${layer}`;
 export const crossValueName = (layer: number): string => `cross_value.${layer}`;
 export const pastKeyName = (layer: number): string => `past_key.${layer}`;
 export const pastValueName = (layer: number): string => `past_value.${layer}`;
-export const presentKeyName = (layer: number): string => `present_key.${layer}`;
-export const presentValueName = (layer: number): string => `present_value.${layer}`;
+export const newKeyName = (layer: number): string => `new_key.${layer}`;
+export const newValueName = (layer: number): string => `new_value.${layer}`;
 
 const layerPrefix = (prefix: string, layer: number): string => `${prefix}.bert.encoder.layer.${layer}`;
 
@@ -35,7 +39,7 @@ export function buildCrossKeyValueGraph(context: Omit<BuildContext, 'g'>, config
   const dims = ['batch', shape.heads, 'image_sequence', shape.headDim];
   for (let layer = 0; layer < config.num_hidden_layers; layer += 1) {
     const crossPrefix = `${layerPrefix(prefix, layer)}.crossattention.self`;
-    const { key, value } = g.within(crossPrefix, () => projectKeyValue(ctx, states, crossPrefix, shape));
+    const { key, value } = g.within(crossPrefix, () => projectKeyValueHeads(ctx, states, crossPrefix, shape));
     g.output(key, crossKeyName(layer), 'float32', dims);
     g.output(value, crossValueName(layer), 'float32', dims);
   }
@@ -50,7 +54,7 @@ export function buildDecoderStepGraph(context: Omit<BuildContext, 'g'>, config: 
   const inputIds = g.input(DECODER_STEP_GRAPH.inputIds, 'int64', ['batch', 'sequence']);
   const caches: { past: KeyValue; cross: KeyValue }[] = [];
   for (let layer = 0; layer < config.num_hidden_layers; layer += 1) {
-    const pastDims = ['batch', shape.heads, 'past_sequence', shape.headDim];
+    const pastDims = ['past_sequence', 'batch', config.hidden_size];
     const crossDims = ['batch', shape.heads, 'image_sequence', shape.headDim];
     caches.push({
       past: { key: g.input(pastKeyName(layer), 'float32', pastDims), value: g.input(pastValueName(layer), 'float32', pastDims) },
@@ -59,7 +63,7 @@ export function buildDecoderStepGraph(context: Omit<BuildContext, 'g'>, config: 
   }
   const firstPast = caches[0]?.past.key;
   if (!firstPast) throw new Error('text decoder without layers');
-  const pastLength = squeezeToScalar(g, dimension(g, firstPast, 2));
+  const pastLength = squeezeToScalar(g, dimension(g, firstPast, 0));
 
   const { embeddings, sequenceLength } = g.within(`${prefix}.bert.embeddings`, () =>
     textEmbeddings(ctx, inputIds, `${prefix}.bert.embeddings`, config, pastLength),
@@ -77,9 +81,9 @@ export function buildDecoderStepGraph(context: Omit<BuildContext, 'g'>, config: 
       }),
     );
     hidden = result.hidden;
-    const presentDims = ['batch', shape.heads, 'present_sequence', shape.headDim];
-    g.output(result.present.key, presentKeyName(layer), 'float32', presentDims);
-    g.output(result.present.value, presentValueName(layer), 'float32', presentDims);
+    const newDims = ['sequence', 'batch', config.hidden_size];
+    g.output(result.fresh.key, newKeyName(layer), 'float32', newDims);
+    g.output(result.fresh.value, newValueName(layer), 'float32', newDims);
   });
   const logits = g.within(`${prefix}.cls`, () => lmHead(ctx, hidden, prefix, config));
   g.output(logits, DECODER_STEP_GRAPH.logits, 'float32', ['batch', 'sequence', config.vocab_size]);

@@ -1,5 +1,6 @@
 import type { BlipTextConfig } from '../config.js';
 import { GraphBuilder, type Value } from '../onnx/graph.js';
+import { dimension } from '../onnx/ops.js';
 import { bertLayer, textEmbeddings } from './text.js';
 import type { BuildContext } from './context.js';
 
@@ -25,11 +26,12 @@ export const TEXT_ENCODER_GRAPH = {
 /** float32 lowest: what Hugging Face adds to the scores of masked-out keys. */
 const MASKED = -3.4028234663852886e38;
 
-/** `attention_mask [batch, seq]` (1 = token, 0 = padding) -> additive `[batch, 1, 1, seq]` mask. */
+/** `attention_mask [batch, seq]` (1 = token, 0 = padding) -> additive `[batch, 1, seq, seq]` self-attention bias. */
 export function paddingMask(g: GraphBuilder, attentionMask: Value): Value {
   const keep = g.op('Cast', [attentionMask], { attrs: { to: 9 /* BOOL */ } });
-  const additive = g.op('Where', [keep, g.scalar(0), g.scalar(MASKED)]);
-  return g.op('Unsqueeze', [additive, g.int64s([1, 2])]);
+  const additive = g.op('Unsqueeze', [g.op('Where', [keep, g.scalar(0), g.scalar(MASKED)]), g.int64s([1, 2])]);
+  const queries = g.op('Concat', [g.int64s([1, 1]), dimension(g, attentionMask, 1), g.int64s([1])], { attrs: { axis: 0 } });
+  return g.op('Expand', [additive, queries]);
 }
 
 export interface TextEncoderOptions {

@@ -1,8 +1,8 @@
 import type { BlipTextConfig } from '../config.js';
 import type { GraphBuilder, Value } from '../onnx/graph.js';
 import { linear } from '../onnx/linear.js';
-import { add, concat, dimension, gather, gelu, squeezeToScalar, weight } from '../onnx/ops.js';
-import { type HeadShape, mergeHeads, scaledDotProductAttention, splitHeads } from './attention.js';
+import { add, dimension, gather, gelu, squeezeToScalar, weight } from '../onnx/ops.js';
+import { type HeadShape, multiHeadAttention, sequenceMajor, splitHeads, withPast } from './attention.js';
 import { type BuildContext, checkpointLayerNorm, checkpointLinear } from './context.js';
 
 /**
@@ -11,7 +11,7 @@ import { type BuildContext, checkpointLayerNorm, checkpointLinear } from './cont
  * optional cross-attention to image states, and the LM head. Graph builders combine them.
  */
 
-/** Split-head keys and values, `[batch, heads, seq, headDim]` each. */
+/** Keys and values of one attention block. */
 export interface KeyValue {
   readonly key: Value;
   readonly value: Value;
@@ -26,7 +26,7 @@ export const textHeadShape = (config: BlipTextConfig): HeadShape => ({
 });
 
 /**
- * Additive causal mask `[queries, pastLength + queries]` for queries at positions
+ * Additive causal mask `[1, 1, queries, pastLength + queries]` for queries at positions
  * `pastLength .. pastLength + queries - 1`: each sees every cached position and itself, not later ones.
  */
 export function causalMask(g: GraphBuilder, queries: Value, pastLength: Value): Value {
@@ -35,7 +35,7 @@ export function causalMask(g: GraphBuilder, queries: Value, pastLength: Value): 
   const queryPositions = g.op('Unsqueeze', [g.op('Range', [pastLength, total, one]), g.int64s([1])]);
   const keyPositions = g.op('Unsqueeze', [g.op('Range', [g.int64s([0], []), total, one]), g.int64s([0])]);
   const future = g.op('Greater', [keyPositions, queryPositions]);
-  return g.op('Where', [future, g.scalar(MASKED), g.scalar(0)]);
+  return g.op('Unsqueeze', [g.op('Where', [future, g.scalar(MASKED), g.scalar(0)]), g.int64s([0, 1])]);
 }
 
 /**
@@ -62,12 +62,15 @@ export function textEmbeddings(
   return { embeddings, sequenceLength };
 }
 
-/** Keys and values of one attention block (`<prefix>.key`, `<prefix>.value`) projected from `states`. */
-export function projectKeyValue(ctx: BuildContext, states: Value, prefix: string, shape: HeadShape): KeyValue {
-  return {
-    key: splitHeads(ctx.g, checkpointLinear(ctx, states, `${prefix}.key`), shape),
-    value: splitHeads(ctx.g, checkpointLinear(ctx, states, `${prefix}.value`), shape),
-  };
+/** Keys and values of one attention block (`<prefix>.key`, `<prefix>.value`) projected from `states`, `[batch, seq, hidden]`. */
+export function projectKeyValue(ctx: BuildContext, states: Value, prefix: string): KeyValue {
+  return { key: checkpointLinear(ctx, states, `${prefix}.key`), value: checkpointLinear(ctx, states, `${prefix}.value`) };
+}
+
+/** Cross-attention keys and values split into heads, `[batch, heads, seq, headDim]`: the form computed once per image. */
+export function projectKeyValueHeads(ctx: BuildContext, states: Value, prefix: string, shape: HeadShape): KeyValue {
+  const { key, value } = projectKeyValue(ctx, states, prefix);
+  return { key: splitHeads(ctx.g, key, shape), value: splitHeads(ctx.g, value, shape) };
 }
 
 /** `BlipTextSelfOutput` / `BlipTextOutput`: dense, then LayerNorm of the residual sum. */
@@ -75,56 +78,68 @@ function denseResidualNorm(ctx: BuildContext, x: Value, residual: Value, prefix:
   return checkpointLayerNorm(ctx, add(ctx.g, checkpointLinear(ctx, x, `${prefix}.dense`), residual), `${prefix}.LayerNorm`, eps);
 }
 
-/** Cross-attention input: keys/values computed beforehand (once per image), or the states to project. */
+/**
+ * Cross-attention input: keys/values computed beforehand (once per image, split into heads), or the
+ * states to project.
+ */
 export type CrossAttentionSource = { readonly keyValue: KeyValue } | { readonly encoderStates: Value };
 
 export interface BertLayerOptions {
   /** Weight prefix of the layer, e.g. `text_decoder.bert.encoder.layer.0`. */
   readonly prefix: string;
   readonly config: BlipTextConfig;
-  /** Additive self-attention mask: `causalMask(...)` in a decoder; a padding mask or none in an encoder. */
+  /** Additive self-attention bias `[batch or 1, 1, seq, keys]`: `causalMask(...)` in a decoder; a padding mask or none in an encoder. */
   readonly selfAttentionMask?: Value;
-  /** Cached self-attention keys/values of earlier positions (decoder steps). */
+  /** Cached self-attention keys/values of earlier positions, sequence-major `[past, batch, hidden]` (decoder steps). */
   readonly past?: KeyValue;
   /** Present when the layer cross-attends to image (or question) states. */
   readonly crossAttention?: CrossAttentionSource;
-  /** Additive mask over the cross-attended positions. */
-  readonly crossAttentionMask?: Value;
 }
 
 export interface BertLayerResult {
   readonly hidden: Value;
-  /** Self-attention keys/values including `past`: the next step's cache. */
-  readonly present: KeyValue;
+  /** This call's self-attention keys/values, sequence-major `[seq, batch, hidden]`: what a cache appends. */
+  readonly fresh: KeyValue;
+}
+
+/**
+ * Keys/values `[1 or batch, seq, hidden]` broadcast to the batch of `query` (one image's states scored
+ * against several texts): the fused attention wants equal batches.
+ */
+function broadcastBatch(g: GraphBuilder, { key, value }: KeyValue, query: Value): KeyValue {
+  const shape = g.op('Concat', [dimension(g, query, 0), g.int64s([1, 1])], { attrs: { axis: 0 } });
+  return { key: g.op('Expand', [key, shape]), value: g.op('Expand', [value, shape]) };
 }
 
 /** One `BlipTextLayer`: self-attention, optional cross-attention, feed-forward; post-norm residuals. */
 export function bertLayer(ctx: BuildContext, hidden: Value, options: BertLayerOptions): BertLayerResult {
   const { g } = ctx;
-  const { prefix, config } = options;
+  const { prefix, config, past } = options;
   const shape = textHeadShape(config);
   const eps = config.layer_norm_eps;
 
   const selfPrefix = `${prefix}.attention.self`;
-  const query = splitHeads(g, checkpointLinear(ctx, hidden, `${selfPrefix}.query`), shape);
-  const fresh = projectKeyValue(ctx, hidden, selfPrefix, shape);
-  const present = options.past
-    ? { key: concat(g, [options.past.key, fresh.key], 2), value: concat(g, [options.past.value, fresh.value], 2) }
-    : fresh;
-  const selfContext = scaledDotProductAttention(g, query, present.key, present.value, shape, options.selfAttentionMask);
-  let states = denseResidualNorm(ctx, mergeHeads(g, selfContext, shape), hidden, `${prefix}.attention.output`, eps);
+  const query = checkpointLinear(ctx, hidden, `${selfPrefix}.query`);
+  const fresh = projectKeyValue(ctx, hidden, selfPrefix);
+  const keys = past ? withPast(g, past.key, fresh.key) : fresh.key;
+  const values = past ? withPast(g, past.value, fresh.value) : fresh.value;
+  const selfContext = multiHeadAttention(g, query, keys, values, shape, options.selfAttentionMask);
+  let states = denseResidualNorm(ctx, selfContext, hidden, `${prefix}.attention.output`, eps);
 
   if (options.crossAttention) {
     const crossPrefix = `${prefix}.crossattention.self`;
     const source = options.crossAttention;
-    const keyValue = 'keyValue' in source ? source.keyValue : projectKeyValue(ctx, source.encoderStates, crossPrefix, shape);
-    const crossQuery = splitHeads(g, checkpointLinear(ctx, states, `${crossPrefix}.query`), shape);
-    const crossContext = scaledDotProductAttention(g, crossQuery, keyValue.key, keyValue.value, shape, options.crossAttentionMask);
-    states = denseResidualNorm(ctx, mergeHeads(g, crossContext, shape), states, `${prefix}.crossattention.output`, eps);
+    const crossQuery = checkpointLinear(ctx, states, `${crossPrefix}.query`);
+    const keyValue = 'keyValue' in source ? source.keyValue : broadcastBatch(g, projectKeyValue(ctx, source.encoderStates, crossPrefix), crossQuery);
+    const crossContext = multiHeadAttention(g, crossQuery, keyValue.key, keyValue.value, shape);
+    states = denseResidualNorm(ctx, crossContext, states, `${prefix}.crossattention.output`, eps);
   }
 
   const intermediate = gelu(g, checkpointLinear(ctx, states, `${prefix}.intermediate.dense`));
-  return { hidden: denseResidualNorm(ctx, intermediate, states, `${prefix}.output`, eps), present };
+  return {
+    hidden: denseResidualNorm(ctx, intermediate, states, `${prefix}.output`, eps),
+    fresh: { key: sequenceMajor(g, fresh.key), value: sequenceMajor(g, fresh.value) },
+  };
 }
 
 /**

@@ -2,7 +2,7 @@ import * as ort from 'onnxruntime-node';
 import { beamSearch, beamSearchHypotheses, type Hypothesis } from '../generation/beam-search.js';
 import { greedySearch } from '../generation/greedy.js';
 import type { GenerationSettings } from '../generation/types.js';
-import { CROSS_KEY_VALUE_GRAPH, DECODER_STEP_GRAPH } from '../modeling/text-decoder.js';
+import { CROSS_KEY_VALUE_GRAPH, DECODER_STEP_GRAPH, crossKeyName, crossValueName } from '../modeling/text-decoder.js';
 import { VISION_GRAPH } from '../modeling/vision.js';
 import { DecoderState } from './decoder-state.js';
 import type { BlipRuntime } from './index.js';
@@ -67,33 +67,62 @@ export async function encodeImages(runtime: BlipRuntime, images: readonly Float3
  * cross-attending to it through the `text_decoder` graphs: cross keys/values once, then the search.
  */
 export async function decodeFromStates(runtime: BlipRuntime, encoderStates: ort.Tensor, request: CaptionRequest): Promise<number[][]> {
-  const { decoder, rows, settings } = await decoderFor(runtime, encoderStates, request);
+  const { decoder, rows, settings } = await openDecoder(runtime, encoderStates, request);
   return request.beams > 1 ? beamSearch(decoder, rows, settings) : greedySearch(decoder, rows, settings);
 }
 
 /** Beam search from `encoderStates` keeping every row's finished hypotheses (best first) with their scores. */
 export async function decodeHypotheses(runtime: BlipRuntime, encoderStates: ort.Tensor, request: CaptionRequest): Promise<Hypothesis[][]> {
-  const { decoder, rows, settings } = await decoderFor(runtime, encoderStates, request);
+  const { decoder, rows, settings } = await openDecoder(runtime, encoderStates, request);
   return beamSearchHypotheses(decoder, rows, settings);
 }
 
-async function decoderFor(runtime: BlipRuntime, encoderStates: ort.Tensor, request: CaptionRequest) {
+/** The decoder over `encoderStates` (cross keys/values computed) and the search settings of `request`. */
+export async function openDecoder(runtime: BlipRuntime, encoderStates: ort.Tensor, request: CaptionRequest) {
   const text = runtime.config.text_config;
-  const crossKeyValues = await runSession(
-    runtime.session(CROSS_KEY_VALUE_GRAPH.name),
-    { [CROSS_KEY_VALUE_GRAPH.input]: encoderStates },
-    'cross-attention keys/values',
-  );
-  const decoder = new DecoderState(
-    runtime.session(DECODER_STEP_GRAPH.name),
-    text.num_hidden_layers,
-    text.vocab_size,
-    crossKeyValues,
-    request.beams,
-  );
-  const rows = encoderStates.dims[0] ?? 0;
+  const images = encoderStates.dims[0] ?? 0;
+  const rowImages = Array.from({ length: images * request.beams }, (_, row) => Math.floor(row / request.beams));
+  const decoder = new DecoderState(runtime.session(DECODER_STEP_GRAPH.name), {
+    layers: text.num_hidden_layers,
+    hidden: text.hidden_size,
+    vocabSize: text.vocab_size,
+    crossKeyValues: await crossKeyValues(runtime, encoderStates, request.beams),
+    rowImages,
+    capacity: request.prompt.length + request.maxNewTokens,
+  });
   const settings = { ...request, eosTokenId: text.sep_token_id, padTokenId: text.pad_token_id };
-  return { decoder, rows, settings };
+  return { decoder, rows: images, settings };
+}
+
+/**
+ * Each layer's cross-attention keys/values for every decoder row, `[images * rowsPerImage, heads,
+ * seq, headDim]`. The graph runs one image at a time and writes straight into the batch's buffers
+ * (preallocated outputs), so onnxruntime's arena never holds a whole batch of them and nothing is
+ * copied out; an image's further rows (beams) are copies of its first.
+ */
+async function crossKeyValues(runtime: BlipRuntime, encoderStates: ort.Tensor, rowsPerImage: number): Promise<Record<string, ort.Tensor>> {
+  const text = runtime.config.text_config;
+  const heads = text.num_attention_heads;
+  const headDim = text.hidden_size / heads;
+  const [images = 0, sequence = 0, width = 0] = encoderStates.dims;
+  const states = encoderStates.data as Float32Array;
+  const block = heads * sequence * headDim;
+  const rows = images * rowsPerImage;
+  const names = Array.from({ length: text.num_hidden_layers }, (_, layer) => [crossKeyName(layer), crossValueName(layer)]).flat();
+  const buffers = names.map(() => new Float32Array(rows * block));
+  const session = runtime.session(CROSS_KEY_VALUE_GRAPH.name);
+  for (let image = 0; image < images; image += 1) {
+    const first = image * rowsPerImage;
+    const imageStates = new ort.Tensor('float32', states.subarray(image * sequence * width, (image + 1) * sequence * width), [1, sequence, width]);
+    const fetches = Object.fromEntries(
+      names.map((name, n) => [name, new ort.Tensor('float32', (buffers[n] as Float32Array).subarray(first * block, (first + 1) * block), [1, heads, sequence, headDim])]),
+    );
+    await runSession(session, { [CROSS_KEY_VALUE_GRAPH.input]: imageStates }, 'cross-attention keys/values', fetches);
+    for (const buffer of buffers) {
+      for (let row = first + 1; row < first + rowsPerImage; row += 1) buffer.copyWithin(row * block, first * block, (first + 1) * block);
+    }
+  }
+  return Object.fromEntries(names.map((name, n) => [name, new ort.Tensor('float32', buffers[n] as Float32Array, [rows, heads, sequence, headDim])]));
 }
 
 /**

@@ -1,100 +1,152 @@
 import * as ort from 'onnxruntime-node';
-import {
-  DECODER_STEP_GRAPH,
-  crossKeyName,
-  crossValueName,
-  pastKeyName,
-  pastValueName,
-  presentKeyName,
-  presentValueName,
-} from '../modeling/text-decoder.js';
+import { DECODER_STEP_GRAPH, crossKeyName, crossValueName, newKeyName, newValueName, pastKeyName, pastValueName } from '../modeling/text-decoder.js';
 import type { StepModel } from '../generation/types.js';
 import { runSession } from './sessions.js';
 
 /**
  * The decoding state of one batch of rows: the cross-attention keys/values of each row's image and the
  * growing self-attention cache. Implements the search algorithms' `StepModel`.
+ *
+ * The self-attention cache of each layer lives in one buffer, sequence-major `[position, row, hidden]`
+ * and sized for the whole generation up front. A step feeds the filled prefix as `past_*` (a view of
+ * the buffer, not a copy) and hands onnxruntime the views right after it as preallocated `new_*`
+ * outputs, so the new positions are written in place and nothing is concatenated or copied back.
+ * Only `reorder` (beam search, or dropping finished rows) moves cached rows.
  */
-export class DecoderState implements StepModel {
-  private cache: Record<string, ort.Tensor>;
+export interface DecoderStateOptions {
+  readonly layers: number;
+  readonly hidden: number;
+  readonly vocabSize: number;
+  /** `cross_key.N` / `cross_value.N`, `[rows, heads, image_seq, headDim]`, one entry per row. */
+  readonly crossKeyValues: Record<string, ort.Tensor>;
+  /** The image (encoder state) each row decodes; rows of an image are adjacent. */
+  readonly rowImages: readonly number[];
+  /** Positions to make room for up front (prompt + new tokens); the cache grows if a search needs more. */
+  readonly capacity: number;
+}
 
-  /**
-   * @param crossKeyValues cross_key.N / cross_value.N for the images, `[images, heads, seq, headDim]`
-   * @param rowsPerImage rows decoding each image (the beam count); rows of an image are adjacent
-   */
+export class DecoderState implements StepModel {
+  readonly vocabSize: number;
+  private readonly layers: number;
+  private readonly hidden: number;
+  private readonly cross: Map<string, ort.Tensor>;
+  /** Per layer, the key cache then the value cache: `[capacity, rows, hidden]` each. */
+  private caches: Float32Array[];
+  private rowImages: readonly number[];
+  private length = 0;
+
   constructor(
     private readonly session: ort.InferenceSession,
-    private readonly layers: number,
-    readonly vocabSize: number,
-    crossKeyValues: Record<string, ort.Tensor>,
-    rowsPerImage: number,
+    options: DecoderStateOptions,
   ) {
-    const cross: Record<string, ort.Tensor> = {};
-    let first: ort.Tensor | undefined;
-    for (let layer = 0; layer < layers; layer += 1) {
+    this.vocabSize = options.vocabSize;
+    this.layers = options.layers;
+    this.hidden = options.hidden;
+    this.rowImages = options.rowImages;
+    this.cross = new Map();
+    for (let layer = 0; layer < this.layers; layer += 1) {
       for (const name of [crossKeyName(layer), crossValueName(layer)]) {
-        const tensor = crossKeyValues[name];
+        const tensor = options.crossKeyValues[name];
         if (!tensor) throw new Error(`missing ${name}`);
-        first ??= tensor;
-        cross[name] = rowsPerImage === 1 ? tensor : repeatRows(tensor, rowsPerImage);
+        if (tensor.dims[0] !== this.rows) throw new Error(`${name} has ${tensor.dims[0]} rows, not ${this.rows}`);
+        this.cross.set(name, tensor);
       }
     }
-    const [images = 0, heads = 0, , headDim = 0] = first?.dims ?? [];
-    const rows = images * rowsPerImage;
-    this.cache = { ...cross };
-    for (let layer = 0; layer < layers; layer += 1) {
-      for (const name of [pastKeyName(layer), pastValueName(layer)]) {
-        this.cache[name] = new ort.Tensor('float32', new Float32Array(0), [rows, heads, 0, headDim]);
-      }
-    }
+    const size = Math.max(1, options.capacity) * this.rowSize;
+    this.caches = Array.from({ length: 2 * this.layers }, () => new Float32Array(size));
+  }
+
+  private get rows(): number {
+    return this.rowImages.length;
+  }
+
+  /** Floats per cached position: every row's hidden vector. */
+  private get rowSize(): number {
+    return this.rows * this.hidden;
   }
 
   async step(tokens: readonly (readonly number[])[]): Promise<Float32Array> {
+    if (tokens.length !== this.rows) throw new Error(`step over ${tokens.length} rows, the state has ${this.rows}`);
     const length = tokens[0]?.length ?? 0;
+    this.reserve(this.length + length);
     const ids = BigInt64Array.from(tokens.flat(), (token) => BigInt(token));
-    const outputs = await runSession(
-      this.session,
-      { ...this.cache, [DECODER_STEP_GRAPH.inputIds]: new ort.Tensor('int64', ids, [tokens.length, length]) },
-      'decoder step',
-    );
+    const feeds: Record<string, ort.Tensor> = { [DECODER_STEP_GRAPH.inputIds]: new ort.Tensor('int64', ids, [this.rows, length]) };
+    const fetches: Record<string, ort.Tensor | null> = { [DECODER_STEP_GRAPH.logits]: null };
+    for (const [name, tensor] of this.cross) feeds[name] = tensor;
+    const filled = this.length * this.rowSize;
+    const added = length * this.rowSize;
     for (let layer = 0; layer < this.layers; layer += 1) {
-      this.cache[pastKeyName(layer)] = outputs[presentKeyName(layer)] as ort.Tensor;
-      this.cache[pastValueName(layer)] = outputs[presentValueName(layer)] as ort.Tensor;
+      const names = [
+        [pastKeyName(layer), newKeyName(layer)],
+        [pastValueName(layer), newValueName(layer)],
+      ] as const;
+      names.forEach(([past, fresh], kind) => {
+        const cache = this.caches[2 * layer + kind] as Float32Array;
+        feeds[past] = new ort.Tensor('float32', cache.subarray(0, filled), [this.length, this.rows, this.hidden]);
+        fetches[fresh] = new ort.Tensor('float32', cache.subarray(filled, filled + added), [length, this.rows, this.hidden]);
+      });
     }
+    const outputs = await runSession(this.session, feeds, 'decoder step', fetches);
+    this.length += length;
     const logits = (outputs[DECODER_STEP_GRAPH.logits] as ort.Tensor).data as Float32Array;
     if (length === 1) return logits;
-    const last = new Float32Array(tokens.length * this.vocabSize);
-    for (let row = 0; row < tokens.length; row += 1) {
+    const last = new Float32Array(this.rows * this.vocabSize);
+    for (let row = 0; row < this.rows; row += 1) {
       const start = (row * length + length - 1) * this.vocabSize;
       last.set(logits.subarray(start, start + this.vocabSize), row * this.vocabSize);
     }
     return last;
   }
 
+  /**
+   * Row `i` continues from what row `sources[i]` has seen; fewer sources than rows drops the others
+   * (finished rows in a batch). Cross keys/values move only when a row changes image.
+   */
   reorder(sources: readonly number[]): void {
-    if (sources.every((source, row) => source === row)) return;
-    for (let layer = 0; layer < this.layers; layer += 1) {
-      for (const name of [pastKeyName(layer), pastValueName(layer)]) {
-        this.cache[name] = gatherRows(this.cache[name] as ort.Tensor, sources);
+    if (sources.length === this.rows && sources.every((source, row) => source === row)) return;
+    const rows = this.rows;
+    this.caches = this.caches.map((cache) => gatherRows(cache, this.length, rows, this.hidden, sources, cache.length));
+    const rowImages = sources.map((source) => this.rowImages[source] as number);
+    if (rowImages.length !== rows || rowImages.some((image, row) => image !== this.rowImages[row])) {
+      for (const [name, tensor] of this.cross) {
+        const [, ...rest] = tensor.dims;
+        const data = tensor.data as Float32Array;
+        const block = data.length / rows;
+        const gathered = gatherRows(data, 1, rows, block, sources, sources.length * block);
+        this.cross.set(name, new ort.Tensor('float32', gathered.subarray(0, sources.length * block), [sources.length, ...rest]));
       }
     }
+    this.rowImages = rowImages;
+  }
+
+  /** Makes room for `positions` cached positions, doubling the buffers when they are full. */
+  private reserve(positions: number): void {
+    const needed = positions * this.rowSize;
+    if (needed <= (this.caches[0]?.length ?? 0)) return;
+    const size = Math.max(needed, 2 * (this.caches[0]?.length ?? 0));
+    this.caches = this.caches.map((cache) => {
+      const grown = new Float32Array(size);
+      grown.set(cache.subarray(0, this.length * this.rowSize));
+      return grown;
+    });
   }
 }
 
-/** Rows `sources[i]` of a `[rows, ...]` float tensor, in that order. */
-function gatherRows(tensor: ort.Tensor, sources: readonly number[]): ort.Tensor {
-  const data = tensor.data as Float32Array;
-  const rowSize = data.length / (tensor.dims[0] ?? 1);
-  const out = new Float32Array(sources.length * rowSize);
-  sources.forEach((source, row) => out.set(data.subarray(source * rowSize, (source + 1) * rowSize), row * rowSize));
-  return new ort.Tensor('float32', out, [sources.length, ...tensor.dims.slice(1)]);
-}
-
-/** Each row repeated `times` times in place (`repeat_interleave` on the batch axis). */
-function repeatRows(tensor: ort.Tensor, times: number): ort.Tensor {
-  const rows = tensor.dims[0] ?? 0;
-  return gatherRows(
-    tensor,
-    Array.from({ length: rows * times }, (_, i) => Math.floor(i / times)),
-  );
+/**
+ * Rows `sources[i]` of `data` laid out `[positions, rows, width]`, as `[positions, sources.length, width]`.
+ * Strictly ascending sources (rows dropped, order kept) compact in place; otherwise a new buffer of
+ * `size` floats is filled.
+ */
+function gatherRows(data: Float32Array, positions: number, rows: number, width: number, sources: readonly number[], size: number): Float32Array {
+  const inPlace = sources.every((source, i) => i === 0 || source > (sources[i - 1] as number));
+  const out = inPlace ? data : new Float32Array(size);
+  for (let position = 0; position < positions; position += 1) {
+    sources.forEach((source, row) => {
+      const from = (position * rows + source) * width;
+      const to = (position * sources.length + row) * width;
+      if (inPlace) out.copyWithin(to, from, from + width);
+      else out.set(data.subarray(from, from + width), to);
+    });
+  }
+  return out;
 }

@@ -25,14 +25,18 @@ export async function createSession(file: string, options: SessionOptions = {}):
   }
 }
 
-/** Runs a session, wrapping failures in a BlipRuntimeError. */
+/**
+ * Runs a session, wrapping failures in a BlipRuntimeError. `fetches` may name preallocated tensors
+ * that onnxruntime writes the outputs into (`null` = let it allocate); without it, every output.
+ */
 export async function runSession(
   session: ort.InferenceSession,
   feeds: Record<string, ort.Tensor>,
   what: string,
+  fetches?: Record<string, ort.Tensor | null>,
 ): Promise<ort.InferenceSession.ReturnType> {
   try {
-    return await session.run(feeds);
+    return await (fetches ? session.run(feeds, fetches) : session.run(feeds));
   } catch (error) {
     throw new BlipRuntimeError('inference_failed', `${what} failed: ${String(error)}`, { cause: error });
   }

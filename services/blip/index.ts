@@ -90,6 +90,8 @@ export interface LoadBlipOptions {
   kind?: BlipModelKind;
   /** Largest declared width x height of an encoded input; larger ones fail `too_many_pixels`. @default 40000000 */
   maxPixels?: number;
+  /** Decoder rows (images x beams) generated together: memory vs batching. @default DEFAULT_DECODER_ROWS (4) */
+  decoderRows?: number;
 }
 
 /** Encoded inputs of one call decoded at a time: each decode holds a full RGB frame, so bound the peak memory. */
@@ -138,6 +140,7 @@ export async function loadBlip(options: LoadBlipOptions): Promise<LoadedBlipMode
     precision: options.precision ?? 'fp32',
     ...(options.threads ? { threads: options.threads } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.decoderRows ? { decoderRows: options.decoderRows } : {}),
   });
   const { cacheHit, compileMs, dir } = runtime.compiled;
   return new LocalBlipModel(runtime, tokenizer, processor, {

@@ -60,6 +60,7 @@ const envSchema = z.object({
   BLIPLINE_CLAIM_LEASE_SECONDS: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int('must be an integer').positive('must be positive').optional()),
   BLIPLINE_MAX_JOB_SECONDS: positiveInt(900),
   BLIPLINE_MAX_PIXELS: positiveInt(16_000_000),
+  BLIPLINE_DECODER_ROWS: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int('must be an integer').positive('must be positive').max(64, 'must be at most 64').optional()),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
 
@@ -131,6 +132,8 @@ export interface Config {
   maxJobSeconds: number;
   /** Worker: largest decoded image (width x height); larger ones fail `too_many_pixels`. Default 16000000. */
   maxPixels: number;
+  /** Worker: decoder rows (images x beams) generated together, memory vs batching. Default: the runtime's (4). */
+  decoderRows: number | undefined;
   logLevel: LogLevel;
 }
 
@@ -182,6 +185,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
     claimLeaseSeconds: e.BLIPLINE_CLAIM_LEASE_SECONDS ?? e.BLIPLINE_VISIBILITY_TIMEOUT_SECONDS,
     maxJobSeconds: e.BLIPLINE_MAX_JOB_SECONDS,
     maxPixels: e.BLIPLINE_MAX_PIXELS,
+    decoderRows: e.BLIPLINE_DECODER_ROWS,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -16,11 +16,12 @@ export interface LoadedModels {
  * `BLIPLINE_MAX_PIXELS` (16 MP by default, below the runtime's 40 MP) fail `too_many_pixels`: with decodes bounded to
  * two at a time this keeps a receive of large images within a 4 GiB task.
  */
-export async function loadWorkerModels(config: Pick<Config, 'model' | 'vqaModel' | 'precision' | 'maxPixels'>, logger: Logger): Promise<LoadedModels> {
+export async function loadWorkerModels(config: Pick<Config, 'model' | 'vqaModel' | 'precision' | 'maxPixels' | 'decoderRows'>, logger: Logger): Promise<LoadedModels> {
+  const options = { precision: config.precision, maxPixels: config.maxPixels, logger, ...(config.decoderRows ? { decoderRows: config.decoderRows } : {}) };
   if (!config.model) throw new Error('BLIPLINE_MODEL is required');
   const [caption, vqa] = await Promise.all([
-    loadBlip({ model: config.model, precision: config.precision, maxPixels: config.maxPixels, logger }),
-    config.vqaModel ? loadBlip({ model: config.vqaModel, precision: config.precision, maxPixels: config.maxPixels, logger }) : Promise.resolve(undefined),
+    loadBlip({ model: config.model, ...options }),
+    config.vqaModel ? loadBlip({ model: config.vqaModel, ...options }) : Promise.resolve(undefined),
   ]);
   return { caption, vqa };
 }

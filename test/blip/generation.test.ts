@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCheckpoint } from '../../services/blip/checkpoint/index.js';
 import { BlipRuntime } from '../../services/blip/runtime/index.js';
-import { type CaptionRequest, encodeImages, generateCaptions, MAX_DECODER_ROWS, openDecoder } from '../../services/blip/runtime/captioning.js';
+import { type CaptionRequest, encodeImages, generateCaptions, openDecoder } from '../../services/blip/runtime/captioning.js';
 import { captioningModelDir, captioningReference, maxAbsDiff, referencePixels } from '../support/fixtures.js';
 
 const scratch = await mkdtemp(path.join(os.tmpdir(), 'blipline-generation-'));
@@ -68,7 +68,7 @@ describe('generation matches Hugging Face generate token for token', () => {
   });
 
   it('splits requests larger than one decoder batch without changing any result', async () => {
-    const count = Math.floor(MAX_DECODER_ROWS / 3) + 2;
+    const count = Math.floor(runtime.decoderRows / 3) + 2;
     const cases = Array.from({ length: count }, (_, i) => reference.cases[i % reference.cases.length] as (typeof reference.cases)[number]);
     const { tokenIds } = await generateCaptions(
       runtime,

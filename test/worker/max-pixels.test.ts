@@ -18,7 +18,14 @@ afterAll(async () => {
   await model.dispose();
 });
 
-describe('worker image limits', () => {
+describe('worker memory limits', () => {
+  it('BLIPLINE_DECODER_ROWS is optional (the runtime default applies) and validated', () => {
+    expect(loadConfig(env).decoderRows).toBeUndefined();
+    expect(loadConfig({ ...env, BLIPLINE_DECODER_ROWS: '8' }).decoderRows).toBe(8);
+    expect(() => loadConfig({ ...env, BLIPLINE_DECODER_ROWS: '0' })).toThrow(/BLIPLINE_DECODER_ROWS/);
+    expect(() => loadConfig({ ...env, BLIPLINE_DECODER_ROWS: '100' })).toThrow(/BLIPLINE_DECODER_ROWS: must be at most 64/);
+  });
+
   it('BLIPLINE_MAX_PIXELS defaults to 16 MP and is validated', () => {
     expect(loadConfig(env).maxPixels).toBe(16_000_000);
     expect(loadConfig({ ...env, BLIPLINE_MAX_PIXELS: '4000000' }).maxPixels).toBe(4_000_000);

@@ -125,19 +125,12 @@ async function crossKeyValues(runtime: BlipRuntime, encoderStates: ort.Tensor, r
   return Object.fromEntries(names.map((name, n) => [name, new ort.Tensor('float32', buffers[n] as Float32Array, [rows, heads, sequence, headDim])]));
 }
 
-/**
- * Decoder rows (images x beams) generated together. Each row holds its image's cross-attention keys and
- * values (about 40 MB per row for BLIP-base), so larger requests are split into batches of this size;
- * results do not depend on the split.
- */
-export const MAX_DECODER_ROWS = 16;
-
 export async function generateCaptions(
   runtime: BlipRuntime,
   images: readonly Float32Array[],
   request: CaptionRequest,
 ): Promise<CaptionBatchResult> {
-  const perBatch = Math.max(1, Math.floor(MAX_DECODER_ROWS / request.beams));
+  const perBatch = Math.max(1, Math.floor(runtime.decoderRows / request.beams));
   const tokenIds: number[][] = [];
   const candidates: Hypothesis[][] = [];
   const timingsMs = { vision: 0, decode: 0 };

@@ -13,7 +13,18 @@ export interface RuntimeOptions {
   readonly precision: Precision;
   readonly threads?: number;
   readonly logger?: Logger;
+  /** Decoder rows (images x beams) generated together; see DEFAULT_DECODER_ROWS. */
+  readonly decoderRows?: number;
 }
+
+/**
+ * Decoder rows generated together by default. Each row holds its image's cross-attention keys and
+ * values for the whole generation, 42.5 MiB per row at BLIP-base in float32 (12 layers x 2 x 577 x
+ * 768), so this bounds a worker's memory: 4 rows keep an int8 BLIP-base worker under 700 MiB at
+ * almost the throughput of 8 (README, Performance). Larger requests are split; results do not
+ * depend on the split.
+ */
+export const DEFAULT_DECODER_ROWS = 4;
 
 /** The compiled graphs of one checkpoint with an onnxruntime session for each. */
 export class BlipRuntime {
@@ -21,6 +32,7 @@ export class BlipRuntime {
     readonly checkpoint: BlipCheckpoint,
     readonly compiled: CompiledGraphs,
     private readonly sessions: ReadonlyMap<string, ort.InferenceSession>,
+    readonly decoderRows: number,
   ) {}
 
   static async load(checkpoint: BlipCheckpoint, options: RuntimeOptions): Promise<BlipRuntime> {
@@ -34,7 +46,7 @@ export class BlipRuntime {
       await Promise.all([...sessions.values()].map((session) => session.release()));
       throw error;
     }
-    return new BlipRuntime(checkpoint, compiled, sessions);
+    return new BlipRuntime(checkpoint, compiled, sessions, options.decoderRows ?? DEFAULT_DECODER_ROWS);
   }
 
   get config() {

@@ -1,7 +1,7 @@
 import type * as ort from 'onnxruntime-node';
 import type { BlipConfig } from '../config.js';
 import { TEXT_ENCODER_GRAPH } from '../modeling/text-encoder.js';
-import { decodeFromStates, encodeImages, MAX_DECODER_ROWS } from '../runtime/captioning.js';
+import { decodeFromStates, encodeImages } from '../runtime/captioning.js';
 import type { BlipRuntime } from '../runtime/index.js';
 import { runSession } from '../runtime/sessions.js';
 import type { BlipTokenizer } from '../tokenization/index.js';
@@ -61,7 +61,7 @@ export async function encodeQuestionStates(
 
 /**
  * Answers one question about each of a batch of preprocessed `[1, 3, S, S]` images, in groups of at
- * most `MAX_DECODER_ROWS` decoder rows (images x beams) as captioning does; results do not depend on it.
+ * most `runtime.decoderRows` decoder rows (images x beams) as captioning does; results do not depend on it.
  */
 export async function answerQuestion(
   runtime: BlipRuntime,
@@ -70,7 +70,7 @@ export async function answerQuestion(
   request: AskRequest,
 ): Promise<AnswerBatch> {
   const text = runtime.config.text_config;
-  const perGroup = Math.max(1, Math.floor(MAX_DECODER_ROWS / request.options.beams));
+  const perGroup = Math.max(1, Math.floor(runtime.decoderRows / request.options.beams));
   const tokenIds: number[][] = [];
   const timingsMs = { vision: 0, question: 0, decode: 0 };
   for (let first = 0; first < images.length; first += perGroup) {

@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../lib/paths.js';
+import { BUNDLE_NODE_FLAGS } from '../../services/build/cli-bundle.js';
 import { COMMANDS } from '../../services/cli/commands.js';
+import { scratchCliBundle } from '../support/bundle.js';
 import { fixturePath } from '../support/fixtures.js';
 
 interface Instruction {
@@ -47,6 +49,9 @@ const { globalArgs, stages } = parse(text);
 const argDefault = (instructions: Instruction[], name: string) =>
   instructions.find((i) => i.keyword === 'ARG' && i.args.startsWith(`${name}=`))?.args.slice(name.length + 1);
 const runtime = stages[stages.length - 1];
+const stageNamed = (name: string) => stages.find((s) => s.name === name);
+const copies = (s: Stage | undefined) => s?.instructions.filter((i) => i.keyword === 'COPY').map((i) => i.args) ?? [];
+const manifest = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
 
 describe('Dockerfile.inference', () => {
   it('is multi-stage from one pinned node:22 slim base, the same Node release the project tests on', () => {
@@ -54,21 +59,39 @@ describe('Dockerfile.inference', () => {
     expect(base).toMatch(/^node:22\.\d+\.\d+-(bookworm-|trixie-)?slim(@sha256:[0-9a-f]{64})?$/);
     const nodeDevDependency = JSON.parse(readFileSync(path.join(REPO_ROOT, 'node_modules/node/package.json'), 'utf8')) as { version: string };
     expect(base).toContain(`node:${nodeDevDependency.version}-`);
-    expect(stages.map((s) => s.name)).toEqual(['deps', 'models', 'runtime']);
+    expect(stages.map((s) => s.name)).toEqual(['deps', 'build', 'models', 'runtime']);
     const names = new Set(stages.map((s) => s.name));
     for (const stage of stages) expect(stage.from === '${NODE_IMAGE}' || names.has(stage.from), stage.from).toBe(true);
     expect(runtime?.from).toBe('${NODE_IMAGE}');
   });
 
-  it('installs production dependencies only, from the lockfile', () => {
-    const runs = stages.flatMap((s) => s.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args));
-    const installs = runs.filter((r) => /\bnpm (ci|install|i)\b/.test(r));
-    expect(installs).toHaveLength(1);
-    expect(installs[0]).toMatch(/npm ci --omit=dev --ignore-scripts/);
+  it('installs from the lockfile: production dependencies only for the image, all of them only to build the bundle', () => {
+    const installs = stages.map((s) => [s.name, s.instructions.filter((i) => i.keyword === 'RUN' && /\bnpm (ci|install|i)\b/.test(i.args)).map((i) => i.args)]);
+    expect(installs).toEqual([
+      ['deps', [expect.stringMatching(/^npm ci --omit=dev --ignore-scripts /)]],
+      ['build', [expect.stringMatching(/^npm ci --ignore-scripts /)]],
+      ['models', []],
+      ['runtime', []],
+    ]);
     // --ignore-scripts: npm ci would run the root `prepare` script, which needs the dev tools left out.
-    // The runtime's node_modules come from that stage and nowhere else.
-    const copies = runtime?.instructions.filter((i) => i.keyword === 'COPY').map((i) => i.args) ?? [];
-    expect(copies.filter((c) => c.includes('node_modules'))).toEqual(['--from=deps /app/node_modules ./node_modules']);
+    // The runtime's node_modules come from the deps stage and nowhere else; from the build stage it takes dist/ only.
+    expect(copies(runtime).filter((c) => c.includes('node_modules'))).toEqual(['--from=deps /app/node_modules ./node_modules']);
+    expect(copies(runtime).filter((c) => c.includes('--from=build'))).toEqual(['--from=build /app/dist ./dist']);
+    expect(stageNamed('models')?.from).toBe('deps');
+  });
+
+  it('builds the CLI bundle with the npm script `prepare` runs too, and the image runs nothing but the bundle', () => {
+    const build = stageNamed('build');
+    expect(build?.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args).at(-1)).toBe('npm run build:cli');
+    expect(manifest.scripts['build:cli']).toBe('tsx bin/build-cli.ts');
+    expect(manifest.scripts.prepare).toMatch(/npm run build:web && npm run build:cli$/);
+    expect(copies(stageNamed('models'))).toEqual(['--from=build /app/dist ./dist']);
+    expect(copies(runtime)).not.toContain(expect.stringMatching(/\b(bin|services|tsconfig\.json)\b/));
+    // No tsx anywhere at run time: every `node` command starts the bundle with the bundle's flags.
+    const instructions = stages.flatMap((s) => s.instructions.filter((i) => i.keyword === 'RUN' || i.keyword === 'CMD').map((i) => i.args));
+    const commands = instructions.flatMap((args) => [...args.matchAll(/\bnode\b[^;]*?blipline\.mjs/g)].map((m) => m[0]));
+    expect(commands.length).toBeGreaterThanOrEqual(3);
+    for (const command of commands) expect([`node ${BUNDLE_NODE_FLAGS.join(' ')} dist/blipline.mjs`, `node", ${BUNDLE_NODE_FLAGS.map((f) => `"${f}"`).join(', ')}, "dist/blipline.mjs`]).toContain(command);
   });
 
   it('fetches and compiles both checkpoints by Hub id at build time with the project CLI', () => {
@@ -77,8 +100,8 @@ describe('Dockerfile.inference', () => {
     expect(argDefault(models?.instructions ?? [], 'VQA_MODEL')).toBe('Salesforce/blip-vqa-base');
     expect(argDefault(models?.instructions ?? [], 'PRECISION')).toBe('int8');
     const runs = models?.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args).join('\n') ?? '';
-    expect(runs).toContain('node bin/blipline.mjs prepare-model --model "$CAPTION_MODEL" --out /models/caption --precision "$PRECISION"');
-    expect(runs).toContain('node bin/blipline.mjs prepare-model --model "$VQA_MODEL" --out /models/vqa --precision "$PRECISION"');
+    expect(runs).toContain('node --enable-source-maps dist/blipline.mjs prepare-model --model "$CAPTION_MODEL" --out /models/caption --precision "$PRECISION"');
+    expect(runs).toContain('node --enable-source-maps dist/blipline.mjs prepare-model --model "$VQA_MODEL" --out /models/vqa --precision "$PRECISION"');
     expect(runtime?.instructions.some((i) => i.keyword === 'COPY' && /--from=models\b.*\/models \/models/.test(i.args))).toBe(true);
   });
 
@@ -86,7 +109,7 @@ describe('Dockerfile.inference', () => {
     const users = runtime?.instructions.filter((i) => i.keyword === 'USER').map((i) => i.args) ?? [];
     expect(users).toEqual(['node']);
     const last = runtime?.instructions[runtime.instructions.length - 1];
-    expect(last).toEqual({ keyword: 'CMD', args: '["node", "bin/blipline.mjs", "worker"]' });
+    expect(last).toEqual({ keyword: 'CMD', args: '["node", "--enable-source-maps", "dist/blipline.mjs", "worker"]' });
     const env = runtime?.instructions.filter((i) => i.keyword === 'ENV').map((i) => i.args).join(' ') ?? '';
     expect(env).toContain('NODE_ENV=production');
     expect(env).toContain('BLIPLINE_MODEL=/models/caption');
@@ -124,6 +147,9 @@ describe('.dockerignore', () => {
   });
 });
 
+// What the build stage's `npm run build:cli` makes, in a scratch folder instead of dist/.
+const bundle = await scratchCliBundle('dockerfile-test-');
+
 describe('the image build step, run here with the fixture checkpoints', () => {
   const models = stages.find((s) => s.name === 'models');
   const runs = models?.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args) ?? [];
@@ -131,16 +157,15 @@ describe('the image build step, run here with the fixture checkpoints', () => {
   afterAll(() => {
     rmSync(work, { recursive: true, force: true });
   });
-
   it('uses only subcommands the blipline CLI has', () => {
-    const used = [...text.matchAll(/bin\/blipline\.mjs"?,?\s*"?([a-z-]+)/g)].map((m) => m[1]);
+    const used = [...text.matchAll(/dist\/blipline\.mjs"?,?\s*"?([a-z-]+)/g)].map((m) => m[1]);
     expect(new Set(used)).toEqual(new Set(['prepare-model', 'worker']));
     for (const name of used) expect(COMMANDS[name ?? ''], name).toBeDefined();
   });
 
   it("prepares both models exactly as the Dockerfile's RUN lines say, and a second start reuses the graphs", () => {
     // The Dockerfile's own RUN commands, with the Hub ids swapped for the fixture folders (a local
-    // folder is used as is) and /models moved under a temporary directory.
+    // folder is used as is), /models moved under a temporary directory and dist/ for the scratch bundle.
     const env = {
       ...process.env,
       CAPTION_MODEL: fixturePath('blip-tiny-captioning'),
@@ -150,7 +175,7 @@ describe('the image build step, run here with the fixture checkpoints', () => {
       PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}`,
     };
     const outputs = runs.map((command) =>
-      execFileSync('bash', ['-ec', command.replaceAll('/models/', `${work}/`)], { cwd: REPO_ROOT, env, encoding: 'utf8' }),
+      execFileSync('bash', ['-ec', command.replaceAll('/models/', `${work}/`).replaceAll('dist/blipline.mjs', bundle.file)], { cwd: REPO_ROOT, env, encoding: 'utf8' }),
     );
     const prepared = outputs.map((o) => JSON.parse(o.trim().split('\n').pop() ?? '{}') as { kind: string; dir: string; precision: string; graphs: string });
     expect(prepared.map((p) => [p.kind, p.dir, p.precision])).toEqual([
@@ -160,7 +185,7 @@ describe('the image build step, run here with the fixture checkpoints', () => {
     for (const p of prepared) expect(p.graphs.startsWith(path.join(work, 'graphs'))).toBe(true);
 
     // What a task does at start: load /models/caption with the same cache dir, compiling nothing.
-    const again = spawnSync(process.execPath, ['bin/blipline.mjs', 'prepare-model', '--model', path.join(work, 'caption'), '--precision', 'int8'], {
+    const again = spawnSync(process.execPath, [...BUNDLE_NODE_FLAGS, bundle.file, 'prepare-model', '--model', path.join(work, 'caption'), '--precision', 'int8'], {
       cwd: REPO_ROOT,
       env,
       encoding: 'utf8',

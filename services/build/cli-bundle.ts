@@ -1,0 +1,62 @@
+// The one set of esbuild options for what production runs: `npm run build:cli` (bin/build-cli.ts)
+// bundles the CLI into dist/, the benchmark bundles its probe the same way, and the tests build both
+// into scratch folders. Runs as `node --enable-source-maps <outDir>/<name>.mjs`.
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { build, type BuildOptions, type Metafile } from 'esbuild';
+import { repoRoot } from '../core/paths.js';
+
+/** The CLI's TypeScript entry point and where `npm run build:cli` puts its bundle. */
+export const CLI_ENTRY = path.join(repoRoot, 'bin/blipline.ts');
+export const CLI_OUT_DIR = path.join(repoRoot, 'dist');
+
+/** Node flags a bundle runs with (the worker image's CMD uses the same). */
+export const BUNDLE_NODE_FLAGS: readonly string[] = ['--enable-source-maps'];
+
+export interface BundleRequest {
+  /** the TypeScript entry point */
+  entry: string;
+  /**
+   * Output folder. Packages stay external (imported from node_modules at run time), so it must lie
+   * inside the repository (or the image's /app), below its node_modules and package.json.
+   */
+  outDir: string;
+  /** the entry's output is `<outDir>/<name>.mjs` */
+  name: string;
+}
+
+export interface BundleResult {
+  /** `<outDir>/<name>.mjs` */
+  file: string;
+  /** esbuild's metafile; its paths are relative to the repository root */
+  metafile: Metafile;
+}
+
+export function bundleOptions({ entry, outDir, name }: BundleRequest): BuildOptions {
+  return {
+    absWorkingDir: repoRoot,
+    entryPoints: [{ in: entry, out: name }],
+    outdir: outDir,
+    bundle: true,
+    // Every `await import()` (the CLI's subcommands, the ONNX serializer used only when compiling)
+    // stays a chunk of its own, loaded when reached. In one file esbuild would hoist the external
+    // imports of all of them to the top, so `worker` would load `dev`'s emulators (dev dependencies,
+    // absent from the image) and every package at start.
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    format: 'esm',
+    platform: 'node',
+    target: 'node22',
+    packages: 'external',
+    sourcemap: true,
+    outExtension: { '.js': '.mjs' },
+    logLevel: 'warning',
+  };
+}
+
+/** Bundles `entry` into `outDir` (its previous chunks removed first) and returns the entry's output file. */
+export async function bundle(request: BundleRequest): Promise<BundleResult> {
+  await rm(path.join(request.outDir, 'chunks'), { recursive: true, force: true });
+  const result = await build({ ...bundleOptions(request), metafile: true });
+  return { file: path.join(request.outDir, `${request.name}.mjs`), metafile: result.metafile };
+}

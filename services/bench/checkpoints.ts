@@ -1,11 +1,9 @@
 // Random-weight checkpoints at the published BLIP-base shapes, written once into the cache folder
 // (never committed) and reused by later benchmark runs.
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { CheckpointKind } from '../blip/tools/checkpoint-layout.js';
 import { writeRandomCheckpoint, type RandomCheckpointResult } from '../blip/tools/random-checkpoint.js';
-
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+import { repoRoot } from '../core/paths.js';
 
 /** `.cache/blipline` under the repository unless BLIPLINE_CACHE_DIR says otherwise. */
 export function cacheRoot(): string {

@@ -7,6 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Precision } from '../blip/onnx/linear.js';
+import { bundle, BUNDLE_NODE_FLAGS } from '../build/cli-bundle.js';
+import { repoRoot } from '../core/paths.js';
 import { uniformPlan } from './captioning-graphs.js';
 import { cacheRoot, ensureBaseCheckpoint, fixturesRoot } from './checkpoints.js';
 import { benchGraphs } from './graph-timings.js';
@@ -62,14 +64,27 @@ export interface VqaReport {
   peakRssMiB: number;
 }
 
-const probeFile = path.join(path.dirname(fileURLToPath(import.meta.url)), 'probe.ts');
+const probeSource = path.join(path.dirname(fileURLToPath(import.meta.url)), 'probe.ts');
+let probeBundle: Promise<string> | undefined;
 
-/** Runs the probe in a fresh Node process; resolves with its messages and the parent-side wall times. */
-function runProbe(args: ProbeArgs): Promise<{ messages: ProbeMessage[]; firstCaptionWallMs: number }> {
+/**
+ * Bundles probe.ts with the options of the production CLI bundle (services/build/cli-bundle.ts), once
+ * per bench run, into .cache/blipline/bench/probe.mjs, and returns that file. The probe then runs on
+ * plain Node as the worker image does, so cold start and RSS do not include tsx compiling TypeScript.
+ * Always under the repository (not BLIPLINE_CACHE_DIR): the bundle imports packages from its node_modules.
+ */
+export function bundleProbe(): Promise<string> {
+  probeBundle ??= bundle({ entry: probeSource, outDir: path.join(repoRoot, '.cache/blipline/bench'), name: 'probe' }).then((built) => built.file);
+  return probeBundle;
+}
+
+/** Runs the bundled probe in a fresh Node process; resolves with its messages and the parent-side wall times. */
+async function runProbe(args: ProbeArgs): Promise<{ messages: ProbeMessage[]; firstCaptionWallMs: number }> {
+  const probeFile = await bundleProbe();
   return new Promise((resolve, reject) => {
     const started = performance.now();
     let firstCaptionWallMs = Number.NaN;
-    const child = spawn(process.execPath, ['--import', 'tsx', probeFile, JSON.stringify(args)], {
+    const child = spawn(process.execPath, [...BUNDLE_NODE_FLAGS, probeFile, JSON.stringify(args)], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, LOG_LEVEL: 'silent' },
     });
@@ -116,6 +131,7 @@ function fixtureImages(): string[] {
 
 export async function benchVqa(options: Omit<BenchOptions, 'batch' | 'model'> & { model?: string }): Promise<VqaReport[]> {
   const { log } = options;
+  log(`probe bundled into ${path.relative(repoRoot, await bundleProbe())}`);
   const dir = options.model ? path.resolve(options.model) : ensureBaseCheckpoint('vqa').dir;
   log(`vqa checkpoint ${dir}`);
   const reports: VqaReport[] = [];
@@ -139,6 +155,7 @@ export async function benchVqa(options: Omit<BenchOptions, 'batch' | 'model'> & 
 
 export async function benchCaptioning(options: BenchOptions): Promise<{ reports: PrecisionReport[]; details: PrecisionDetails[] }> {
   const { log } = options;
+  log(`probe bundled into ${path.relative(repoRoot, await bundleProbe())}`);
   const started = performance.now();
   let checkpoint: { dir: string };
   if (options.model) {

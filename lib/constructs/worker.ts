@@ -66,6 +66,7 @@ export class Worker extends Construct {
       BLIPLINE_REDIS_URL: props.redisUrl,
       BLIPLINE_MODEL: MODEL_DIRS.caption,
       BLIPLINE_PRECISION: config.precision,
+      BLIPLINE_DECODER_ROWS: String(config.workerDecoderRows),
       BLIPLINE_CACHE_DIR: MODEL_DIRS.graphs,
       BLIPLINE_MAX_RECEIVE_COUNT: String(config.maxReceiveCount),
       BLIPLINE_VISIBILITY_TIMEOUT_SECONDS: String(config.visibilityTimeoutSeconds),

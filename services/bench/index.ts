@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Precision } from '../blip/onnx/linear.js';
+import { DEFAULT_DECODER_ROWS } from '../blip/runtime/index.js';
 import { bundle, BUNDLE_NODE_FLAGS } from '../build/cli-bundle.js';
 import { repoRoot } from '../core/paths.js';
 import { uniformPlan } from './captioning-graphs.js';
@@ -43,6 +44,10 @@ export interface PrecisionReport {
 export interface PrecisionDetails {
   /** vision + cross K/V + 20 cached steps from the per-graph sessions, interleaved with the naive runs */
   cachedCaptionMs: number;
+  /** the JSON line's runtime default (DEFAULT_DECODER_ROWS) decoding rows at a time */
+  decoderRows: number;
+  /** the batches again with all of a batch's rows decoded together: the memory the default saves, the speed it costs */
+  wholeBatch: { captionsPerSec: number; peakRssMiB: number };
 }
 
 export interface BenchContext {
@@ -200,7 +205,14 @@ export async function benchCaptioning(options: BenchOptions): Promise<{ reports:
       coldStartMs: probe.firstCaptionWallMs,
       naiveCaptionMs: graphs.naiveCaptionMs,
     });
-    details.push({ cachedCaptionMs: graphs.cachedCaptionMs });
+    log(`${precision}: batches of ${options.batch} decoded ${options.batch} rows at once`);
+    const whole = (await runProbe({ ...probeArgs, runs: options.runs, decoderRows: options.batch })).messages.find((m) => m.event === 'done');
+    if (!whole || whole.event !== 'done') throw new Error('benchmark probe gave no result');
+    details.push({
+      cachedCaptionMs: graphs.cachedCaptionMs,
+      decoderRows: DEFAULT_DECODER_ROWS,
+      wholeBatch: { captionsPerSec: whole.captionsPerSecBatch, peakRssMiB: whole.peakRssMiB },
+    });
     log(`${precision}: ${JSON.stringify(reports.at(-1))} ${JSON.stringify(details.at(-1))}`);
   }
   return { reports, details };

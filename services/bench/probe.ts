@@ -15,6 +15,8 @@ const argsSchema = z.object({
   tokens: z.number().int().positive(),
   runs: z.number().int().nonnegative(),
   batch: z.number().int().positive(),
+  /** decoder rows generated together; absent = the runtime's default */
+  decoderRows: z.number().int().positive().optional(),
   /** 'vqa': answer `question` about each image instead of captioning */
   task: z.enum(['caption', 'vqa']).default('caption'),
   question: z.string().default('what is the person doing?'),
@@ -64,7 +66,10 @@ async function main(): Promise<void> {
   const images = args.images.map(readPixels);
   const options = { maxNewTokens: args.tokens, minNewTokens: args.tokens };
   const loadStarted = performance.now();
-  const model = await loadBlip({ model: args.model, precision: args.precision, threads: args.threads, cacheDir: args.cacheDir });
+  const model = await loadBlip({
+    model: args.model, precision: args.precision, threads: args.threads, cacheDir: args.cacheDir,
+    ...(args.decoderRows ? { decoderRows: args.decoderRows } : {}),
+  });
   const loadMs = performance.now() - loadStarted;
   const [first] = await model.caption([images[0]!], options);
   send({

@@ -132,7 +132,7 @@ export interface Config {
   maxJobSeconds: number;
   /** Worker: largest decoded image (width x height); larger ones fail `too_many_pixels`. Default 16000000. */
   maxPixels: number;
-  /** Worker: decoder rows (images x beams) generated together, memory vs batching. Default: the runtime's (4). */
+  /** Worker: decoder rows (images x beams) generated together, memory vs batching. Default: the runtime's (2). */
   decoderRows: number | undefined;
   logLevel: LogLevel;
 }

@@ -16,6 +16,7 @@ describe('stack props', () => {
       precision: 'int8',
       workerCpu: 2048,
       workerMemoryMiB: 4096,
+      workerDecoderRows: 8,
       workerArchitecture: 'x86_64',
       visibilityTimeoutSeconds: 90,
       stopTimeoutSeconds: 120,

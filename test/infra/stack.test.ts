@@ -193,6 +193,7 @@ describe('worker', () => {
       BLIPLINE_MODEL: '/models/caption',
       BLIPLINE_VQA_MODEL: '/models/vqa',
       BLIPLINE_PRECISION: 'int8',
+      BLIPLINE_DECODER_ROWS: '8',
       BLIPLINE_CACHE_DIR: '/models/graphs',
       BLIPLINE_MAX_RECEIVE_COUNT: '5',
       BLIPLINE_VISIBILITY_TIMEOUT_SECONDS: '90',

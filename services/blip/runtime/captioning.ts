@@ -67,31 +67,43 @@ export async function encodeImages(runtime: BlipRuntime, images: readonly Float3
  * cross-attending to it through the `text_decoder` graphs: cross keys/values once, then the search.
  */
 export async function decodeFromStates(runtime: BlipRuntime, encoderStates: ort.Tensor, request: CaptionRequest): Promise<number[][]> {
-  const { decoder, rows, settings } = await openDecoder(runtime, encoderStates, request);
-  return request.beams > 1 ? beamSearch(decoder, rows, settings) : greedySearch(decoder, rows, settings);
+  const { decoder, rows, settings, release } = await openDecoder(runtime, encoderStates, request);
+  try {
+    return await (request.beams > 1 ? beamSearch(decoder, rows, settings) : greedySearch(decoder, rows, settings));
+  } finally {
+    release();
+  }
 }
 
 /** Beam search from `encoderStates` keeping every row's finished hypotheses (best first) with their scores. */
 export async function decodeHypotheses(runtime: BlipRuntime, encoderStates: ort.Tensor, request: CaptionRequest): Promise<Hypothesis[][]> {
-  const { decoder, rows, settings } = await openDecoder(runtime, encoderStates, request);
-  return beamSearchHypotheses(decoder, rows, settings);
+  const { decoder, rows, settings, release } = await openDecoder(runtime, encoderStates, request);
+  try {
+    return await beamSearchHypotheses(decoder, rows, settings);
+  } finally {
+    release();
+  }
 }
 
-/** The decoder over `encoderStates` (cross keys/values computed) and the search settings of `request`. */
+/**
+ * The decoder over `encoderStates` (cross keys/values computed into the runtime's reusable buffers)
+ * and the search settings of `request`; call `release` when the search is done.
+ */
 export async function openDecoder(runtime: BlipRuntime, encoderStates: ort.Tensor, request: CaptionRequest) {
   const text = runtime.config.text_config;
   const images = encoderStates.dims[0] ?? 0;
   const rowImages = Array.from({ length: images * request.beams }, (_, row) => Math.floor(row / request.beams));
+  const { tensors, buffers } = await crossKeyValues(runtime, encoderStates, request.beams);
   const decoder = new DecoderState(runtime.session(DECODER_STEP_GRAPH.name), {
     layers: text.num_hidden_layers,
     hidden: text.hidden_size,
     vocabSize: text.vocab_size,
-    crossKeyValues: await crossKeyValues(runtime, encoderStates, request.beams),
+    crossKeyValues: tensors,
     rowImages,
     capacity: request.prompt.length + request.maxNewTokens,
   });
   const settings = { ...request, eosTokenId: text.sep_token_id, padTokenId: text.pad_token_id };
-  return { decoder, rows: images, settings };
+  return { decoder, rows: images, settings, release: () => runtime.crossKeyValueBuffers.release(buffers) };
 }
 
 /**
@@ -100,7 +112,11 @@ export async function openDecoder(runtime: BlipRuntime, encoderStates: ort.Tenso
  * (preallocated outputs), so onnxruntime's arena never holds a whole batch of them and nothing is
  * copied out; an image's further rows (beams) are copies of its first.
  */
-async function crossKeyValues(runtime: BlipRuntime, encoderStates: ort.Tensor, rowsPerImage: number): Promise<Record<string, ort.Tensor>> {
+async function crossKeyValues(
+  runtime: BlipRuntime,
+  encoderStates: ort.Tensor,
+  rowsPerImage: number,
+): Promise<{ tensors: Record<string, ort.Tensor>; buffers: Float32Array[] }> {
   const text = runtime.config.text_config;
   const heads = text.num_attention_heads;
   const headDim = text.hidden_size / heads;
@@ -109,7 +125,7 @@ async function crossKeyValues(runtime: BlipRuntime, encoderStates: ort.Tensor, r
   const block = heads * sequence * headDim;
   const rows = images * rowsPerImage;
   const names = Array.from({ length: text.num_hidden_layers }, (_, layer) => [crossKeyName(layer), crossValueName(layer)]).flat();
-  const buffers = names.map(() => new Float32Array(rows * block));
+  const buffers = runtime.crossKeyValueBuffers.acquire(rows * block);
   const session = runtime.session(CROSS_KEY_VALUE_GRAPH.name);
   for (let image = 0; image < images; image += 1) {
     const first = image * rowsPerImage;
@@ -122,7 +138,8 @@ async function crossKeyValues(runtime: BlipRuntime, encoderStates: ort.Tensor, r
       for (let row = first + 1; row < first + rowsPerImage; row += 1) buffer.copyWithin(row * block, first * block, (first + 1) * block);
     }
   }
-  return Object.fromEntries(names.map((name, n) => [name, new ort.Tensor('float32', buffers[n] as Float32Array, [rows, heads, sequence, headDim])]));
+  const tensors = Object.fromEntries(names.map((name, n) => [name, new ort.Tensor('float32', buffers[n] as Float32Array, [rows, heads, sequence, headDim])]));
+  return { tensors, buffers };
 }
 
 export async function generateCaptions(

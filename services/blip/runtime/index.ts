@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { BlipCheckpoint } from '../checkpoint/index.js';
 import type { Precision } from '../onnx/linear.js';
 import { type CompiledGraphs, compileGraphs } from './graph-cache.js';
+import { ReusableBuffers } from './reusable-buffers.js';
 import { createSession } from './sessions.js';
 
 export { compileGraphs, graphCacheKey, type CompiledGraphs } from './graph-cache.js';
@@ -20,11 +21,12 @@ export interface RuntimeOptions {
 /**
  * Decoder rows generated together by default. Each row holds its image's cross-attention keys and
  * values for the whole generation, 42.5 MiB per row at BLIP-base in float32 (12 layers x 2 x 577 x
- * 768), so this bounds a worker's memory: 4 rows keep an int8 BLIP-base worker under 700 MiB at
- * almost the throughput of 8 (README, Performance). Larger requests are split; results do not
- * depend on the split.
+ * 768), so this bounds the memory: with 2 rows an int8 BLIP-base process stays near 620 MiB while
+ * working, within ~10% of the throughput of 8 rows (~960 MiB; README, Performance). The Fargate
+ * worker, with 4 GiB, is deployed with 8 (BLIPLINE_DECODER_ROWS). Larger requests are split;
+ * results do not depend on the split.
  */
-export const DEFAULT_DECODER_ROWS = 4;
+export const DEFAULT_DECODER_ROWS = 2;
 
 /** The compiled graphs of one checkpoint with an onnxruntime session for each. */
 export class BlipRuntime {
@@ -33,7 +35,12 @@ export class BlipRuntime {
     readonly compiled: CompiledGraphs,
     private readonly sessions: ReadonlyMap<string, ort.InferenceSession>,
     readonly decoderRows: number,
-  ) {}
+  ) {
+    this.crossKeyValueBuffers = new ReusableBuffers(2 * checkpoint.config.text_config.num_hidden_layers);
+  }
+
+  /** Each decoder layer's cross-attention keys and values of a batch, reused call after call. */
+  readonly crossKeyValueBuffers: ReusableBuffers;
 
   static async load(checkpoint: BlipCheckpoint, options: RuntimeOptions): Promise<BlipRuntime> {
     const compiled = await compileGraphs(checkpoint, options);

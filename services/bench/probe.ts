@@ -28,6 +28,20 @@ export type ProbeMessage =
   | { event: 'done'; captionMs: number[]; batchMs: number[]; captionsPerSecBatch: number; peakRssMiB: number; rssAfterMiB: number }
   | { event: 'vqa'; visionMs: number[]; questionMs: number[]; decodeMsPerToken: number[]; answerMs: number[]; answerTokens: number[]; peakRssMiB: number };
 
+/**
+ * This process's peak resident memory. On Linux it is VmHWM: `getrusage`'s maxrss survives exec, so a
+ * child spawned from the benchmark would report the parent's resident set at fork time when that is larger.
+ */
+function peakRssMiB(): number {
+  try {
+    const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (match?.[1]) return Number(match[1]) / 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS / 1024;
+}
+
 function send(message: ProbeMessage): void {
   process.stdout.write(`${JSON.stringify(message)}\n`);
 }
@@ -57,7 +71,7 @@ async function vqa(args: z.infer<typeof argsSchema>): Promise<void> {
     result.answerTokens.push(tokens);
   }
   await model.dispose();
-  send({ event: 'vqa', ...result, peakRssMiB: process.resourceUsage().maxRSS / 1024 });
+  send({ event: 'vqa', ...result, peakRssMiB: peakRssMiB() });
 }
 
 async function main(): Promise<void> {
@@ -98,7 +112,7 @@ async function main(): Promise<void> {
   send({
     event: 'done', captionMs, batchMs,
     captionsPerSecBatch: batchMs.length ? (args.batch * 1000) / median(batchMs) : 0,
-    peakRssMiB: process.resourceUsage().maxRSS / 1024, rssAfterMiB,
+    peakRssMiB: peakRssMiB(), rssAfterMiB,
   });
 }
 

@@ -4,9 +4,9 @@ import { taskVcpus } from './threads.js';
 
 /**
  * onnxruntime-node sessions on the CPU: intra-op threads = vCPUs unless told, full graph optimisation.
- * No memory arena and no memory pattern: both keep each session's largest activations allocated for
- * good (the vision encoder's alone are tens of MiB); without them an int8 BLIP-base worker peaks
- * ~60 MiB lower at the same speed (measured with `npm run bench`'s probe, batches of 8).
+ * The memory arena and memory pattern stay on: they keep each session's largest activations allocated
+ * (~40 MiB more at the peak of an int8 BLIP-base process) but without them every run faults in fresh
+ * pages and one caption takes ~20% longer (537-574 vs 425-457 ms, the benchmark's probe, interleaved).
  */
 
 export interface SessionOptions {
@@ -24,8 +24,6 @@ export async function createSession(file: string, options: SessionOptions = {}):
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
       executionMode: 'sequential',
-      enableCpuMemArena: false,
-      enableMemPattern: false,
     });
   } catch (error) {
     throw new BlipRuntimeError('session_failed', `cannot load ${file}: ${String(error)}`, { cause: error });

@@ -13,7 +13,7 @@ const defaultModel = path.join(fixturesDir(), 'blip-tiny-captioning');
 const USAGE = `usage: npm run load -- [--images 1000] [--duplicates 0.3] [--model DIR|HUB_ID] [--concurrency 16]
                      [--http-seconds 10] [--connections 10] [--stall-seconds 120] [--json]
 Default model: the tiny fixture checkpoint (${defaultModel}).
---json prints one line: {"images","distinct","inferences","done","failed","lost","p50Ms","p95Ms","p99Ms","imagesPerSec","peakRssMiB",
+--json prints one line: {"images","distinct","inferences","done","failed","lost","p50Ms","p95Ms","p99Ms","imagesPerSec","peakRssMiB","readyRssMiB",
 "http": {"route","connections","durationS","requests","requestsPerSec","p50Ms","p99Ms","errors","non2xx","cache"}}.`;
 
 const argsSchema = z.object({
@@ -80,7 +80,7 @@ async function main(): Promise<number> {
         `images ${load.images} (${load.distinct} distinct contents): ${load.done} done, ${load.failed} failed, ${load.lost} lost`,
         `inferences ${load.inferences} (distinct ${load.distinct})`,
         `throughput ${load.imagesPerSec} images/s; upload->done p50 ${load.p50Ms} ms, p95 ${load.p95Ms} ms, p99 ${load.p99Ms} ms`,
-        `worker peak RSS ${load.peakRssMiB} MiB`,
+        `worker peak RSS ${load.peakRssMiB} MiB (${load.readyRssMiB} MiB when ready)`,
         `${http.route} (cache ${http.cache}, ${http.connections} connections, ${http.durationS} s): ${http.requestsPerSec} req/s, p50 ${http.p50Ms} ms, p99 ${http.p99Ms} ms, ${http.errors} errors, ${http.non2xx} non-2xx`,
         '',
       ].join('\n'),

@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import autocannon from 'autocannon';
 import type { Logger } from 'pino';
 import { startServer } from '../api/server.js';
 import { createDynamoClient, createS3Client, createSqsClient } from '../aws/clients.js';
+import { bundle as buildBundle, CLI_ENTRY } from '../build/cli-bundle.js';
 import { RecordStore } from '../aws/record-store.js';
 import { loadConfig } from '../core/config.js';
+import { repoRoot } from '../core/paths.js';
 import { imageIdForKey } from '../core/keys.js';
 import type { ImageRecord } from '../core/records.js';
 import { startLocalStack } from '../local/index.js';
@@ -42,6 +45,8 @@ export interface LoadReport {
   p99Ms: number;
   imagesPerSec: number;
   peakRssMiB: number;
+  /** the worker's peak RSS when it was ready (models loaded), before any image */
+  readyRssMiB: number;
 }
 
 /** The second line: the status route under autocannon with a warm cache. */
@@ -95,13 +100,16 @@ export async function runLoad(options: LoadOptions): Promise<{ load: LoadReport;
   const env = stack.env();
   for (const [k, v] of Object.entries(env)) process.env[k] = v;
   const config = loadConfig({ ...env, LOG_LEVEL: 'warn' });
-  const worker = spawnWorker({ env, model: options.model, logLevel: 'info' });
+  // The worker runs as the image runs it: the CLI bundled on plain Node, so its RSS is production's.
+  const { file: bundle } = await buildBundle({ entry: CLI_ENTRY, outDir: path.join(repoRoot, '.cache/blipline/load'), name: 'blipline' });
+  const worker = spawnWorker({ env, model: options.model, logLevel: 'info', bundle });
   const s3: S3Client = createS3Client(config);
   const sqs = createSqsClient(config);
   const records = new RecordStore(createDynamoClient(config), config.table, { ttlDays: 1 });
   let server: Awaited<ReturnType<typeof startServer>> | undefined;
   try {
     await worker.ready;
+    const readyRssMiB = worker.peakRssMiB();
     logger.info({ workerPid: worker.pid, distinct }, 'worker ready; dropping images');
 
     const uploadedAt = new Map<string, number>();
@@ -142,6 +150,7 @@ export async function runLoad(options: LoadOptions): Promise<{ load: LoadReport;
       p99Ms: percentile(latencies, 99),
       imagesPerSec: Math.round((finals.size / ((lastDone - started) / 1000)) * 100) / 100,
       peakRssMiB: worker.peakRssMiB(),
+      readyRssMiB,
     };
 
     // The status route with a warm cache: the API as a Node server on the same stack.

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
-import { fileURLToPath } from 'node:url';
+import { BUNDLE_NODE_FLAGS } from '../build/cli-bundle.js';
+import { repoRoot } from '../core/paths.js';
 
 /**
  * `blipline worker` as a real child process (the Node that runs this process), observed through what
@@ -11,7 +12,6 @@ import { fileURLToPath } from 'node:url';
  * and the fault suite (test/faults, through test/support/worker-process.ts).
  */
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** One stdout line of the worker, parsed (non-JSON lines are kept as `{ msg: text }`). */
 export type WorkerLine = Record<string, unknown> & { msg?: string; level?: string };
@@ -29,6 +29,11 @@ export interface WorkerProcessOptions {
   logLevel?: string;
   /** Echo the child's output to this process's stderr (debugging). */
   echo?: boolean;
+  /**
+   * A bundled CLI (services/build/cli-bundle.ts) to run on plain Node, as the worker image does.
+   * @default bin/blipline.mjs, the TypeScript sources through tsx (what the tests exercise)
+   */
+  bundle?: string;
 }
 
 export interface ExitInfo {
@@ -178,7 +183,7 @@ export class WorkerProcess {
   }
 }
 
-/** Starts `node bin/blipline.mjs worker` with the given environment. */
+/** Starts `node bin/blipline.mjs worker` (or the given bundle) with the given environment. */
 export function spawnWorker(options: WorkerProcessOptions): WorkerProcess {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
@@ -190,13 +195,16 @@ export function spawnWorker(options: WorkerProcessOptions): WorkerProcess {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '',
-    ...(process.env.BLIPLINE_CACHE_DIR ? { BLIPLINE_CACHE_DIR: process.env.BLIPLINE_CACHE_DIR } : {}),
+    ...Object.fromEntries(
+      ['BLIPLINE_CACHE_DIR', 'BLIPLINE_PRECISION', 'BLIPLINE_DECODER_ROWS'].flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])),
+    ),
     ...options.env,
     BLIPLINE_MODEL: options.model,
     ...(vqa ? { BLIPLINE_VQA_MODEL: vqa } : {}),
     LOG_LEVEL: options.logLevel ?? 'debug',
   };
-  const child = spawn(process.execPath, [path.join(repoRoot, 'bin/blipline.mjs'), 'worker'], {
+  const entry = options.bundle ? [...BUNDLE_NODE_FLAGS, options.bundle] : [path.join(repoRoot, 'bin/blipline.mjs')];
+  const child = spawn(process.execPath, [...entry, 'worker'], {
     cwd: repoRoot,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -20,3 +20,8 @@ export class WorkerStoppingError extends BliplineError {
     super('stopping', message, options);
   }
 }
+
+/** An error's message (or the thrown value as text), for logs and failure records. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { loadBlip } from '../blip/index.js';
+import { peakRssKiB } from '../core/process-memory.js';
 import { median } from './stats.js';
 
 const argsSchema = z.object({
@@ -28,18 +29,9 @@ export type ProbeMessage =
   | { event: 'done'; captionMs: number[]; batchMs: number[]; captionsPerSecBatch: number; peakRssMiB: number; rssAfterMiB: number }
   | { event: 'vqa'; visionMs: number[]; questionMs: number[]; decodeMsPerToken: number[]; answerMs: number[]; answerTokens: number[]; peakRssMiB: number };
 
-/**
- * This process's peak resident memory. On Linux it is VmHWM: `getrusage`'s maxrss survives exec, so a
- * child spawned from the benchmark would report the parent's resident set at fork time when that is larger.
- */
+/** This process's peak resident memory: VmHWM on Linux (maxrss would include the benchmark's pre-exec fork), else maxrss. */
 function peakRssMiB(): number {
-  try {
-    const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
-    if (match?.[1]) return Number(match[1]) / 1024;
-  } catch {
-    // not Linux
-  }
-  return process.resourceUsage().maxRSS / 1024;
+  return (peakRssKiB() ?? process.resourceUsage().maxRSS) / 1024;
 }
 
 function send(message: ProbeMessage): void {

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { BUNDLE_NODE_FLAGS } from '../build/cli-bundle.js';
 import { repoRoot } from '../core/paths.js';
+import { peakRssKiB } from '../core/process-memory.js';
 
 /**
  * `blipline worker` as a real child process (the Node that runs this process), observed through what
@@ -152,13 +152,8 @@ export class WorkerProcess {
 
   private sampleRss(): void {
     if (this.exitInfo) return;
-    try {
-      const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
-      const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
-      if (hwm) this.peakRssKiB = Math.max(this.peakRssKiB, Number(hwm[1]));
-    } catch {
-      // The process is gone.
-    }
+    const hwm = peakRssKiB(this.pid);
+    if (hwm !== undefined) this.peakRssKiB = Math.max(this.peakRssKiB, hwm);
   }
 
   signal(signal: NodeJS.Signals): void {

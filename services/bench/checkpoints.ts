@@ -3,16 +3,12 @@
 import path from 'node:path';
 import type { CheckpointKind } from '../blip/tools/checkpoint-layout.js';
 import { writeRandomCheckpoint, type RandomCheckpointResult } from '../blip/tools/random-checkpoint.js';
+import { fixturesDir } from '../core/config.js';
 import { repoRoot } from '../core/paths.js';
 
 /** `.cache/blipline` under the repository unless BLIPLINE_CACHE_DIR says otherwise. */
 export function cacheRoot(): string {
   return process.env.BLIPLINE_CACHE_DIR ? path.resolve(process.env.BLIPLINE_CACHE_DIR) : path.join(repoRoot, '.cache', 'blipline');
-}
-
-/** The tiny fixture checkpoints, whose tokenizer and preprocessor files the random checkpoints reuse. */
-export function fixturesRoot(): string {
-  return process.env.BLIPLINE_FIXTURES ? path.resolve(process.env.BLIPLINE_FIXTURES) : path.resolve(repoRoot, '../shared/fixtures/blip-tiny');
 }
 
 export function ensureBaseCheckpoint(kind: CheckpointKind, seed = 1): RandomCheckpointResult {
@@ -21,6 +17,7 @@ export function ensureBaseCheckpoint(kind: CheckpointKind, seed = 1): RandomChec
     shapes: 'base',
     seed,
     outDir: path.join(cacheRoot(), 'random-checkpoints', `${kind}-base-seed${seed}`),
-    assetsDir: path.join(fixturesRoot(), `blip-tiny-${kind}`),
+    // the tiny fixture checkpoints lend their tokenizer and preprocessor files
+    assetsDir: path.join(fixturesDir(), `blip-tiny-${kind}`),
   });
 }

@@ -11,7 +11,8 @@ import { DEFAULT_DECODER_ROWS } from '../blip/runtime/index.js';
 import { bundle, BUNDLE_NODE_FLAGS } from '../build/cli-bundle.js';
 import { repoRoot } from '../core/paths.js';
 import { uniformPlan } from './captioning-graphs.js';
-import { cacheRoot, ensureBaseCheckpoint, fixturesRoot } from './checkpoints.js';
+import { fixturesDir } from '../core/config.js';
+import { cacheRoot, ensureBaseCheckpoint } from './checkpoints.js';
 import { benchGraphs } from './graph-timings.js';
 import type { ProbeArgs, ProbeMessage } from './probe.js';
 import { median } from './stats.js';
@@ -130,7 +131,7 @@ export async function benchContext(threads: number): Promise<BenchContext> {
 }
 
 function fixtureImages(): string[] {
-  const pixelsDir = path.join(fixturesRoot(), 'pixel_values');
+  const pixelsDir = path.resolve(fixturesDir(), 'pixel_values');
   return readdirSync(pixelsDir).filter((name) => name.endsWith('.f32')).sort().map((name) => path.join(pixelsDir, name));
 }
 

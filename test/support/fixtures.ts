@@ -2,19 +2,19 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { InferenceSession } from 'onnxruntime-node';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { z } from 'zod';
 import type { BlipCheckpoint, CheckpointWeights } from '../../services/blip/checkpoint/index.js';
 import type { BlipUsageError, LoadedBlipModel } from '../../services/blip/index.js';
 import type { GraphBuilder } from '../../services/blip/onnx/index.js';
+import { fixturesDir as coreFixturesDir } from '../../services/core/config.js';
 
 /** Locates the shared blip-tiny fixtures and reads their reference tensors and outputs. */
 
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export { repoRoot } from '../../services/core/paths.js';
 
-export const fixturesDir = process.env.BLIPLINE_FIXTURES ?? path.resolve(repoRoot, '../shared/fixtures/blip-tiny');
+export const fixturesDir = coreFixturesDir();
 
 export const fixturePath = (...parts: string[]): string => path.join(fixturesDir, ...parts);
 

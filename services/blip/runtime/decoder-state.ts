@@ -3,16 +3,6 @@ import { DECODER_STEP_GRAPH, crossKeyName, crossValueName, newKeyName, newValueN
 import type { StepModel } from '../generation/types.js';
 import { runSession } from './sessions.js';
 
-/**
- * The decoding state of one batch of rows: the cross-attention keys/values of each row's image and the
- * growing self-attention cache. Implements the search algorithms' `StepModel`.
- *
- * The self-attention cache of each layer lives in one buffer, sequence-major `[position, row, hidden]`
- * and sized for the whole generation up front. A step feeds the filled prefix as `past_*` (a view of
- * the buffer, not a copy) and hands onnxruntime the views right after it as preallocated `new_*`
- * outputs, so the new positions are written in place and nothing is concatenated or copied back.
- * Only `reorder` (beam search, or dropping finished rows) moves cached rows.
- */
 export interface DecoderStateOptions {
   readonly layers: number;
   readonly hidden: number;
@@ -25,6 +15,16 @@ export interface DecoderStateOptions {
   readonly capacity: number;
 }
 
+/**
+ * The decoding state of one batch of rows: the cross-attention keys/values of each row's image and the
+ * growing self-attention cache. Implements the search algorithms' `StepModel`.
+ *
+ * The self-attention cache of each layer lives in one buffer, sequence-major `[position, row, hidden]`
+ * and sized for the whole generation up front. A step feeds the filled prefix as `past_*` (a view of
+ * the buffer, not a copy) and hands onnxruntime the views right after it as preallocated `new_*`
+ * outputs, so the new positions are written in place and nothing is concatenated or copied back.
+ * Only `reorder` (beam search, or dropping finished rows) moves cached rows.
+ */
 export class DecoderState implements StepModel {
   readonly vocabSize: number;
   private readonly layers: number;

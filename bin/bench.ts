@@ -1,7 +1,8 @@
 // `npm run bench`: BLIP-base performance on this machine (see README "Performance").
 //   --json                one JSON line per precision (the fields of issue 4), nothing else on stdout;
 //                         with --tasks including vqa, also one {"task":"vqa",...} line per precision
-//   --tasks caption,vqa   what to measure (default: caption,vqa for the table, caption with --json)
+//   --tasks caption,vqa   what to measure (default: caption,vqa for the table, caption with --json);
+//                         `fidelity` adds int8-vs-float32 fidelity per graph ({"task":"fidelity",...} lines)
 //   --precision fp32,int8 precisions to measure (default both)
 //   --runs N              measured runs per figure after warm-up (default 5)
 //   --threads N           intra-op threads (default: vCPUs)
@@ -12,6 +13,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { benchCaptioning, benchContext, benchVqa, type PrecisionDetails, type PrecisionReport, type VqaReport } from '../services/bench/index.js';
+import { benchFidelity, type FidelityRow } from '../services/bench/fidelity-report.js';
 import { runMicro } from '../services/bench/micro/run.js';
 
 const { values } = parseArgs({
@@ -36,7 +38,7 @@ const options = z
     micro: z.boolean(),
     model: z.string().optional(),
     vqaModel: z.string().optional(),
-    tasks: z.array(z.enum(['caption', 'vqa'])).min(1),
+    tasks: z.array(z.enum(['caption', 'vqa', 'fidelity'])).min(1),
   })
   .parse({
     json: values.json,
@@ -87,6 +89,15 @@ function vqaTable(reports: VqaReport[]): string {
   return [header, ...rows.map(([name, cell]) => `| ${name} | ${reports.map(cell).join(' | ')} |`)].join('\n');
 }
 
+function fidelityTable(rows: FidelityRow[]): string {
+  const header = '| int8 graphs | checkpoint | image-state cosine (min) | KL(fp32‖int8) mean / max, nats | top-1 agreement, all positions | where fp32 leads by > 0.1 logit |\n|---|---|---|---|---|---|';
+  const exp = (n: number): string => n.toExponential(1);
+  return [
+    header,
+    ...rows.map((r) => `| ${r.int8Graphs} | ${r.checkpoint} | ${r.imageStatesCosineMin.toFixed(5)} | ${exp(r.klMean)} / ${exp(r.klMax)} | ${r.top1Agreement.toFixed(3)} of ${r.positions} | ${r.decisivePositions ? `${r.decisiveAgreement.toFixed(3)} of ${r.decisivePositions}` : 'none'} |`),
+  ].join('\n');
+}
+
 if (options.micro) {
   await runMicro({ threads: options.threads, runs: Math.max(options.runs, 7), log: (line) => process.stdout.write(`${line}\n`) });
 } else {
@@ -97,11 +108,13 @@ if (options.micro) {
     ? await benchCaptioning({ ...common, batch: 8, ...(options.model ? { model: options.model } : {}) })
     : { reports: [], details: [] };
   const vqa = options.tasks.includes('vqa') ? await benchVqa({ ...common, ...(options.vqaModel ? { model: options.vqaModel } : {}) }) : [];
+  const fidelity = options.tasks.includes('fidelity') ? await benchFidelity({ threads: options.threads, tokens: common.tokens, log }) : [];
   if (options.json) {
-    for (const r of [...reports, ...vqa]) process.stdout.write(`${JSON.stringify(r)}\n`);
+    for (const r of [...reports, ...vqa, ...fidelity]) process.stdout.write(`${JSON.stringify(r)}\n`);
   } else {
     if (reports.length) process.stdout.write(`${table(reports, details)}\n\n`);
     if (vqa.length) process.stdout.write(`${vqaTable(vqa)}\n\n`);
+    if (fidelity.length) process.stdout.write(`${fidelityTable(fidelity)}\n\n`);
     process.stdout.write(`${context.machine}; load average after: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
   }
 }

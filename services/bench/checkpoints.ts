@@ -1,5 +1,6 @@
 // Random-weight checkpoints at the published BLIP-base shapes, written once into the cache folder
 // (never committed) and reused by later benchmark runs.
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { CheckpointKind } from '../blip/tools/checkpoint-layout.js';
 import { writeRandomCheckpoint, type RandomCheckpointResult } from '../blip/tools/random-checkpoint.js';
@@ -20,4 +21,10 @@ export function ensureBaseCheckpoint(kind: CheckpointKind, seed = 1): RandomChec
     // the tiny fixture checkpoints lend their tokenizer and preprocessor files
     assetsDir: path.join(fixturesDir(), `blip-tiny-${kind}`),
   });
+}
+
+/** The fixture images' preprocessed pixel values (`[1, 3, 384, 384]` float32 files), the benchmark's inputs. */
+export function fixturePixelFiles(): string[] {
+  const pixelsDir = path.resolve(fixturesDir(), 'pixel_values');
+  return readdirSync(pixelsDir).filter((name) => name.endsWith('.f32')).sort().map((name) => path.join(pixelsDir, name));
 }

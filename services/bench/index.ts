@@ -2,7 +2,6 @@
 // precision: per-graph timings, the product path through loadBlip in a fresh process (cold start
 // with cached graphs, one caption, batches of eight, peak RSS), and a naive uncached decoder.
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,8 +10,7 @@ import { DEFAULT_DECODER_ROWS } from '../blip/runtime/index.js';
 import { bundle, BUNDLE_NODE_FLAGS } from '../build/cli-bundle.js';
 import { repoRoot } from '../core/paths.js';
 import { uniformPlan } from './captioning-graphs.js';
-import { fixturesDir } from '../core/config.js';
-import { cacheRoot, ensureBaseCheckpoint } from './checkpoints.js';
+import { cacheRoot, ensureBaseCheckpoint, fixturePixelFiles } from './checkpoints.js';
 import { benchGraphs } from './graph-timings.js';
 import type { ProbeArgs, ProbeMessage } from './probe.js';
 import { median } from './stats.js';
@@ -130,11 +128,6 @@ export async function benchContext(threads: number): Promise<BenchContext> {
   return { machine: machineDescription(), threads, loadAverage: os.loadavg(), onnxruntime: ortPackage.default.version };
 }
 
-function fixtureImages(): string[] {
-  const pixelsDir = path.resolve(fixturesDir(), 'pixel_values');
-  return readdirSync(pixelsDir).filter((name) => name.endsWith('.f32')).sort().map((name) => path.join(pixelsDir, name));
-}
-
 export async function benchVqa(options: Omit<BenchOptions, 'batch' | 'model'> & { model?: string }): Promise<VqaReport[]> {
   const { log } = options;
   log(`probe bundled into ${path.relative(repoRoot, await bundleProbe())}`);
@@ -145,7 +138,7 @@ export async function benchVqa(options: Omit<BenchOptions, 'batch' | 'model'> & 
     log(`vqa ${precision}: compiling or reusing graphs, then ${options.runs} answers after warm-up`);
     const probe = await runProbe({
       task: 'vqa', model: dir, precision, threads: options.threads, cacheDir: path.join(cacheRoot(), 'graphs'),
-      images: fixtureImages(), tokens: options.tokens, runs: options.runs, batch: 1,
+      images: fixturePixelFiles(), tokens: options.tokens, runs: options.runs, batch: 1,
     });
     const result = probe.messages.find((m) => m.event === 'vqa');
     if (!result || result.event !== 'vqa') throw new Error('vqa probe gave no result');
@@ -172,7 +165,7 @@ export async function benchCaptioning(options: BenchOptions): Promise<{ reports:
     checkpoint = written;
     log(`checkpoint ${written.dir} (${(written.info.parameters / 1e6).toFixed(1)}M parameters, ${written.reused ? 'reused' : 'written'}) ${((performance.now() - started) / 1000).toFixed(1)} s`);
   }
-  const images = fixtureImages();
+  const images = fixturePixelFiles();
   const graphCache = path.join(cacheRoot(), 'graphs');
   const reports: PrecisionReport[] = [];
   const details: PrecisionDetails[] = [];

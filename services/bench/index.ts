@@ -135,11 +135,14 @@ export async function benchVqa(options: Omit<BenchOptions, 'batch' | 'model'> & 
   log(`vqa checkpoint ${dir}`);
   const reports: VqaReport[] = [];
   for (const precision of options.precisions) {
-    log(`vqa ${precision}: compiling or reusing graphs, then ${options.runs} answers after warm-up`);
-    const probe = await runProbe({
+    const probeArgs: ProbeArgs = {
       task: 'vqa', model: dir, precision, threads: options.threads, cacheDir: path.join(cacheRoot(), 'graphs'),
-      images: fixturePixelFiles(), tokens: options.tokens, runs: options.runs, batch: 1,
-    });
+      images: fixturePixelFiles(), tokens: options.tokens, runs: 0, batch: 1,
+    };
+    log(`vqa ${precision}: compiling or reusing the runtime's graphs`);
+    await runProbe(probeArgs); // compiling happens in a process of its own, outside the measured peak
+    log(`vqa ${precision}: ${options.runs} answers after warm-up`);
+    const probe = await runProbe({ ...probeArgs, runs: options.runs });
     const result = probe.messages.find((m) => m.event === 'vqa');
     if (!result || result.event !== 'vqa') throw new Error('vqa probe gave no result');
     reports.push({

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { GraphBuilder, linear, writeModel } from '../../services/blip/onnx/index.js';
+import { embedding, GraphBuilder, linear, writeModel } from '../../services/blip/onnx/index.js';
 import { onnx } from '../../services/blip/onnx/serialize.js';
 import { int8Linear } from '../../services/blip/quant/linear-int8.js';
-import { quantizeLinearWeight, quantizeNBits } from '../../services/blip/quant/quantize.js';
+import { quantizeLinearWeight, quantizeNBits, quantizeRowsInt8 } from '../../services/blip/quant/quantize.js';
 import { fillGaussian } from '../../services/blip/tools/random-checkpoint.js';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'blipline-int8-'));
@@ -94,5 +94,29 @@ describe('int8 linear layer in ONNX Runtime', () => {
       // one int8 matmul over 64 inputs: a few percent of the output range at most
       expect(err / refMax).toBeLessThan(0.05);
     }
+  });
+});
+
+describe('int8 embedding lookup in ONNX Runtime', () => {
+  it('returns each row within half a quantisation step of the float32 table, from a quarter of its bytes', async () => {
+    const [rows, width] = [50, 16];
+    const table = gaussian(rows * width, 21, 0.05);
+    const q = quantizeRowsInt8(table, rows, width);
+    const g = new GraphBuilder('embedding');
+    const ids = g.input('ids', 'int64', ['batch', 'seq']);
+    g.output(embedding(g, ids, { name: 'words', table: { shape: [rows, width], data: table } }, { precision: 'int8' }), 'rows', 'float32', ['batch', 'seq', width]);
+    const initializerBytes = g.initializers.reduce((sum, i) => sum + i.tensor.data.byteLength, 0);
+    expect(initializerBytes).toBeLessThan(table.byteLength / 3);
+    const file = path.join(scratch, 'embedding-int8.onnx');
+    await writeModel(g, file);
+    const session = await ort.InferenceSession.create(file, { logSeverityLevel: 3 });
+    const picked = [3, 49, 0, 3, 17, 8];
+    const out = (await session.run({ ids: new ort.Tensor('int64', BigInt64Array.from(picked, BigInt), [2, 3]) })).rows!.data as Float32Array;
+    await session.release();
+    picked.forEach((row, i) => {
+      for (let c = 0; c < width; c++) {
+        expect(Math.abs(out[i * width + c]! - table[row * width + c]!)).toBeLessThanOrEqual(q.scales[row]! / 2 + 1e-7);
+      }
+    });
   });
 });

@@ -1,5 +1,6 @@
 import type { BlipTextConfig } from '../config.js';
 import type { GraphBuilder, Value } from '../onnx/graph.js';
+import { embedding } from '../onnx/embedding.js';
 import { linear } from '../onnx/linear.js';
 import { add, dimension, gather, gelu, squeezeToScalar, weight } from '../onnx/ops.js';
 import { type HeadShape, multiHeadAttention, sequenceMajor, splitHeads, withPast } from './attention.js';
@@ -50,7 +51,7 @@ export function textEmbeddings(
   pastLength: Value = ctx.g.int64s([0], []),
 ): { embeddings: Value; sequenceLength: Value } {
   const { g, weights } = ctx;
-  const words = gather(g, weight(g, `${prefix}.word_embeddings.weight`, weights.get(`${prefix}.word_embeddings.weight`)), inputIds);
+  const words = embedding(g, inputIds, { name: `${prefix}.word_embeddings`, table: weights.get(`${prefix}.word_embeddings.weight`) }, { precision: ctx.precision });
   const sequenceLength = squeezeToScalar(g, dimension(g, inputIds, 1));
   const positionIds = g.op('Range', [pastLength, add(g, pastLength, sequenceLength), g.int64s([1], [])]);
   const positions = gather(

@@ -2,9 +2,9 @@
 // (the layout ONNX MatMul takes: input width K, output width N).
 
 export interface PerChannelInt8 {
-  /** [K, N] row-major int8, symmetric (zero point 0) */
+  /** row-major int8, symmetric (zero point 0): [K, N] for a weight, [rows, width] for a table */
   values: Int8Array;
-  /** [N] one scale per output channel */
+  /** one scale per output channel (N) or per table row */
   scales: Float32Array;
 }
 
@@ -104,6 +104,28 @@ export function quantizeLinearWeight(weight: Float32Array, outFeatures: number, 
     for (let i = 0; i < inFeatures; i++) {
       const q = Math.round(weight[row + i]! / scale);
       values[i * outFeatures + o] = q > qmax ? qmax : q < -qmax ? -qmax : q;
+    }
+  }
+  return { values, scales };
+}
+
+/**
+ * Symmetric int8 per row of a `[rows, width]` table (an embedding table: one scale per token), kept
+ * row-major so a Gather reads each row's bytes together: table[r, c] ~= values[r, c] * scales[r].
+ */
+export function quantizeRowsInt8(table: Float32Array, rows: number, width: number): PerChannelInt8 {
+  if (table.length !== rows * width) throw new RangeError(`table has ${table.length} values, expected ${rows}x${width}`);
+  const scales = new Float32Array(rows);
+  const values = new Int8Array(rows * width);
+  for (let r = 0; r < rows; r++) {
+    const row = r * width;
+    let absMax = 0;
+    for (let c = 0; c < width; c++) absMax = Math.max(absMax, Math.abs(table[row + c]!));
+    const scale = absMax > 0 ? absMax / 127 : 1;
+    scales[r] = scale;
+    for (let c = 0; c < width; c++) {
+      const q = Math.round(table[row + c]! / scale);
+      values[row + c] = q > 127 ? 127 : q < -127 ? -127 : q;
     }
   }
   return { values, scales };

@@ -83,50 +83,40 @@ export function quantizeNBits(weight: Float32Array, k: number, n: number, bits: 
 }
 
 /**
- * Symmetric per-output-channel quantisation of a PyTorch `nn.Linear` weight stored `[out, in]`,
- * returned transposed as the `[in, out]` int8 matrix MatMulInteger takes. `bits` 7 keeps every
- * value within ±63 ("reduced range"): the u8 x s8 kernels of CPUs without VNNI add pairs of
- * products in 16 bits, which can saturate with full-range weights; 8 uses ±127.
+ * Symmetric int8 per row of a `[rows, width]` table (an embedding table: one scale per token; a
+ * PyTorch `nn.Linear` weight: one per output channel), row-major: table[r, c] ~= values[r, c] *
+ * scales[r]. `bits` 7 keeps every value within ±63 ("reduced range", see quantizeLinearWeight).
  */
-export function quantizeLinearWeight(weight: Float32Array, outFeatures: number, inFeatures: number, bits: 7 | 8): PerChannelInt8 {
-  if (weight.length !== outFeatures * inFeatures) {
-    throw new RangeError(`weight has ${weight.length} values, expected ${outFeatures}x${inFeatures}`);
-  }
+export function quantizeRowsInt8(table: Float32Array, rows: number, width: number, bits: 7 | 8 = 8): PerChannelInt8 {
+  if (table.length !== rows * width) throw new RangeError(`weights have ${table.length} values, expected ${rows}x${width}`);
   const qmax = bits === 8 ? 127 : 63;
-  const scales = new Float32Array(outFeatures);
-  const values = new Int8Array(outFeatures * inFeatures);
-  for (let o = 0; o < outFeatures; o++) {
-    const row = o * inFeatures;
-    let absMax = 0;
-    for (let i = 0; i < inFeatures; i++) absMax = Math.max(absMax, Math.abs(weight[row + i]!));
-    const scale = absMax > 0 ? absMax / qmax : 1;
-    scales[o] = scale;
-    for (let i = 0; i < inFeatures; i++) {
-      const q = Math.round(weight[row + i]! / scale);
-      values[i * outFeatures + o] = q > qmax ? qmax : q < -qmax ? -qmax : q;
-    }
-  }
-  return { values, scales };
-}
-
-/**
- * Symmetric int8 per row of a `[rows, width]` table (an embedding table: one scale per token), kept
- * row-major so a Gather reads each row's bytes together: table[r, c] ~= values[r, c] * scales[r].
- */
-export function quantizeRowsInt8(table: Float32Array, rows: number, width: number): PerChannelInt8 {
-  if (table.length !== rows * width) throw new RangeError(`table has ${table.length} values, expected ${rows}x${width}`);
   const scales = new Float32Array(rows);
   const values = new Int8Array(rows * width);
   for (let r = 0; r < rows; r++) {
     const row = r * width;
     let absMax = 0;
     for (let c = 0; c < width; c++) absMax = Math.max(absMax, Math.abs(table[row + c]!));
-    const scale = absMax > 0 ? absMax / 127 : 1;
+    const scale = absMax > 0 ? absMax / qmax : 1;
     scales[r] = scale;
     for (let c = 0; c < width; c++) {
       const q = Math.round(table[row + c]! / scale);
-      values[row + c] = q > 127 ? 127 : q < -127 ? -127 : q;
+      values[row + c] = q > qmax ? qmax : q < -qmax ? -qmax : q;
     }
   }
   return { values, scales };
+}
+
+/**
+ * Symmetric per-output-channel quantisation of a PyTorch `nn.Linear` weight stored `[out, in]`,
+ * returned transposed as the `[in, out]` int8 matrix MatMulInteger takes. `bits` 7 keeps every
+ * value within ±63 ("reduced range"): the u8 x s8 kernels of CPUs without VNNI add pairs of
+ * products in 16 bits, which can saturate with full-range weights; 8 uses ±127.
+ */
+export function quantizeLinearWeight(weight: Float32Array, outFeatures: number, inFeatures: number, bits: 7 | 8): PerChannelInt8 {
+  const rows = quantizeRowsInt8(weight, outFeatures, inFeatures, bits);
+  const values = new Int8Array(outFeatures * inFeatures);
+  for (let o = 0; o < outFeatures; o++) {
+    for (let i = 0; i < inFeatures; i++) values[i * outFeatures + o] = rows.values[o * inFeatures + i]!;
+  }
+  return { values, scales: rows.scales };
 }

@@ -17,7 +17,7 @@ import {
   buildCrossKeyValueGraph, buildDecoderStepGraph, crossKeyName, crossValueName, DECODER_STEP_GRAPH, pastKeyName,
   pastValueName, TEXT_DECODER_PREFIX,
 } from '../blip/modeling/text-decoder.js';
-import { bertLayer, causalMask, lmHead, textEmbeddings, textHeadShape } from '../blip/modeling/text.js';
+import { bertLayer, causalMask, lmHead, textEmbeddings } from '../blip/modeling/text.js';
 
 /**
  * Fingerprint of the code that builds the graphs, so compiled graphs are reused across benchmark

@@ -12,8 +12,6 @@ import { vqaModelDir, vqaReference } from '../support/task-fixtures.js';
 const graphs = await graphSessions(vqaModelDir, 'blipline-vqa-graphs-');
 const { checkpoint, session } = graphs;
 const text = checkpoint.config.text_config;
-const heads = text.num_attention_heads;
-const headDim = text.hidden_size / heads;
 const sessions = {} as Record<'vision' | 'question' | 'crossKeyValue' | 'step', ort.InferenceSession>;
 
 beforeAll(async () => {

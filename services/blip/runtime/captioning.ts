@@ -109,8 +109,9 @@ export async function openDecoder(runtime: BlipRuntime, encoderStates: ort.Tenso
 /**
  * Each layer's cross-attention keys/values for every decoder row, `[images * rowsPerImage, heads,
  * seq, headDim]`. The graph runs one image at a time and writes straight into the batch's buffers
- * (preallocated outputs), so onnxruntime's arena never holds a whole batch of them and nothing is
- * copied out; an image's further rows (beams) are copies of its first.
+ * (preallocated outputs), so onnxruntime's arena never holds a whole batch of them; an image's further
+ * rows (beams) are copies of its first. onnxruntime-node 1.30 still returns a copy of every output,
+ * which is dropped here and left to the garbage collector (microsoft/onnxruntime#32346).
  */
 async function crossKeyValues(
   runtime: BlipRuntime,
@@ -147,7 +148,7 @@ export async function generateCaptions(
   images: readonly Float32Array[],
   request: CaptionRequest,
 ): Promise<CaptionBatchResult> {
-  const perBatch = Math.max(1, Math.floor(runtime.decoderRows / request.beams));
+  const perBatch = runtime.imagesPerDecode(request.beams);
   const tokenIds: number[][] = [];
   const candidates: Hypothesis[][] = [];
   const timingsMs = { vision: 0, decode: 0 };

@@ -56,6 +56,11 @@ export class BlipRuntime {
     return new BlipRuntime(checkpoint, compiled, sessions, options.decoderRows ?? DEFAULT_DECODER_ROWS);
   }
 
+  /** Images decoded together when each has `beams` rows: larger batches are split into groups of this many. */
+  imagesPerDecode(beams: number): number {
+    return Math.max(1, Math.floor(this.decoderRows / beams));
+  }
+
   get config() {
     return this.checkpoint.config;
   }

@@ -70,7 +70,7 @@ export async function answerQuestion(
   request: AskRequest,
 ): Promise<AnswerBatch> {
   const text = runtime.config.text_config;
-  const perGroup = Math.max(1, Math.floor(runtime.decoderRows / request.options.beams));
+  const perGroup = runtime.imagesPerDecode(request.options.beams);
   const tokenIds: number[][] = [];
   const timingsMs = { vision: 0, question: 0, decode: 0 };
   for (let first = 0; first < images.length; first += perGroup) {

@@ -60,7 +60,7 @@ function table(reports: PrecisionReport[], details: PrecisionDetails[]): string 
   const detail = (r: PrecisionReport): PrecisionDetails => details[reports.indexOf(r)]!;
   const rows: [string, (r: PrecisionReport) => string][] = [
     ['vision encoder, ms', (r) => fmt(r.visionMs)],
-    ['cross-attention K/V, ms', (r) => fmt(r.crossKvMs, 1)],
+    ['cross-attention inputs per image (crossKvMs: states transposed, no K/V), ms', (r) => fmt(r.crossKvMs, 1)],
     ['decode ms/token, batch 1', (r) => fmt(r.decodeMsPerToken['1'], 1)],
     ['decode ms/token, batch 8 (per step)', (r) => fmt(r.decodeMsPerToken['8'], 1)],
     ['one caption (20 greedy tokens), ms', (r) => fmt(r.captionMs)],

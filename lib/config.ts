@@ -109,8 +109,8 @@ export interface BliplineStackProps extends StackProps {
   readonly workerMemoryMiB?: number;
   /**
    * Decoder rows (images x beams) a worker generates together (BLIPLINE_DECODER_ROWS). Each holds
-   * 42.5 MiB of cross-attention keys/values at BLIP-base: 8 rows caption ~10% faster than the
-   * runtime's default of 2 and fit the 4 GiB a 2-vCPU Fargate task has at least (README, Performance).
+   * its image's states (3.4 MiB at BLIP-base with their transpose): 8 rows caption faster than the
+   * runtime's default and fit the 4 GiB a 2-vCPU Fargate task has at least (README, Performance).
    * @default 8
    */
   readonly workerDecoderRows?: number;
@@ -277,7 +277,7 @@ export function resolveConfig(props: BliplineStackProps = {}): ResolvedConfig {
     precision: props.precision ?? 'int8',
     workerCpu,
     workerMemoryMiB,
-    workerDecoderRows: int('workerDecoderRows', props.workerDecoderRows ?? 8, 1, 64, 'each row holds 42.5 MiB of cross-attention keys/values'),
+    workerDecoderRows: int('workerDecoderRows', props.workerDecoderRows ?? 8, 1, 64, 'each row holds its image states, 3.4 MiB at BLIP-base'),
     workerArchitecture: props.workerArchitecture ?? 'x86_64',
     worstCaseJobSeconds,
     visibilityTimeoutSeconds: Math.max(30, Math.ceil(worstCaseJobSeconds * 3)),

@@ -13,11 +13,9 @@ import { GraphBuilder, type Value, writeModel } from '../blip/onnx/index.js';
 import type { Precision } from '../blip/onnx/linear.js';
 import { dimension, gather, squeezeToScalar } from '../blip/onnx/ops.js';
 import { buildVisionGraph, VISION_GRAPH } from '../blip/modeling/vision.js';
-import {
-  buildCrossKeyValueGraph, buildDecoderStepGraph, crossKeyName, crossValueName, DECODER_STEP_GRAPH, pastKeyName,
-  pastValueName, TEXT_DECODER_PREFIX,
-} from '../blip/modeling/text-decoder.js';
+import { buildDecoderStepGraph, DECODER_STEP_GRAPH, pastKeyName, pastValueName, TEXT_DECODER_PREFIX } from '../blip/modeling/text-decoder.js';
 import { bertLayer, causalMask, lmHead, textEmbeddings } from '../blip/modeling/text.js';
+import { encoderStateInputs } from '../blip/runtime/captioning.js';
 
 /**
  * Fingerprint of the code that builds the graphs, so compiled graphs are reused across benchmark
@@ -37,12 +35,11 @@ function builderFingerprint(): string {
 /** Precision of each captioning graph. */
 export interface PrecisionPlan {
   vision: Precision;
-  crossKeyValue: Precision;
   decoder: Precision;
 }
 
-export const uniformPlan = (precision: Precision): PrecisionPlan => ({ vision: precision, crossKeyValue: precision, decoder: precision });
-export const planName = (plan: PrecisionPlan): string => `v-${plan.vision}_kv-${plan.crossKeyValue}_dec-${plan.decoder}`;
+export const uniformPlan = (precision: Precision): PrecisionPlan => ({ vision: precision, decoder: precision });
+export const planName = (plan: PrecisionPlan): string => `v-${plan.vision}_dec-${plan.decoder}`;
 
 export function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
   return { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3 };
@@ -73,7 +70,6 @@ export class CaptioningGraphs {
   private constructor(
     readonly checkpoint: BlipCheckpoint,
     readonly vision: ort.InferenceSession,
-    readonly crossKeyValue: ort.InferenceSession,
     readonly decoderStep: ort.InferenceSession,
     readonly naive: ort.InferenceSession | undefined,
   ) {}
@@ -104,12 +100,11 @@ export class CaptioningGraphs {
     const opts = sessionOptions(options.threads);
     const open = async (file: string): Promise<ort.InferenceSession> => ort.InferenceSession.create(file, opts);
     const vision = await open(await compile(`vision-${plan.vision}`, (w) => buildVisionGraph({ weights: w, precision: plan.vision }, checkpoint.config.vision_config)));
-    const cross = await open(await compile(`cross_kv-${plan.crossKeyValue}`, (w) => buildCrossKeyValueGraph({ weights: w, precision: plan.crossKeyValue }, text)));
-    const step = await open(await compile(`decoder_step-${plan.decoder}`, (w) => buildDecoderStepGraph({ weights: w, precision: plan.decoder }, text)));
+    const step = await open(await compile(`decoder_step-${plan.decoder}`, (w) => buildDecoderStepGraph({ weights: w, precision: plan.decoder }, text, 'states')));
     const naive = options.naive
       ? await open(await compile(`decoder_naive-${plan.decoder}`, (w) => buildNaiveDecoderGraph(w, plan.decoder, text)))
       : undefined;
-    return new CaptioningGraphs(checkpoint, vision, cross, step, naive);
+    return new CaptioningGraphs(checkpoint, vision, step, naive);
   }
 
   get text(): BlipTextConfig {
@@ -120,17 +115,16 @@ export class CaptioningGraphs {
     return (await this.vision.run({ [VISION_GRAPH.input]: pixels }))[VISION_GRAPH.output]!;
   }
 
-  async crossKeyValues(states: ort.Tensor): Promise<ort.InferenceSession.ReturnType> {
-    return this.crossKeyValue.run({ encoder_hidden_states: states });
+  /** What the decoder step cross-attends to for one image's states (as the runtime feeds it). */
+  crossInputs(states: ort.Tensor): Record<string, ort.Tensor> {
+    return encoderStateInputs(states, 1);
   }
 
-  /** Feeds for the decoder step with the given cross K/V and an empty self-attention cache. */
-  initialStepFeeds(cross: ort.InferenceSession.ReturnType, batch: number): Record<string, ort.Tensor> {
+  /** Feeds for the decoder step with the given cross-attention inputs and an empty self-attention cache. */
+  initialStepFeeds(cross: Record<string, ort.Tensor>, batch: number): Record<string, ort.Tensor> {
     const empty = new ort.Tensor('float32', new Float32Array(0), [0, batch, this.text.hidden_size]);
-    const feeds: Record<string, ort.Tensor> = {};
+    const feeds: Record<string, ort.Tensor> = { ...cross };
     for (let l = 0; l < this.text.num_hidden_layers; l++) {
-      feeds[crossKeyName(l)] = cross[crossKeyName(l)]!;
-      feeds[crossValueName(l)] = cross[crossValueName(l)]!;
       feeds[pastKeyName(l)] = empty;
       feeds[pastValueName(l)] = empty;
     }
@@ -138,14 +132,14 @@ export class CaptioningGraphs {
   }
 
   /** Logits `[batch, T, vocab]` of every position of `ids` in one pass (teacher forcing). */
-  async teacherForced(cross: ort.InferenceSession.ReturnType, ids: readonly number[]): Promise<Float32Array> {
+  async teacherForced(cross: Record<string, ort.Tensor>, ids: readonly number[]): Promise<Float32Array> {
     const feeds = this.initialStepFeeds(cross, 1);
     feeds[DECODER_STEP_GRAPH.inputIds] = new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]);
     return (await this.decoderStep.run(feeds))[DECODER_STEP_GRAPH.logits]!.data as Float32Array;
   }
 
   async release(): Promise<void> {
-    for (const s of [this.vision, this.crossKeyValue, this.decoderStep, this.naive]) await s?.release();
+    for (const s of [this.vision, this.decoderStep, this.naive]) await s?.release();
   }
 }
 

@@ -25,10 +25,9 @@ export interface FidelityRow {
 }
 
 const PLANS: { int8Graphs: string; plan: PrecisionPlan }[] = [
-  { int8Graphs: 'vision only', plan: { vision: 'int8', crossKeyValue: 'fp32', decoder: 'fp32' } },
-  { int8Graphs: 'cross-attention K/V only', plan: { vision: 'fp32', crossKeyValue: 'int8', decoder: 'fp32' } },
-  { int8Graphs: 'decoder step + LM head only', plan: { vision: 'fp32', crossKeyValue: 'fp32', decoder: 'int8' } },
-  { int8Graphs: 'all', plan: { vision: 'int8', crossKeyValue: 'int8', decoder: 'int8' } },
+  { int8Graphs: 'vision only', plan: { vision: 'int8', decoder: 'fp32' } },
+  { int8Graphs: 'decoder step + LM head only', plan: { vision: 'fp32', decoder: 'int8' } },
+  { int8Graphs: 'all', plan: { vision: 'int8', decoder: 'int8' } },
 ];
 
 function row(int8Graphs: string, checkpoint: string, summary: FidelitySummary): FidelityRow {

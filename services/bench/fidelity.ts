@@ -112,7 +112,7 @@ export function compareLogits(reference: Float32Array, other: Float32Array, voca
   };
 }
 
-async function greedyPath(graphs: CaptioningGraphs, cross: ort.InferenceSession.ReturnType, tokens: number): Promise<number[]> {
+async function greedyPath(graphs: CaptioningGraphs, cross: Record<string, ort.Tensor>, tokens: number): Promise<number[]> {
   const ids = [30522];
   for (let i = 0; i < tokens; i++) {
     const logits = await graphs.teacherForced(cross, ids);
@@ -141,7 +141,7 @@ export async function measureFidelity(options: {
     for (const c of options.cases) {
       const pixels = new ort.Tensor('float32', c.pixels, [1, 3, size, size]);
       const states = await reference.imageStates(pixels);
-      const cross = await reference.crossKeyValues(states);
+      const cross = reference.crossInputs(states);
       const ids = c.tokenIds ?? (await greedyPath(reference, cross, options.greedyTokens ?? 20));
       const logits = await reference.teacherForced(cross, ids);
       referenceRuns.push({ states: states.data as Float32Array, logits, ids });
@@ -161,7 +161,7 @@ export async function measureFidelity(options: {
         const states = statesTensor.data as Float32Array;
         let minToken = 1;
         for (let t = 0; t < states.length / hidden; t++) minToken = Math.min(minToken, cosine(ref.states, states, t * hidden, (t + 1) * hidden));
-        const logits = await graphs.teacherForced(await graphs.crossKeyValues(statesTensor), ref.ids);
+        const logits = await graphs.teacherForced(graphs.crossInputs(statesTensor), ref.ids);
         cases.push({ name: c.name, imageStatesCosine: cosine(ref.states, states), imageStatesMinTokenCosine: minToken, ...compareLogits(ref.logits, logits, vocab) });
       }
       const positions = cases.reduce((s, c) => s + c.positions, 0);

@@ -30,6 +30,7 @@ export interface BenchOptions {
 export interface PrecisionReport {
   precision: Precision;
   visionMs: number;
+  /** issue 4's field: what the decoder needs per image before its first step (the states transposed; no keys/values are computed) */
   crossKvMs: number;
   decodeMsPerToken: { '1': number; '8': number };
   captionMs: number;
@@ -41,7 +42,7 @@ export interface PrecisionReport {
 
 /** Figures the table shows beyond the JSON line. */
 export interface PrecisionDetails {
-  /** vision + cross K/V + 20 cached steps from the per-graph sessions, interleaved with the naive runs */
+  /** vision + cross-attention inputs + 20 cached steps from the per-graph sessions, interleaved with the naive runs */
   cachedCaptionMs: number;
   /** the JSON line's runtime default (DEFAULT_DECODER_ROWS) decoding rows at a time */
   decoderRows: number;

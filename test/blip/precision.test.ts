@@ -20,7 +20,7 @@ beforeAll(async () => {
   }));
   summaries = await measureFidelity({
     checkpointDir: captioningModelDir,
-    plans: [uniformPlan('int8'), { vision: 'int8', crossKeyValue: 'int8', decoder: 'fp32' }],
+    plans: [uniformPlan('int8'), { vision: 'int8', decoder: 'fp32' }],
     cases,
     threads: 2,
     cacheDir: scratch,

@@ -19,7 +19,7 @@ beforeAll(async () => {
   sessions.vision = await session(buildVisionGraph(context, checkpoint.config.vision_config));
   sessions.question = await session(buildQuestionEncoderGraph(context, text));
   sessions.crossKeyValue = await session(decoder.buildCrossKeyValueGraph(context, text));
-  sessions.step = await session(decoder.buildDecoderStepGraph(context, text));
+  sessions.step = await session(decoder.buildDecoderStepGraph(context, text, 'keyValues'));
 });
 
 const int64 = (values: number[]) => new ort.Tensor('int64', BigInt64Array.from(values, BigInt), [1, values.length]);

@@ -131,7 +131,8 @@ export async function graphSessions(modelDir: string, scratchPrefix: string): Pr
     fp32Context: async () => ({ weights: await checkpoint.loadWeights(), precision: 'fp32' }),
     async session(graph) {
       const [{ writeModel }, ort] = await Promise.all([import('../../services/blip/onnx/index.js'), import('onnxruntime-node')]);
-      const file = path.join(scratch, `${graph.name}.onnx`);
+      // one file per session: two graphs may share a name (the decoder step over states or keys/values)
+      const file = path.join(scratch, `${graph.name}-${opened.length}.onnx`);
       await writeModel(graph, file);
       const session = await ort.InferenceSession.create(file);
       opened.push(session);

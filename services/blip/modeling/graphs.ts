@@ -12,7 +12,7 @@ import { buildVisionGraph, VISION_GRAPH } from './vision.js';
  * The graphs each kind of BLIP checkpoint compiles to. A new task adds its graphs here; bump
  * GRAPH_BUILDER_VERSION whenever any builder's output changes so cached graphs are rebuilt.
  */
-export const GRAPH_BUILDER_VERSION = 5;
+export const GRAPH_BUILDER_VERSION = 6;
 
 export interface GraphSpec {
   readonly name: string;
@@ -24,9 +24,14 @@ const textCrossKeyValue: GraphSpec = {
   name: CROSS_KEY_VALUE_GRAPH.name,
   build: (context, config) => buildCrossKeyValueGraph(context, config.text_config),
 };
-const textDecoderStep: GraphSpec = {
+/** Captioning cross-attends to an image's 577 states, VQA's answer decoder to a few question states. */
+const textDecoderStepOverImages: GraphSpec = {
   name: DECODER_STEP_GRAPH.name,
-  build: (context, config) => buildDecoderStepGraph(context, config.text_config),
+  build: (context, config) => buildDecoderStepGraph(context, config.text_config, 'states'),
+};
+const textDecoderStepOverQuestions: GraphSpec = {
+  name: DECODER_STEP_GRAPH.name,
+  build: (context, config) => buildDecoderStepGraph(context, config.text_config, 'keyValues'),
 };
 
 const textEncoder: GraphSpec = {
@@ -37,8 +42,8 @@ const imageTextMatching: GraphSpec = { name: ITM_GRAPH.name, build: buildItmGrap
 const imageTextContrastive: GraphSpec = { name: ITC_GRAPH.name, build: buildItcGraph };
 
 export const GRAPH_SETS: Record<BlipModelKind, readonly GraphSpec[]> = {
-  captioning: [vision, textCrossKeyValue, textDecoderStep],
-  vqa: [vision, textEncoder, textCrossKeyValue, textDecoderStep],
+  captioning: [vision, textDecoderStepOverImages],
+  vqa: [vision, textEncoder, textCrossKeyValue, textDecoderStepOverQuestions],
   retrieval: [vision, imageTextMatching, imageTextContrastive],
 };
 

@@ -2,24 +2,38 @@ import type { BlipTextConfig } from '../config.js';
 import { GraphBuilder, type Value } from '../onnx/graph.js';
 import { dimension, squeezeToScalar } from '../onnx/ops.js';
 import type { BuildContext } from './context.js';
-import { bertLayer, causalMask, type KeyValue, lmHead, projectKeyValueHeads, textEmbeddings, textHeadShape } from './text.js';
+import { bertLayer, causalMask, type CrossAttentionSource, type KeyValue, lmHead, projectKeyValueHeads, textEmbeddings, textHeadShape } from './text.js';
 
 /**
- * The captioning text decoder (`BlipTextLMHeadModel`) as two graphs:
- * - cross key/value: image states -> each layer's cross-attention keys and values, run once per image;
- * - decoder step: new token ids + self-attention cache + cross keys/values -> logits + the new
- *   positions' self-attention keys/values. The first step may feed the whole prompt with an empty
- *   cache (past length 0).
- * Cross keys/values are `[batch, heads, image_seq, headDim]`. The self-attention cache is
- * sequence-major, `[length, batch, hidden]`: the caller keeps it in one preallocated buffer, feeds the
- * filled prefix as `past_*` (a view, no copy) and lets onnxruntime write `new_*` straight after it, so
- * the cache is never re-copied between steps.
+ * The text decoder (`BlipTextLMHeadModel`) as a decoder step graph: new token ids + self-attention
+ * cache + what the decoder cross-attends to -> logits + the new positions' self-attention keys/values.
+ * The first step may feed the whole prompt with an empty cache (past length 0). The self-attention
+ * cache is sequence-major, `[length, batch, hidden]`: the caller keeps it in one preallocated buffer,
+ * feeds the filled prefix as `past_*` (a view, no copy) and lets onnxruntime write `new_*` straight
+ * after it, so the cache is never re-copied between steps.
+ *
+ * What the step cross-attends to comes in one of two forms, chosen per model by what is cheaper:
+ * - `states` (captioning): the image states and their transpose, `[batch, image_seq, width]` and
+ *   `[batch, width, image_seq]`, with the key/value projections folded into the attention
+ *   (`statesAttention`). An image's 577 states would otherwise become 42.5 MiB of keys/values at
+ *   BLIP-base, computed once per image (~100 ms int8) and read twice per generated token.
+ * - `keyValues` (VQA, whose decoder attends to a few question states): each layer's keys/values,
+ *   `[batch, heads, seq, headDim]`, computed once per question by the cross key/value graph.
  */
 
 export const TEXT_DECODER_PREFIX = 'text_decoder';
 
 export const CROSS_KEY_VALUE_GRAPH = { name: 'text_cross_key_value', input: 'encoder_hidden_states' } as const;
-export const DECODER_STEP_GRAPH = { name: 'text_decoder_step', inputIds: 'input_ids', logits: 'logits' } as const;
+export const DECODER_STEP_GRAPH = {
+  name: 'text_decoder_step',
+  inputIds: 'input_ids',
+  logits: 'logits',
+  encoderStates: 'encoder_hidden_states',
+  encoderStatesTransposed: 'encoder_hidden_states_transposed',
+} as const;
+
+/** What the decoder step cross-attends to (see above). */
+export type CrossAttentionInput = 'states' | 'keyValues';
 
 export const crossKeyName = (layer: number): string => `cross_key.${layer}`;
 export const crossValueName = (layer: number): string => `cross_value.${layer}`;
@@ -47,18 +61,32 @@ export function buildCrossKeyValueGraph(context: Omit<BuildContext, 'g'>, config
 }
 
 /** One decoding step over `input_ids [batch, sequence]` with `past_sequence` cached positions. */
-export function buildDecoderStepGraph(context: Omit<BuildContext, 'g'>, config: BlipTextConfig, prefix = TEXT_DECODER_PREFIX): GraphBuilder {
+export function buildDecoderStepGraph(
+  context: Omit<BuildContext, 'g'>,
+  config: BlipTextConfig,
+  cross: CrossAttentionInput,
+  prefix = TEXT_DECODER_PREFIX,
+): GraphBuilder {
   const g = new GraphBuilder(DECODER_STEP_GRAPH.name);
   const ctx = { ...context, g };
   const shape = textHeadShape(config);
   const inputIds = g.input(DECODER_STEP_GRAPH.inputIds, 'int64', ['batch', 'sequence']);
-  const caches: { past: KeyValue; cross: KeyValue }[] = [];
+  const states =
+    cross === 'states'
+      ? {
+          states: g.input(DECODER_STEP_GRAPH.encoderStates, 'float32', ['batch', 'image_sequence', config.encoder_hidden_size]),
+          transposed: g.input(DECODER_STEP_GRAPH.encoderStatesTransposed, 'float32', ['batch', config.encoder_hidden_size, 'image_sequence']),
+        }
+      : undefined;
+  const caches: { past: KeyValue; cross: CrossAttentionSource }[] = [];
   for (let layer = 0; layer < config.num_hidden_layers; layer += 1) {
     const pastDims = ['past_sequence', 'batch', config.hidden_size];
     const crossDims = ['batch', shape.heads, 'image_sequence', shape.headDim];
     caches.push({
       past: { key: g.input(pastKeyName(layer), 'float32', pastDims), value: g.input(pastValueName(layer), 'float32', pastDims) },
-      cross: { key: g.input(crossKeyName(layer), 'float32', crossDims), value: g.input(crossValueName(layer), 'float32', crossDims) },
+      cross: states
+        ? { states }
+        : { keyValue: { key: g.input(crossKeyName(layer), 'float32', crossDims), value: g.input(crossValueName(layer), 'float32', crossDims) } },
     });
   }
   const firstPast = caches[0]?.past.key;
@@ -77,7 +105,7 @@ export function buildDecoderStepGraph(context: Omit<BuildContext, 'g'>, config: 
         config,
         selfAttentionMask: mask,
         past,
-        crossAttention: { keyValue: cross },
+        crossAttention: cross,
       }),
     );
     hidden = result.hidden;

@@ -1,9 +1,9 @@
 import type { BlipTextConfig } from '../config.js';
 import type { GraphBuilder, Value } from '../onnx/graph.js';
 import { embedding } from '../onnx/embedding.js';
-import { linear } from '../onnx/linear.js';
+import { type LinearWeights, linear } from '../onnx/linear.js';
 import { add, dimension, gather, gelu, squeezeToScalar, weight } from '../onnx/ops.js';
-import { type HeadShape, multiHeadAttention, sequenceMajor, splitHeads, withPast } from './attention.js';
+import { type AbsorbedProjections, type HeadShape, multiHeadAttention, sequenceMajor, splitHeads, statesAttention, withPast } from './attention.js';
 import { type BuildContext, checkpointLayerNorm, checkpointLinear } from './context.js';
 
 /**
@@ -80,10 +80,20 @@ function denseResidualNorm(ctx: BuildContext, x: Value, residual: Value, prefix:
 }
 
 /**
- * Cross-attention input: keys/values computed beforehand (once per image, split into heads), or the
- * states to project.
+ * Cross-attention input: keys/values computed beforehand (once per image, split into heads), the
+ * states to project, or the states themselves with the key/value projections folded into the query
+ * and output sides (`statesAttention`), so no keys/values exist at all.
  */
-export type CrossAttentionSource = { readonly keyValue: KeyValue } | { readonly encoderStates: Value };
+export type CrossAttentionSource =
+  | { readonly keyValue: KeyValue }
+  | { readonly encoderStates: Value }
+  | { readonly states: EncoderStates };
+
+/** Encoder states `[batch, positions, width]` and the same transposed, `[batch, width, positions]`. */
+export interface EncoderStates {
+  readonly states: Value;
+  readonly transposed: Value;
+}
 
 export interface BertLayerOptions {
   /** Weight prefix of the layer, e.g. `text_decoder.bert.encoder.layer.0`. */
@@ -112,6 +122,34 @@ function broadcastBatch(g: GraphBuilder, { key, value }: KeyValue, query: Value)
   return { key: g.op('Expand', [key, shape]), value: g.op('Expand', [value, shape]) };
 }
 
+/**
+ * The key and value projections of `<prefix>.key` / `<prefix>.value` (`[hidden, width]` each) cut
+ * per head as `statesAttention` folds them: head h's key rows transposed (`headDim -> width`), its
+ * value rows (`width -> headDim`), and the value bias.
+ */
+function absorbedProjections(ctx: BuildContext, prefix: string, { heads, headDim }: HeadShape): AbsorbedProjections {
+  const { g, weights } = ctx;
+  const key = weights.get(`${prefix}.key.weight`).data;
+  const value = weights.get(`${prefix}.value.weight`).data;
+  const width = key.length / (heads * headDim);
+  const block = headDim * width;
+  const keyHead = (head: number): Float32Array => {
+    const transposed = new Float32Array(block);
+    for (let d = 0; d < headDim; d += 1) {
+      for (let i = 0; i < width; i += 1) transposed[i * headDim + d] = key[head * block + d * width + i] as number;
+    }
+    return transposed;
+  };
+  const perHead = (make: (head: number) => LinearWeights): LinearWeights[] => Array.from({ length: heads }, (_, head) => make(head));
+  return {
+    key: perHead((head) => ({ name: `${prefix}.key.head${head}`, weight: { shape: [width, headDim], data: keyHead(head) } })),
+    value: perHead((head) => ({ name: `${prefix}.value.head${head}`, weight: { shape: [headDim, width], data: value.subarray(head * block, (head + 1) * block) } })),
+    valueBias: weight(g, `${prefix}.value.bias`, weights.get(`${prefix}.value.bias`)),
+    width,
+    precision: ctx.precision,
+  };
+}
+
 /** One `BlipTextLayer`: self-attention, optional cross-attention, feed-forward; post-norm residuals. */
 export function bertLayer(ctx: BuildContext, hidden: Value, options: BertLayerOptions): BertLayerResult {
   const { g } = ctx;
@@ -131,8 +169,13 @@ export function bertLayer(ctx: BuildContext, hidden: Value, options: BertLayerOp
     const crossPrefix = `${prefix}.crossattention.self`;
     const source = options.crossAttention;
     const crossQuery = checkpointLinear(ctx, states, `${crossPrefix}.query`);
-    const keyValue = 'keyValue' in source ? source.keyValue : broadcastBatch(g, projectKeyValue(ctx, source.encoderStates, crossPrefix), crossQuery);
-    const crossContext = multiHeadAttention(g, crossQuery, keyValue.key, keyValue.value, shape);
+    let crossContext: Value;
+    if ('states' in source) {
+      crossContext = statesAttention(g, crossQuery, source.states, absorbedProjections(ctx, crossPrefix, shape), shape);
+    } else {
+      const keyValue = 'keyValue' in source ? source.keyValue : broadcastBatch(g, projectKeyValue(ctx, source.encoderStates, crossPrefix), crossQuery);
+      crossContext = multiHeadAttention(g, crossQuery, keyValue.key, keyValue.value, shape);
+    }
     states = denseResidualNorm(ctx, crossContext, states, `${prefix}.crossattention.output`, eps);
   }
 

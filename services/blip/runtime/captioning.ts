@@ -9,8 +9,8 @@ import type { BlipRuntime } from './index.js';
 import { runSession } from './sessions.js';
 
 /**
- * `BlipForConditionalGeneration.generate`: vision encoder over the batch of images, cross-attention
- * keys/values once per image, then greedy or beam search over the cached decoder step.
+ * `BlipForConditionalGeneration.generate`: vision encoder over the batch of images, then greedy or
+ * beam search over the cached decoder step cross-attending to each image's states.
  */
 
 export interface CaptionRequest extends Omit<GenerationSettings, 'eosTokenId' | 'padTokenId'> {
@@ -64,7 +64,7 @@ export async function encodeImages(runtime: BlipRuntime, images: readonly Float3
 
 /**
  * Generates from `[DEC]` (+ prompt) for each row of `encoderStates [rows, seq, encoder_hidden_size]`,
- * cross-attending to it through the `text_decoder` graphs: cross keys/values once, then the search.
+ * cross-attending to it through the `text_decoder` step graph.
  */
 export async function decodeFromStates(runtime: BlipRuntime, encoderStates: ort.Tensor, request: CaptionRequest): Promise<number[][]> {
   const { decoder, rows, settings, release } = await openDecoder(runtime, encoderStates, request);
@@ -86,29 +86,61 @@ export async function decodeHypotheses(runtime: BlipRuntime, encoderStates: ort.
 }
 
 /**
- * The decoder over `encoderStates` (cross keys/values computed into the runtime's reusable buffers)
- * and the search settings of `request`; call `release` when the search is done.
+ * The decoder over `encoderStates` and the search settings of `request`; call `release` when the
+ * search is done.
  */
 export async function openDecoder(runtime: BlipRuntime, encoderStates: ort.Tensor, request: CaptionRequest) {
   const text = runtime.config.text_config;
   const images = encoderStates.dims[0] ?? 0;
   const rowImages = Array.from({ length: images * request.beams }, (_, row) => Math.floor(row / request.beams));
-  const { tensors, buffers } = await crossKeyValues(runtime, encoderStates, request.beams);
-  const decoder = new DecoderState(runtime.session(DECODER_STEP_GRAPH.name), {
+  const session = runtime.session(DECODER_STEP_GRAPH.name);
+  const cross = session.inputNames.includes(DECODER_STEP_GRAPH.encoderStates)
+    ? { tensors: encoderStateInputs(encoderStates, request.beams), release: () => {} }
+    : await crossKeyValues(runtime, encoderStates, request.beams);
+  const decoder = new DecoderState(session, {
     layers: text.num_hidden_layers,
     hidden: text.hidden_size,
     vocabSize: text.vocab_size,
-    crossKeyValues: tensors,
+    crossInputs: cross.tensors,
     rowImages,
     capacity: request.prompt.length + request.maxNewTokens,
   });
   const settings = { ...request, eosTokenId: text.sep_token_id, padTokenId: text.pad_token_id };
-  return { decoder, rows: images, settings, release: () => runtime.crossKeyValueBuffers.release(buffers) };
+  return { decoder, rows: images, settings, release: cross.release };
 }
 
 /**
- * Each layer's cross-attention keys/values for every decoder row, `[images * rowsPerImage, heads,
- * seq, headDim]`. The graph runs one image at a time and writes straight into the batch's buffers
+ * The step graph's `states` inputs for every decoder row: each image's states `[rows, seq, width]`,
+ * repeated for its further rows (beams), and the same transposed, `[rows, width, seq]`.
+ */
+export function encoderStateInputs(encoderStates: ort.Tensor, rowsPerImage: number): Record<string, ort.Tensor> {
+  const [images = 0, sequence = 0, width = 0] = encoderStates.dims;
+  const states = encoderStates.data as Float32Array;
+  const block = sequence * width;
+  const rows = images * rowsPerImage;
+  const repeated = rowsPerImage === 1 ? states : new Float32Array(rows * block);
+  const transposed = new Float32Array(rows * block);
+  for (let image = 0; image < images; image += 1) {
+    const source = states.subarray(image * block, (image + 1) * block);
+    const first = image * rowsPerImage;
+    const target = transposed.subarray(first * block, (first + 1) * block);
+    for (let position = 0; position < sequence; position += 1) {
+      for (let i = 0; i < width; i += 1) target[i * sequence + position] = source[position * width + i] as number;
+    }
+    for (let row = first; row < first + rowsPerImage; row += 1) {
+      if (repeated !== states) repeated.set(source, row * block);
+      if (row !== first) transposed.copyWithin(row * block, first * block, (first + 1) * block);
+    }
+  }
+  return {
+    [DECODER_STEP_GRAPH.encoderStates]: new ort.Tensor('float32', repeated, [rows, sequence, width]),
+    [DECODER_STEP_GRAPH.encoderStatesTransposed]: new ort.Tensor('float32', transposed, [rows, width, sequence]),
+  };
+}
+
+/**
+ * The step graph's `keyValues` inputs: each layer's cross-attention keys/values for every decoder
+ * row, `[images * rowsPerImage, heads, seq, headDim]`. The graph runs one image at a time and writes straight into the batch's buffers
  * (preallocated outputs), so onnxruntime's arena never holds a whole batch of them; an image's further
  * rows (beams) are copies of its first. onnxruntime-node 1.30 still returns a copy of every output,
  * which is dropped here and left to the garbage collector (microsoft/onnxruntime#32346).
@@ -117,7 +149,7 @@ async function crossKeyValues(
   runtime: BlipRuntime,
   encoderStates: ort.Tensor,
   rowsPerImage: number,
-): Promise<{ tensors: Record<string, ort.Tensor>; buffers: Float32Array[] }> {
+): Promise<{ tensors: Record<string, ort.Tensor>; release: () => void }> {
   const text = runtime.config.text_config;
   const heads = text.num_attention_heads;
   const headDim = text.hidden_size / heads;
@@ -140,7 +172,7 @@ async function crossKeyValues(
     }
   }
   const tensors = Object.fromEntries(names.map((name, n) => [name, new ort.Tensor('float32', buffers[n] as Float32Array, [rows, heads, sequence, headDim])]));
-  return { tensors, buffers };
+  return { tensors, release: () => runtime.crossKeyValueBuffers.release(buffers) };
 }
 
 export async function generateCaptions(

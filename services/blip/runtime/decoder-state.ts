@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import { DECODER_STEP_GRAPH, crossKeyName, crossValueName, newKeyName, newValueName, pastKeyName, pastValueName } from '../modeling/text-decoder.js';
+import { DECODER_STEP_GRAPH, newKeyName, newValueName, pastKeyName, pastValueName } from '../modeling/text-decoder.js';
 import type { StepModel } from '../generation/types.js';
 import { runSession } from './sessions.js';
 
@@ -7,8 +7,11 @@ export interface DecoderStateOptions {
   readonly layers: number;
   readonly hidden: number;
   readonly vocabSize: number;
-  /** `cross_key.N` / `cross_value.N`, `[rows, heads, image_seq, headDim]`, one entry per row. */
-  readonly crossKeyValues: Record<string, ort.Tensor>;
+  /**
+   * What the step graph cross-attends to, one entry per row along the first axis: the encoder states
+   * and their transpose, or each layer's `cross_key.N` / `cross_value.N` (see `text-decoder.ts`).
+   */
+  readonly crossInputs: Record<string, ort.Tensor>;
   /** The image (encoder state) each row decodes; rows of an image are adjacent. */
   readonly rowImages: readonly number[];
   /** Positions to make room for up front (prompt + new tokens); the cache grows if a search needs more. */
@@ -16,8 +19,9 @@ export interface DecoderStateOptions {
 }
 
 /**
- * The decoding state of one batch of rows: the cross-attention keys/values of each row's image and the
- * growing self-attention cache. Implements the search algorithms' `StepModel`.
+ * The decoding state of one batch of rows: what each row cross-attends to (its image's states, or its
+ * question's keys/values) and the growing self-attention cache. Implements the search algorithms'
+ * `StepModel`.
  *
  * The self-attention cache of each layer lives in one buffer, sequence-major `[position, row, hidden]`
  * and sized for the whole generation up front. A step feeds the filled prefix as `past_*` (a view of
@@ -43,14 +47,9 @@ export class DecoderState implements StepModel {
     this.layers = options.layers;
     this.hidden = options.hidden;
     this.rowImages = options.rowImages;
-    this.cross = new Map();
-    for (let layer = 0; layer < this.layers; layer += 1) {
-      for (const name of [crossKeyName(layer), crossValueName(layer)]) {
-        const tensor = options.crossKeyValues[name];
-        if (!tensor) throw new Error(`missing ${name}`);
-        if (tensor.dims[0] !== this.rows) throw new Error(`${name} has ${tensor.dims[0]} rows, not ${this.rows}`);
-        this.cross.set(name, tensor);
-      }
+    this.cross = new Map(Object.entries(options.crossInputs));
+    for (const [name, tensor] of this.cross) {
+      if (tensor.dims[0] !== this.rows) throw new Error(`${name} has ${tensor.dims[0]} rows, not ${this.rows}`);
     }
     const size = Math.max(1, options.capacity) * this.rowSize;
     this.caches = Array.from({ length: 2 * this.layers }, () => new Float32Array(size));
@@ -100,7 +99,7 @@ export class DecoderState implements StepModel {
 
   /**
    * Row `i` continues from what row `sources[i]` has seen; fewer sources than rows drops the others
-   * (finished rows in a batch). Cross keys/values move only when a row changes image.
+   * (finished rows in a batch). Cross-attention inputs move only when a row changes image.
    */
   reorder(sources: readonly number[]): void {
     if (sources.length === this.rows && sources.every((source, row) => source === row)) return;

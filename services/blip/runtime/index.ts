@@ -19,12 +19,11 @@ export interface RuntimeOptions {
 }
 
 /**
- * Decoder rows generated together by default. Each row holds its image's cross-attention keys and
- * values for the whole generation, 42.5 MiB per row at BLIP-base in float32 (12 layers x 2 x 577 x
- * 768), so this bounds the memory: with 2 rows an int8 BLIP-base process peaks at 640-680 MiB, with
- * 8 rows at ~960 MiB for 10-20% more captions/s (README, Performance). The Fargate worker, with
- * 4 GiB, is deployed with 8 (BLIPLINE_DECODER_ROWS). Larger requests are split; results do not
- * depend on the split.
+ * Decoder rows generated together by default. Each captioning row holds its image's states and their
+ * transpose for the whole generation (3.4 MiB at BLIP-base) plus its share of the decoder's
+ * activations; more rows give more captions/s (README, Performance). The Fargate worker, with 4 GiB,
+ * is deployed with 8 (BLIPLINE_DECODER_ROWS). Larger requests are split; results do not depend on
+ * the split.
  */
 export const DEFAULT_DECODER_ROWS = 2;
 

@@ -1,7 +1,7 @@
 /**
  * One set of large float buffers kept between calls: `acquire` hands out the kept set when it is free
  * and large enough (else a new set), `release` keeps the largest set seen. A batch's cross-attention
- * keys/values (42.5 MiB per decoder row at BLIP-base) then live in the same memory call after call,
+ * keys/values (VQA's answer decoder over the question states) then live in the same memory call after call,
  * instead of a new batch's buffers being allocated while the last batch's wait for garbage collection.
  * Concurrent calls get sets of their own.
  */

@@ -90,7 +90,7 @@ export interface LoadBlipOptions {
   kind?: BlipModelKind;
   /** Largest declared width x height of an encoded input; larger ones fail `too_many_pixels`. @default 40000000 */
   maxPixels?: number;
-  /** Decoder rows (images x beams) generated together: memory vs batching. @default DEFAULT_DECODER_ROWS (2) */
+  /** Decoder rows (images x beams) generated together: memory vs batching. @default DEFAULT_DECODER_ROWS (4) */
   decoderRows?: number;
 }
 

@@ -63,7 +63,7 @@ export interface AbsorbedProjections {
  * Per generated token and layer this costs two products with the states (`[positions x width]` by
  * `[width x seq*heads]`, float32: they are the attention scores and their mixing) instead of reading
  * the layer's keys and values; per image nothing at all. The states are the whole per-image input,
- * 1.7 MiB at BLIP-base against 42.5 MiB of keys/values for 12 layers, which took ~75-110 ms (int8) to
+ * 1.7 MiB at BLIP-base against 42.5 MiB of keys/values for 12 layers, which took 70-111 ms (int8) to
  * compute per image. Both products keep the states as the left operand, which ONNX Runtime's GEMM
  * reads in place (the right operand, packed on every run, is small); hence the transposed states as a
  * second input rather than a Transpose node, which ONNX Runtime would fuse into the product.

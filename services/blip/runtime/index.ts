@@ -25,7 +25,7 @@ export interface RuntimeOptions {
  * is deployed with 8 (BLIPLINE_DECODER_ROWS). Larger requests are split; results do not depend on
  * the split.
  */
-export const DEFAULT_DECODER_ROWS = 2;
+export const DEFAULT_DECODER_ROWS = 4;
 
 /** The compiled graphs of one checkpoint with an onnxruntime session for each. */
 export class BlipRuntime {

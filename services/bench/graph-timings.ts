@@ -1,7 +1,7 @@
 // Per-graph timings of the captioning graphs (vision encoder, decoder step, and the per-image
-// preparation of what the step cross-attends to) at one precision, and of a naive decoder that keeps no cache: every step re-runs the whole
-// prefix and re-projects the image states into cross-attention keys/values, as Hugging Face BLIP
-// does without `past_key_values`.
+// preparation of what the step cross-attends to) at one precision, and of a naive decoder that keeps
+// no cache: every step re-runs the whole prefix and re-projects the image states into cross-attention
+// keys/values, as Hugging Face BLIP does without `past_key_values`.
 import ort from 'onnxruntime-node';
 import { visionSequenceLength } from '../blip/config.js';
 import { DecoderState } from '../blip/runtime/decoder-state.js';

@@ -39,8 +39,8 @@ export function sequenceMajor(g: GraphBuilder, x: Value): Value {
   return transpose(g, x, [1, 0, 2]);
 }
 
-/** Per-head key/value projections folded into attention (see `statesAttention`). */
-export interface AbsorbedProjections {
+/** Per-head key/value projections folded into the attention (see `statesAttention`). */
+export interface FoldedProjections {
   /** Per head, `headDim -> width`: head h's rows of the key projection, transposed. */
   readonly key: readonly LinearWeights[];
   /** Per head, `width -> headDim`: head h's rows of the value projection. */
@@ -72,7 +72,7 @@ export function statesAttention(
   g: GraphBuilder,
   query: Value,
   { states, transposed }: { states: Value; transposed: Value },
-  projections: AbsorbedProjections,
+  projections: FoldedProjections,
   { heads, headDim }: HeadShape,
 ): Value {
   // Layouts are chosen so that every Transpose moves whole rows (ONNX Runtime's fast path) and each

@@ -3,7 +3,7 @@ import type { GraphBuilder, Value } from '../onnx/graph.js';
 import { embedding } from '../onnx/embedding.js';
 import { type LinearWeights, linear } from '../onnx/linear.js';
 import { add, dimension, gather, gelu, squeezeToScalar, weight } from '../onnx/ops.js';
-import { type AbsorbedProjections, type HeadShape, multiHeadAttention, sequenceMajor, splitHeads, statesAttention, withPast } from './attention.js';
+import { type FoldedProjections, type HeadShape, multiHeadAttention, sequenceMajor, splitHeads, statesAttention, withPast } from './attention.js';
 import { type BuildContext, checkpointLayerNorm, checkpointLinear } from './context.js';
 
 /**
@@ -80,7 +80,7 @@ function denseResidualNorm(ctx: BuildContext, x: Value, residual: Value, prefix:
 }
 
 /**
- * Cross-attention input: keys/values computed beforehand (once per image, split into heads), the
+ * Cross-attention input: keys/values computed beforehand (once per question, split into heads), the
  * states to project, or the states themselves with the key/value projections folded into the query
  * and output sides (`statesAttention`), so no keys/values exist at all.
  */
@@ -127,7 +127,7 @@ function broadcastBatch(g: GraphBuilder, { key, value }: KeyValue, query: Value)
  * per head as `statesAttention` folds them: head h's key rows transposed (`headDim -> width`), its
  * value rows (`width -> headDim`), and the value bias.
  */
-function absorbedProjections(ctx: BuildContext, prefix: string, { heads, headDim }: HeadShape): AbsorbedProjections {
+function foldedProjections(ctx: BuildContext, prefix: string, { heads, headDim }: HeadShape): FoldedProjections {
   const { g, weights } = ctx;
   const key = weights.get(`${prefix}.key.weight`).data;
   const value = weights.get(`${prefix}.value.weight`).data;
@@ -140,10 +140,10 @@ function absorbedProjections(ctx: BuildContext, prefix: string, { heads, headDim
     }
     return transposed;
   };
-  const perHead = (make: (head: number) => LinearWeights): LinearWeights[] => Array.from({ length: heads }, (_, head) => make(head));
+  const byHead = (make: (head: number) => LinearWeights): LinearWeights[] => Array.from({ length: heads }, (_, head) => make(head));
   return {
-    key: perHead((head) => ({ name: `${prefix}.key.head${head}`, weight: { shape: [width, headDim], data: keyHead(head) } })),
-    value: perHead((head) => ({ name: `${prefix}.value.head${head}`, weight: { shape: [headDim, width], data: value.subarray(head * block, (head + 1) * block) } })),
+    key: byHead((head) => ({ name: `${prefix}.key.head${head}`, weight: { shape: [width, headDim], data: keyHead(head) } })),
+    value: byHead((head) => ({ name: `${prefix}.value.head${head}`, weight: { shape: [headDim, width], data: value.subarray(head * block, (head + 1) * block) } })),
     valueBias: weight(g, `${prefix}.value.bias`, weights.get(`${prefix}.value.bias`)),
     width,
     precision: ctx.precision,
@@ -171,7 +171,7 @@ export function bertLayer(ctx: BuildContext, hidden: Value, options: BertLayerOp
     const crossQuery = checkpointLinear(ctx, states, `${crossPrefix}.query`);
     let crossContext: Value;
     if ('states' in source) {
-      crossContext = statesAttention(g, crossQuery, source.states, absorbedProjections(ctx, crossPrefix, shape), shape);
+      crossContext = statesAttention(g, crossQuery, source.states, foldedProjections(ctx, crossPrefix, shape), shape);
     } else {
       const keyValue = 'keyValue' in source ? source.keyValue : broadcastBatch(g, projectKeyValue(ctx, source.encoderStates, crossPrefix), crossQuery);
       crossContext = multiHeadAttention(g, crossQuery, keyValue.key, keyValue.value, shape);

@@ -115,9 +115,9 @@ export class CaptioningGraphs {
     return (await this.vision.run({ [VISION_GRAPH.input]: pixels }))[VISION_GRAPH.output]!;
   }
 
-  /** What the decoder step cross-attends to for one image's states (as the runtime feeds it). */
-  crossInputs(states: ort.Tensor): Record<string, ort.Tensor> {
-    return encoderStateInputs(states, 1);
+  /** What the decoder step cross-attends to for one image's states, as the runtime feeds it to `rows` rows. */
+  crossInputs(states: ort.Tensor, rows = 1): Record<string, ort.Tensor> {
+    return encoderStateInputs(states, rows);
   }
 
   /** Feeds for the decoder step with the given cross-attention inputs and an empty self-attention cache. */

@@ -9,11 +9,16 @@
 //   --model DIR           measure this captioning checkpoint instead of random BLIP-base weights
 //   --vqa-model DIR       measure this VQA checkpoint instead of random blip-vqa-base weights
 //   --micro               ONNX Runtime matmul micro-measurements instead
+//   --kernels avx2        run on ONNX Runtime's AVX2 kernels, as on issue 4's reference machines (AMD EPYC
+//                         Zen 3), with AVX-512, VNNI and AMX hidden on hosts that have them
+//                         (services/bench/isa; needs a C compiler and CPUID faulting); default native
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { benchCaptioning, benchContext, benchVqa, type PrecisionDetails, type PrecisionReport, type VqaReport } from '../services/bench/index.js';
 import { benchFidelity, type FidelityRow } from '../services/bench/fidelity-report.js';
+import { cacheRoot } from '../services/bench/checkpoints.js';
+import { activeKernels, KERNEL_SETS, runOnKernels } from '../services/bench/isa/index.js';
 import { runMicro } from '../services/bench/micro/run.js';
 
 const { values } = parseArgs({
@@ -26,6 +31,7 @@ const { values } = parseArgs({
     model: { type: 'string' },
     'vqa-model': { type: 'string' },
     tasks: { type: 'string' },
+    kernels: { type: 'string', default: 'native' },
   },
 });
 
@@ -39,6 +45,7 @@ const options = z
     model: z.string().optional(),
     vqaModel: z.string().optional(),
     tasks: z.array(z.enum(['caption', 'vqa', 'fidelity'])).min(1),
+    kernels: z.enum(KERNEL_SETS),
   })
   .parse({
     json: values.json,
@@ -49,7 +56,11 @@ const options = z
     model: values.model,
     vqaModel: values['vqa-model'],
     tasks: (values.tasks ?? (values.json ? 'caption' : 'caption,vqa')).split(',').map((t) => t.trim()),
+    kernels: values.kernels,
   });
+
+const rerun = await runOnKernels(options.kernels, cacheRoot());
+if (rerun !== undefined) process.exit(rerun);
 
 const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
@@ -102,7 +113,8 @@ if (options.micro) {
   await runMicro({ threads: options.threads, runs: Math.max(options.runs, 7), log: (line) => process.stdout.write(`${line}\n`) });
 } else {
   const context = await benchContext(options.threads);
-  log(`machine: ${context.machine}; onnxruntime-node ${context.onnxruntime}; threads ${context.threads}; load ${context.loadAverage.map((l) => l.toFixed(2)).join(' ')}`);
+  const machine = `${context.machine}, ${activeKernels() === 'avx2' ? 'AVX2 kernels (AVX-512, VNNI and AMX hidden)' : `${options.kernels} kernels`}`;
+  log(`machine: ${machine}; onnxruntime-node ${context.onnxruntime}; threads ${context.threads}; load ${context.loadAverage.map((l) => l.toFixed(2)).join(' ')}`);
   const common = { precisions: options.precisions, threads: options.threads, runs: options.runs, tokens: 20, log };
   const { reports, details } = options.tasks.includes('caption')
     ? await benchCaptioning({ ...common, batch: 8, ...(options.model ? { model: options.model } : {}) })
@@ -115,6 +127,6 @@ if (options.micro) {
     if (reports.length) process.stdout.write(`${table(reports, details)}\n\n`);
     if (vqa.length) process.stdout.write(`${vqaTable(vqa)}\n\n`);
     if (fidelity.length) process.stdout.write(`${fidelityTable(fidelity)}\n\n`);
-    process.stdout.write(`${context.machine}; load average after: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+    process.stdout.write(`${machine}; load average after: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
   }
 }

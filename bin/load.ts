@@ -4,6 +4,8 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { cacheRoot } from '../services/bench/checkpoints.js';
+import { KERNEL_SETS, runOnKernels } from '../services/bench/isa/index.js';
 import { fixturesDir, runtimeEnv } from '../services/core/config.js';
 import { createLogger } from '../services/core/logger.js';
 import { runLoad } from '../services/load/index.js';
@@ -11,7 +13,7 @@ import { runLoad } from '../services/load/index.js';
 const defaultModel = path.join(fixturesDir(), 'blip-tiny-captioning');
 
 const USAGE = `usage: npm run load -- [--images 1000] [--duplicates 0.3] [--model DIR|HUB_ID] [--concurrency 16]
-                     [--http-seconds 10] [--connections 10] [--stall-seconds 120] [--json]
+                     [--http-seconds 10] [--connections 10] [--stall-seconds 120] [--kernels native|avx2] [--json]
 Default model: the tiny fixture checkpoint (${defaultModel}).
 --json prints one line: {"images","distinct","inferences","done","failed","lost","p50Ms","p95Ms","p99Ms","imagesPerSec","peakRssMiB","readyRssMiB",
 "http": {"route","connections","durationS","requests","requestsPerSec","p50Ms","p99Ms","errors","non2xx","cache"}}.`;
@@ -24,6 +26,7 @@ const argsSchema = z.object({
   'http-seconds': z.coerce.number().int().min(1).max(600),
   connections: z.coerce.number().int().min(1).max(1_000),
   'stall-seconds': z.coerce.number().int().min(5).max(3_600),
+  kernels: z.enum(KERNEL_SETS),
   json: z.boolean(),
   help: z.boolean(),
 });
@@ -41,6 +44,7 @@ async function main(): Promise<number> {
         'http-seconds': { type: 'string', default: '10' },
         connections: { type: 'string', default: '10' },
         'stall-seconds': { type: 'string', default: '120' },
+        kernels: { type: 'string', default: 'native' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -61,6 +65,8 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  const rerun = await runOnKernels(args.kernels, cacheRoot());
+  if (rerun !== undefined) return rerun;
   const logger = createLogger({ name: 'load', destination: process.stderr });
   const { load, http } = await runLoad({
     images: args.images,

@@ -191,7 +191,8 @@ export function spawnWorker(options: WorkerProcessOptions): WorkerProcess {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '',
     ...Object.fromEntries(
-      ['BLIPLINE_CACHE_DIR', 'BLIPLINE_PRECISION', 'BLIPLINE_DECODER_ROWS'].flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])),
+      // LD_PRELOAD: `npm run load -- --kernels avx2` (services/bench/isa) applies to the worker too
+      ['BLIPLINE_CACHE_DIR', 'BLIPLINE_PRECISION', 'BLIPLINE_DECODER_ROWS', 'LD_PRELOAD'].flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])),
     ),
     ...options.env,
     BLIPLINE_MODEL: options.model,

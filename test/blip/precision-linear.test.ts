@@ -45,7 +45,7 @@ async function runLinear(precision: 'fp32' | 'int8', bits: 7 | 8, weight: Float3
 }
 
 /** Runs the model in a fresh process started with `env` (ONNX Runtime chooses its kernels when it loads). */
-function runInProcess(env: NodeJS.ProcessEnv, file: string, x: Float32Array, dims: number[]): Float32Array {
+function runInFreshProcess(env: NodeJS.ProcessEnv, file: string, x: Float32Array, dims: number[]): Float32Array {
   const input = path.join(scratch, 'x.f32');
   const output = `${file}.y.f32`;
   writeFileSync(input, new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
@@ -125,7 +125,7 @@ describe('int8 linear layer in ONNX Runtime', () => {
   it.skipIf(avx2.kind === 'unavailable')(`on AVX2 kernels (${avx2.kind === 'unavailable' ? avx2.reason : avx2.kind}), 8-bit weights saturate and 7-bit ones do not`, async () => {
     const env = avx2.kind === 'emulated' ? preloadEnv(process.env, avx2.preload) : process.env;
     const reference = (await runLinear('fp32', 8, weight, bias, x, dims)).y;
-    const error = async (bits: 7 | 8) => errorOfRange(runInProcess(env, await linearModel('int8', bits, weight, bias, dims[2]), x, dims), reference);
+    const error = async (bits: 7 | 8) => errorOfRange(runInFreshProcess(env, await linearModel('int8', bits, weight, bias, dims[2]), x, dims), reference);
     expect(await error(7)).toBeLessThan(0.05);
     expect(await error(8)).toBeGreaterThan(0.2); // 0.32 of the output range, as on a Zen 3
   });

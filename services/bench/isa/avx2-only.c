@@ -78,6 +78,8 @@ static void on_segv(int sig, siginfo_t *info, void *context) {
 }
 
 int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
+  // another library's constructor may run before this one's
+  if (!real_sigaction) real_sigaction = (sigaction_fn)dlsym(RTLD_NEXT, "sigaction");
   if (sig != SIGSEGV) return real_sigaction(sig, act, old);
   if (old) *old = process_handler;
   if (act) process_handler = *act;
@@ -93,8 +95,7 @@ __sighandler_t signal(int sig, __sighandler_t handler) {
 }
 
 __attribute__((constructor)) static void start(void) {
-  real_sigaction = (sigaction_fn)dlsym(RTLD_NEXT, "sigaction");
-  process_handler.sa_handler = SIG_DFL;
+  if (!real_sigaction) real_sigaction = (sigaction_fn)dlsym(RTLD_NEXT, "sigaction");
   struct sigaction own;
   memset(&own, 0, sizeof own);
   own.sa_sigaction = on_segv;

@@ -1,5 +1,6 @@
 import type { BlipTextConfig } from '../config.js';
 import type { GraphBuilder, Value } from '../onnx/graph.js';
+import { transposeInto } from '../matrix.js';
 import { embedding } from '../onnx/embedding.js';
 import { type LinearWeights, linear } from '../onnx/linear.js';
 import { add, dimension, gather, gelu, squeezeToScalar, weight } from '../onnx/ops.js';
@@ -133,13 +134,7 @@ function foldedProjections(ctx: BuildContext, prefix: string, { heads, headDim }
   const value = weights.get(`${prefix}.value.weight`).data;
   const width = key.length / (heads * headDim);
   const block = headDim * width;
-  const keyHead = (head: number): Float32Array => {
-    const transposed = new Float32Array(block);
-    for (let d = 0; d < headDim; d += 1) {
-      for (let i = 0; i < width; i += 1) transposed[i * headDim + d] = key[head * block + d * width + i] as number;
-    }
-    return transposed;
-  };
+  const keyHead = (head: number): Float32Array => transposeInto(key.subarray(head * block, (head + 1) * block), headDim, width, new Float32Array(block));
   const byHead = (make: (head: number) => LinearWeights): LinearWeights[] => Array.from({ length: heads }, (_, head) => make(head));
   return {
     key: byHead((head) => ({ name: `${prefix}.key.head${head}`, weight: { shape: [width, headDim], data: keyHead(head) } })),

@@ -1,5 +1,6 @@
 // Weight quantisation for the int8 graphs. Weights arrive as a row-major [K, N] float32 matrix
 // (the layout ONNX MatMul takes: input width K, output width N).
+import { transposeInto } from '../matrix.js';
 
 export interface PerChannelInt8 {
   /** row-major int8, symmetric (zero point 0): [K, N] for a weight, [rows, width] for a table */
@@ -114,9 +115,5 @@ export function quantizeRowsInt8(table: Float32Array, rows: number, width: numbe
  */
 export function quantizeLinearWeight(weight: Float32Array, outFeatures: number, inFeatures: number, bits: 7 | 8): PerChannelInt8 {
   const rows = quantizeRowsInt8(weight, outFeatures, inFeatures, bits);
-  const values = new Int8Array(outFeatures * inFeatures);
-  for (let o = 0; o < outFeatures; o++) {
-    for (let i = 0; i < inFeatures; i++) values[i * outFeatures + o] = rows.values[o * inFeatures + i]!;
-  }
-  return { values, scales: rows.scales };
+  return { values: transposeInto(rows.values, outFeatures, inFeatures, new Int8Array(outFeatures * inFeatures)), scales: rows.scales };
 }

@@ -3,6 +3,7 @@ import { beamSearch, beamSearchHypotheses, type Hypothesis } from '../generation
 import { greedySearch } from '../generation/greedy.js';
 import type { GenerationSettings } from '../generation/types.js';
 import { CROSS_KEY_VALUE_GRAPH, DECODER_STEP_GRAPH, crossKeyName, crossValueName } from '../modeling/text-decoder.js';
+import { transposeInto } from '../matrix.js';
 import { VISION_GRAPH } from '../modeling/vision.js';
 import { DecoderState } from './decoder-state.js';
 import type { BlipRuntime } from './index.js';
@@ -123,10 +124,7 @@ export function encoderStateInputs(encoderStates: ort.Tensor, rowsPerImage: numb
   for (let image = 0; image < images; image += 1) {
     const source = states.subarray(image * block, (image + 1) * block);
     const first = image * rowsPerImage;
-    const target = transposed.subarray(first * block, (first + 1) * block);
-    for (let position = 0; position < sequence; position += 1) {
-      for (let i = 0; i < width; i += 1) target[i * sequence + position] = source[position * width + i] as number;
-    }
+    transposeInto(source, sequence, width, transposed.subarray(first * block, (first + 1) * block));
     for (let row = first; row < first + rowsPerImage; row += 1) {
       if (repeated !== states) repeated.set(source, row * block);
       if (row !== first) transposed.copyWithin(row * block, first * block, (first + 1) * block);

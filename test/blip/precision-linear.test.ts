@@ -44,11 +44,16 @@ async function runLinear(precision: 'fp32' | 'int8', bits: 7 | 8, weight: Float3
   return { y: out.y!.data as Float32Array, ops };
 }
 
-/** Runs the model in a fresh process started with `env` (ONNX Runtime chooses its kernels when it loads). */
-function runInFreshProcess(env: NodeJS.ProcessEnv, file: string, x: Float32Array, dims: number[]): Float32Array {
+/** Writes `x` as raw float32 for `runInFreshProcess`. */
+function writeInput(x: Float32Array): string {
   const input = path.join(scratch, 'x.f32');
-  const output = `${file}.y.f32`;
   writeFileSync(input, new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
+  return input;
+}
+
+/** Runs the model on `input` in a fresh process started with `env` (ONNX Runtime chooses its kernels when it loads). */
+function runInFreshProcess(env: NodeJS.ProcessEnv, file: string, input: string, dims: number[]): Float32Array {
+  const output = `${file}.y.f32`;
   execFileSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'test/support/run-onnx.ts'), file, input, dims.join(','), output], { env, stdio: 'pipe' });
   const bytes = readFileSync(output);
   return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
@@ -125,7 +130,8 @@ describe('int8 linear layer in ONNX Runtime', () => {
   it.skipIf(avx2.kind === 'unavailable')(`on AVX2 kernels (${avx2.kind === 'unavailable' ? avx2.reason : avx2.kind}), 8-bit weights saturate and 7-bit ones do not`, async () => {
     const env = avx2.kind === 'emulated' ? preloadEnv(process.env, avx2.preload) : process.env;
     const reference = (await runLinear('fp32', 8, weight, bias, x, dims)).y;
-    const error = async (bits: 7 | 8) => errorOfRange(runInFreshProcess(env, await linearModel('int8', bits, weight, bias, dims[2]), x, dims), reference);
+    const input = writeInput(x);
+    const error = async (bits: 7 | 8) => errorOfRange(runInFreshProcess(env, await linearModel('int8', bits, weight, bias, dims[2]), input, dims), reference);
     expect(await error(7)).toBeLessThan(0.05);
     expect(await error(8)).toBeGreaterThan(0.2); // 0.32 of the output range, as on a Zen 3
   });

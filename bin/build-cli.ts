@@ -1,5 +1,5 @@
 // `npm run build:cli`: bundles the blipline CLI into dist/blipline.mjs (+ dist/chunks/), which the
-// worker image runs as `node --enable-source-maps dist/blipline.mjs worker`.
+// worker image runs as `node --enable-source-maps --max-semi-space-size=2 dist/blipline.mjs worker`.
 import path from 'node:path';
 import { bundle, CLI_ENTRY, CLI_OUT_DIR } from '../services/build/cli-bundle.js';
 

@@ -100,8 +100,8 @@ describe('Dockerfile.inference', () => {
     expect(argDefault(models?.instructions ?? [], 'VQA_MODEL')).toBe('Salesforce/blip-vqa-base');
     expect(argDefault(models?.instructions ?? [], 'PRECISION')).toBe('int8');
     const runs = models?.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args).join('\n') ?? '';
-    expect(runs).toContain('node --enable-source-maps dist/blipline.mjs prepare-model --model "$CAPTION_MODEL" --out /models/caption --precision "$PRECISION"');
-    expect(runs).toContain('node --enable-source-maps dist/blipline.mjs prepare-model --model "$VQA_MODEL" --out /models/vqa --precision "$PRECISION"');
+    expect(runs).toContain('node --enable-source-maps --max-semi-space-size=2 dist/blipline.mjs prepare-model --model "$CAPTION_MODEL" --out /models/caption --precision "$PRECISION"');
+    expect(runs).toContain('node --enable-source-maps --max-semi-space-size=2 dist/blipline.mjs prepare-model --model "$VQA_MODEL" --out /models/vqa --precision "$PRECISION"');
     expect(runtime?.instructions.some((i) => i.keyword === 'COPY' && /--from=models\b.*\/models \/models/.test(i.args))).toBe(true);
   });
 
@@ -109,7 +109,7 @@ describe('Dockerfile.inference', () => {
     const users = runtime?.instructions.filter((i) => i.keyword === 'USER').map((i) => i.args) ?? [];
     expect(users).toEqual(['node']);
     const last = runtime?.instructions[runtime.instructions.length - 1];
-    expect(last).toEqual({ keyword: 'CMD', args: '["node", "--enable-source-maps", "dist/blipline.mjs", "worker"]' });
+    expect(last).toEqual({ keyword: 'CMD', args: '["node", "--enable-source-maps", "--max-semi-space-size=2", "dist/blipline.mjs", "worker"]' });
     const env = runtime?.instructions.filter((i) => i.keyword === 'ENV').map((i) => i.args).join(' ') ?? '';
     expect(env).toContain('NODE_ENV=production');
     expect(env).toContain('BLIPLINE_MODEL=/models/caption');

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Precision } from '../blip/onnx/linear.js';
 import { DEFAULT_DECODER_ROWS } from '../blip/runtime/index.js';
-import { bundle, BUNDLE_NODE_FLAGS } from '../build/cli-bundle.js';
+import { bundle, BUNDLE_ENV, BUNDLE_NODE_FLAGS } from '../build/cli-bundle.js';
 import { repoRoot } from '../core/paths.js';
 import { uniformPlan } from './captioning-graphs.js';
 import { cacheRoot, ensureBaseCheckpoint, fixturePixelFiles } from './checkpoints.js';
@@ -91,7 +91,7 @@ async function runProbe(args: ProbeArgs): Promise<{ messages: ProbeMessage[]; fi
     let firstCaptionWallMs = Number.NaN;
     const child = spawn(process.execPath, [...BUNDLE_NODE_FLAGS, probeFile, JSON.stringify(args)], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, LOG_LEVEL: 'silent' },
+      env: { ...process.env, ...BUNDLE_ENV, LOG_LEVEL: 'silent' },
     });
     const messages: ProbeMessage[] = [];
     let buffer = '';

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
-import { BUNDLE_NODE_FLAGS } from '../build/cli-bundle.js';
+import { BUNDLE_ENV, BUNDLE_NODE_FLAGS } from '../build/cli-bundle.js';
 import { repoRoot } from '../core/paths.js';
 import { peakRssKiB } from '../core/process-memory.js';
 
@@ -190,6 +190,7 @@ export function spawnWorker(options: WorkerProcessOptions): WorkerProcess {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '',
+    ...(options.bundle ? BUNDLE_ENV : {}),
     ...Object.fromEntries(
       // LD_PRELOAD: `npm run load -- --kernels avx2` (services/bench/isa) applies to the worker too
       ['BLIPLINE_CACHE_DIR', 'BLIPLINE_PRECISION', 'BLIPLINE_DECODER_ROWS', 'LD_PRELOAD'].flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])),

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../lib/paths.js';
-import { BUNDLE_NODE_FLAGS } from '../../services/build/cli-bundle.js';
+import { BUNDLE_ENV, BUNDLE_NODE_FLAGS } from '../../services/build/cli-bundle.js';
 import { COMMANDS } from '../../services/cli/commands.js';
 import { scratchCliBundle } from '../support/bundle.js';
 import { fixturePath } from '../support/fixtures.js';
@@ -114,6 +114,8 @@ describe('Dockerfile.inference', () => {
     expect(env).toContain('NODE_ENV=production');
     expect(env).toContain('BLIPLINE_MODEL=/models/caption');
     expect(env).toContain('BLIPLINE_CACHE_DIR=/models/graphs');
+    // the environment the benchmark and `npm run load` give their bundles
+    for (const [name, value] of Object.entries(BUNDLE_ENV)) expect(env).toContain(`${name}=${value}`);
   });
 
   it('has no HEALTHCHECK and says why', () => {

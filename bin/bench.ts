@@ -1,17 +1,4 @@
-// `npm run bench`: BLIP-base performance on this machine (see README "Performance").
-//   --json                one JSON line per precision (the fields of issue 4), nothing else on stdout;
-//                         with --tasks including vqa, also one {"task":"vqa",...} line per precision
-//   --tasks caption,vqa   what to measure (default: caption,vqa for the table, caption with --json);
-//                         `fidelity` adds int8-vs-float32 fidelity per graph ({"task":"fidelity",...} lines)
-//   --precision fp32,int8 precisions to measure (default both)
-//   --runs N              measured runs per figure after warm-up (default 5)
-//   --threads N           intra-op threads (default: vCPUs)
-//   --model DIR           measure this captioning checkpoint instead of random BLIP-base weights
-//   --vqa-model DIR       measure this VQA checkpoint instead of random blip-vqa-base weights
-//   --micro               ONNX Runtime matmul micro-measurements instead
-//   --kernels avx2        run on ONNX Runtime's AVX2 kernels, as on issue 4's reference machines (AMD EPYC
-//                         Zen 3), with AVX-512, VNNI and AMX hidden on hosts that have them
-//                         (services/bench/isa; needs a C compiler and CPUID faulting); default native
+// `npm run bench`: BLIP-base performance on this machine (see README "Performance"); USAGE below.
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
@@ -21,33 +8,67 @@ import { cacheRoot } from '../services/bench/checkpoints.js';
 import { activeKernels, KERNEL_SETS, runOnKernels } from '../services/bench/isa/index.js';
 import { runMicro } from '../services/bench/micro/run.js';
 
-const { values } = parseArgs({
-  options: {
-    json: { type: 'boolean', default: false },
-    precision: { type: 'string', default: 'fp32,int8' },
-    runs: { type: 'string', default: '5' },
-    threads: { type: 'string' },
-    micro: { type: 'boolean', default: false },
-    model: { type: 'string' },
-    'vqa-model': { type: 'string' },
-    tasks: { type: 'string' },
-    kernels: { type: 'string', default: 'native' },
-  },
+const USAGE = `usage: npm run bench -- [options]
+  --json                one JSON line per precision (the fields of issue 4), nothing else on stdout;
+                        with --tasks including vqa, also one {"task":"vqa",...} line per precision
+  --tasks caption,vqa   what to measure (default: caption,vqa for the table, caption with --json);
+                        \`fidelity\` adds int8-vs-float32 fidelity per graph ({"task":"fidelity",...} lines)
+  --precision fp32,int8 precisions to measure (default both)
+  --runs N              measured runs per figure after warm-up (default 5)
+  --threads N           intra-op threads (default: vCPUs)
+  --model DIR           measure this captioning checkpoint instead of random BLIP-base weights
+  --vqa-model DIR       measure this VQA checkpoint instead of random blip-vqa-base weights
+  --micro               ONNX Runtime matmul micro-measurements instead
+  --kernels avx2        run on ONNX Runtime's AVX2 kernels, as on issue 4's reference machines (AMD EPYC
+                        Zen 3), with AVX-512, VNNI and AMX hidden on hosts that have them
+                        (services/bench/isa; needs a C compiler and CPUID faulting); default native
+  --help, -h            this text`;
+
+const argsSchema = z.object({
+  json: z.boolean(),
+  precisions: z.array(z.enum(['fp32', 'int8'])).min(1),
+  runs: z.coerce.number().int().min(1),
+  threads: z.coerce.number().int().min(1),
+  micro: z.boolean(),
+  model: z.string().optional(),
+  vqaModel: z.string().optional(),
+  tasks: z.array(z.enum(['caption', 'vqa', 'fidelity'])).min(1),
+  kernels: z.enum(KERNEL_SETS),
 });
 
-const options = z
-  .object({
-    json: z.boolean(),
-    precisions: z.array(z.enum(['fp32', 'int8'])).min(1),
-    runs: z.coerce.number().int().min(1),
-    threads: z.coerce.number().int().min(1),
-    micro: z.boolean(),
-    model: z.string().optional(),
-    vqaModel: z.string().optional(),
-    tasks: z.array(z.enum(['caption', 'vqa', 'fidelity'])).min(1),
-    kernels: z.enum(KERNEL_SETS),
-  })
-  .parse({
+/** The options, or the exit code when there is nothing to run (help, or bad arguments explained on stderr). */
+function readOptions(argv: string[]): z.infer<typeof argsSchema> | number {
+  const usageError = (reason: string): number => {
+    process.stderr.write(`bench: ${reason}\n${USAGE}\n`);
+    return 2;
+  };
+  let values;
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        json: { type: 'boolean', default: false },
+        precision: { type: 'string', default: 'fp32,int8' },
+        runs: { type: 'string', default: '5' },
+        threads: { type: 'string' },
+        micro: { type: 'boolean', default: false },
+        model: { type: 'string' },
+        'vqa-model': { type: 'string' },
+        tasks: { type: 'string' },
+        kernels: { type: 'string', default: 'native' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    return usageError(error instanceof Error ? error.message : String(error));
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const parsed = argsSchema.safeParse({
     json: values.json,
     precisions: values.precision.split(',').map((p) => p.trim()),
     runs: values.runs,
@@ -58,6 +79,12 @@ const options = z
     tasks: (values.tasks ?? (values.json ? 'caption' : 'caption,vqa')).split(',').map((t) => t.trim()),
     kernels: values.kernels,
   });
+  return parsed.success ? parsed.data : usageError(z.prettifyError(parsed.error).replace(/\n/g, '; '));
+}
+
+const read = readOptions(process.argv.slice(2));
+if (typeof read === 'number') process.exit(read);
+const options = read;
 
 const rerun = await runOnKernels(options.kernels, cacheRoot());
 if (rerun !== undefined) process.exit(rerun);

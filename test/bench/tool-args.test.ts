@@ -1,0 +1,42 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { repoRoot } from '../support/fixtures.js';
+
+// `npm run bench`, `npm run load` and bin/measure-batching.ts answer bad arguments with the reason and their usage (exit 2),
+// before measuring anything; --help prints the usage alone.
+
+async function tool(script: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(repoRoot, script), ...args], { cwd: repoRoot });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('benchmark and load tool arguments', () => {
+  it.each([
+    ['bin/bench.ts', ['--bogus'], /^bench: Unknown option '--bogus'/],
+    ['bin/bench.ts', ['--precision', 'fp16'], /^bench: .*expected one of "fp32"\|"int8".*precisions/],
+    ['bin/bench.ts', ['--runs', '0'], /^bench: .*>=1.*runs/],
+    ['bin/bench.ts', ['--kernels', 'avx512'], /^bench: .*kernels/],
+    ['bin/load.ts', ['--images', '0'], /^load: .*images/],
+    ['bin/measure-batching.ts', ['--threads', 'two'], /^measure-batching: .*threads/],
+  ])('%s %s', async (script, args, reason) => {
+    const run = await tool(script, args);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    const [first, usage] = run.stderr.trim().split('\n');
+    expect(first).toMatch(reason);
+    expect(usage).toMatch(/^usage: (npm run (bench|load) --|npx tsx bin\/measure-batching\.ts)/);
+  });
+
+  it('prints the usage for --help and exits 0', async () => {
+    const run = await tool('bin/bench.ts', ['--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^usage: npm run bench -- \[options\]\n(.*\n)*  --kernels avx2 /);
+  });
+});

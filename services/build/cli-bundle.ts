@@ -1,6 +1,6 @@
 // The one set of esbuild options for what production runs: `npm run build:cli` (bin/build-cli.ts)
 // bundles the CLI into dist/, the benchmark bundles its probe the same way, and the tests build both
-// into scratch folders. Runs as `node --enable-source-maps --max-semi-space-size=2 <outDir>/<name>.mjs`.
+// into scratch folders. Runs as `node <BUNDLE_NODE_FLAGS> <outDir>/<name>.mjs` with BUNDLE_ENV (below).
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { build, type BuildOptions, type Metafile } from 'esbuild';

@@ -1,21 +1,10 @@
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from '../support/fixtures.js';
+import { type CliRun, runNode } from '../support/cli.js';
 
 // `npm run bench`, `npm run load` and bin/measure-batching.ts answer bad arguments with the reason and their usage (exit 2),
 // before measuring anything; --help prints the usage alone.
 
-async function tool(script: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(repoRoot, script), ...args], { cwd: repoRoot });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const tool = (script: string, args: string[]): Promise<CliRun> => runNode(['--import', 'tsx', script, ...args]);
 
 describe('benchmark and load tool arguments', () => {
   it.each([

@@ -1,25 +1,12 @@
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CliInputError, CliUsageError, reportCliError } from '../../services/cli/errors.js';
 import { ConfigError } from '../../services/core/errors.js';
-import { captioningModelDir, fixturePath, repoRoot } from '../support/fixtures.js';
+import { type CliRun, runCli } from '../support/cli.js';
+import { captioningModelDir, fixturePath } from '../support/fixtures.js';
 
 // One error hierarchy, one reporter: usage errors exit 2, runtime failures exit 1, always one stderr line.
 
-async function blipline(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(path.join(repoRoot, 'node_modules/.bin/node'), ['bin/blipline.mjs', ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, LOG_LEVEL: 'warn', ...env },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const blipline = (args: string[], env: Record<string, string> = {}): Promise<CliRun> => runCli(args, { LOG_LEVEL: 'warn', ...env });
 
 describe('blipline exit codes and error lines', () => {
   it.each([

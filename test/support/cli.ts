@@ -45,9 +45,14 @@ export async function scratchCli(prefix: string, env: Record<string, string> = {
 }
 
 /** Runs `bin/blipline.mjs` under the project's Node with `env` added to this process's environment. */
-export async function runCli(args: string[], env: Record<string, string>): Promise<CliRun> {
+export function runCli(args: string[], env: Record<string, string>): Promise<CliRun> {
+  return runNode(['bin/blipline.mjs', ...args], env);
+}
+
+/** Runs the project's Node with `args` in the repository root, `env` added to this process's environment. */
+export async function runNode(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(path.join(repoRoot, 'node_modules/.bin/node'), ['bin/blipline.mjs', ...args], {
+    const { stdout, stderr } = await promisify(execFile)(path.join(repoRoot, 'node_modules/.bin/node'), args, {
       cwd: repoRoot,
       env: { ...process.env, ...env },
     });

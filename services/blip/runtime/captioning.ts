@@ -140,8 +140,9 @@ export function encoderStateInputs(encoderStates: ort.Tensor, rowsPerImage: numb
  * The step graph's `keyValues` inputs: each layer's cross-attention keys/values for every decoder
  * row, `[images * rowsPerImage, heads, seq, headDim]`. The graph runs one image at a time and writes
  * straight into the batch's buffers (preallocated outputs), so onnxruntime's arena never holds a
- * whole batch of them; an image's further rows (beams) are copies of its first. onnxruntime-node 1.30 still returns a copy of every output,
- * which is dropped here and left to the garbage collector (microsoft/onnxruntime#32346).
+ * whole batch of them; an image's further rows (beams) are copies of its first. onnxruntime-node 1.30
+ * still returns a copy of every output, which is dropped here and left to the garbage collector
+ * (microsoft/onnxruntime#32346).
  */
 async function crossKeyValues(
   runtime: BlipRuntime,

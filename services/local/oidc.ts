@@ -50,62 +50,72 @@ export async function startLocalOidc(options: { logger: Logger; signingKey?: JWK
   const clientScope: Record<LocalClientName, string> = { alice: LOCAL_SCOPES.user, bob: LOCAL_SCOPES.user, operator: LOCAL_SCOPES.operator };
   const isLoopback = (origin: string) => /^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?$/.test(origin);
 
-  const provider = new Provider(issuer, {
-    jwks: { keys: [jwk] },
-    cookies: { keys: [secret()] },
-    clients: [
-      {
-        client_id: LOCAL_WEB_CLIENT_ID,
-        application_type: 'native', // loopback redirects on any port (RFC 8252), so any local page port works
-        token_endpoint_auth_method: 'none',
-        grant_types: ['authorization_code', 'refresh_token'],
-        response_types: ['code'],
-        redirect_uris: [`http://${LOCALHOST}/`, 'http://localhost/'],
-        post_logout_redirect_uris: [`http://${LOCALHOST}/`, 'http://localhost/'],
-      },
-      ...(Object.keys(clients) as LocalClientName[]).map((name) => ({
-        client_id: clients[name].clientId,
-        client_secret: clients[name].clientSecret,
-        grant_types: ['client_credentials'],
-        response_types: [],
-        redirect_uris: [],
-        scope: clientScope[name],
-      })),
-    ],
-    findAccount: (_ctx, id) =>
-      (LOCAL_USERS as readonly string[]).includes(id) ? { accountId: id, claims: () => ({ sub: id, name: id, email: `${id}@example.test` }) } : undefined,
-    claims: { openid: ['sub'], profile: ['name'], email: ['email'] },
-    scopes: ['openid', 'profile', 'email', 'offline_access', LOCAL_SCOPES.user, LOCAL_SCOPES.operator],
-    pkce: { required: () => true },
-    clientBasedCORS: (_ctx, origin) => isLoopback(origin),
-    features: {
-      devInteractions: { enabled: true },
-      clientCredentials: { enabled: true },
-      rpInitiatedLogout: { enabled: true },
-      resourceIndicators: {
-        enabled: true,
-        defaultResource: () => LOCAL_AUDIENCE,
-        useGrantedResource: () => true,
-        getResourceServerInfo: (_ctx, resource) => {
-          if (resource !== LOCAL_AUDIENCE) throw new errors.InvalidTarget();
-          return { scope: `${LOCAL_SCOPES.user} ${LOCAL_SCOPES.operator}`, audience: LOCAL_AUDIENCE, accessTokenTTL: 3600, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } };
+  // oidc-provider warns on the console that its in-memory store and its login page are for development only:
+  // exactly what the local stack uses them for (said once in the stack's own log below).
+  const consoleWarn = console.warn;
+  console.warn = () => undefined;
+  let provider: InstanceType<typeof Provider>;
+  try {
+    provider = new Provider(issuer, {
+      jwks: { keys: [jwk] },
+      cookies: { keys: [secret()] },
+      clients: [
+        {
+          client_id: LOCAL_WEB_CLIENT_ID,
+          application_type: 'native', // loopback redirects on any port (RFC 8252), so any local page port works
+          token_endpoint_auth_method: 'none',
+          grant_types: ['authorization_code', 'refresh_token'],
+          response_types: ['code'],
+          redirect_uris: [`http://${LOCALHOST}/`, 'http://localhost/'],
+          post_logout_redirect_uris: [`http://${LOCALHOST}/`, 'http://localhost/'],
+        },
+        ...(Object.keys(clients) as LocalClientName[]).map((name) => ({
+          client_id: clients[name].clientId,
+          client_secret: clients[name].clientSecret,
+          grant_types: ['client_credentials'],
+          response_types: [],
+          redirect_uris: [],
+          scope: clientScope[name],
+        })),
+      ],
+      findAccount: (_ctx, id) =>
+        (LOCAL_USERS as readonly string[]).includes(id) ? { accountId: id, claims: () => ({ sub: id, name: id, email: `${id}@example.test` }) } : undefined,
+      claims: { openid: ['sub'], profile: ['name'], email: ['email'] },
+      scopes: ['openid', 'profile', 'email', 'offline_access', LOCAL_SCOPES.user, LOCAL_SCOPES.operator],
+      pkce: { required: () => true },
+      clientBasedCORS: (_ctx, origin) => isLoopback(origin),
+      features: {
+        devInteractions: { enabled: true },
+        clientCredentials: { enabled: true },
+        rpInitiatedLogout: { enabled: true },
+        resourceIndicators: {
+          enabled: true,
+          defaultResource: () => LOCAL_AUDIENCE,
+          useGrantedResource: () => true,
+          getResourceServerInfo: (_ctx, resource) => {
+            if (resource !== LOCAL_AUDIENCE) throw new errors.InvalidTarget();
+            return { scope: `${LOCAL_SCOPES.user} ${LOCAL_SCOPES.operator}`, audience: LOCAL_AUDIENCE, accessTokenTTL: 3600, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } };
+          },
         },
       },
-    },
-    // The page is a first-party client: the signed-in user's grant is made without a consent screen.
-    loadExistingGrant: async (ctx) => {
-      const { client, session } = ctx.oidc;
-      if (!client || !session?.accountId) return undefined;
-      const existing = session.grantIdFor(client.clientId);
-      if (existing) return ctx.oidc.provider.Grant.find(existing);
-      const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
-      grant.addOIDCScope('openid profile email offline_access');
-      grant.addResourceScope(LOCAL_AUDIENCE, LOCAL_SCOPES.user);
-      await grant.save();
-      return grant;
-    },
-    ttl: { AccessToken: 3600, ClientCredentials: 3600, IdToken: 3600, Session: 86_400, Grant: 86_400, Interaction: 600, AuthorizationCode: 60, RefreshToken: 86_400 },
-  });
+      // The page is a first-party client: the signed-in user's grant is made without a consent screen.
+      loadExistingGrant: async (ctx) => {
+        const { client, session } = ctx.oidc;
+        if (!client || !session?.accountId) return undefined;
+        const existing = session.grantIdFor(client.clientId);
+        if (existing) return ctx.oidc.provider.Grant.find(existing);
+        const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
+        grant.addOIDCScope('openid profile email offline_access');
+        grant.addResourceScope(LOCAL_AUDIENCE, LOCAL_SCOPES.user);
+        await grant.save();
+        return grant;
+      },
+      ttl: { AccessToken: 3600, ClientCredentials: 3600, IdToken: 3600, Session: 86_400, Grant: 86_400, Interaction: 600, AuthorizationCode: 60, RefreshToken: 86_400 },
+    });
+  } finally {
+    console.warn = consoleWarn;
+  }
+  options.logger.debug({ issuer }, 'local OpenID provider: in-memory store, development login page (any password)');
   // The provider logs its development-only warnings through console; the local stack's logger says what it is.
   provider.on('server_error', (_ctx, error) => options.logger.error({ err: error }, 'local OpenID provider error'));
   server.on('request', provider.callback());

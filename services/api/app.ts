@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { CACHE_KEYS, type Cache } from '../aws/cache.js';
 import { ImageEraser } from '../aws/image-eraser.js';
+import type { ResultPublisher } from '../aws/result-publisher.js';
 import type { QuotaStore, QuotaVerdict } from '../aws/quota-store.js';
 import type { RecordStore } from '../aws/record-store.js';
 import type { ObjectStore } from '../aws/s3.js';
@@ -33,6 +34,8 @@ export interface ApiDeps {
   objects: ObjectStore;
   /** The questions queue (VQA jobs). */
   questionQueue: Queue;
+  /** Publishes `Image Deleted` on DELETE (the channel the worker uses). @default none */
+  publisher?: ResultPublisher;
   cache: Cache;
   logger: Logger;
   /** Who is calling. @default the one config.auth describes */
@@ -94,7 +97,7 @@ function sameSecret(a: string, b: string): boolean {
 export function createApp(deps: ApiDeps): Hono<AppEnv> {
   const { config, records, quotas, objects, questionQueue, cache, logger } = deps;
   const authenticator = deps.authenticator ?? createAuthenticator(config.auth);
-  const eraser = new ImageEraser(records, objects, cache);
+  const eraser = new ImageEraser(records, objects, cache, deps.publisher);
   const clientIp = deps.clientIp ?? (() => 'unknown');
   const app = new Hono<AppEnv>();
 
@@ -272,7 +275,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
     const imageId = pathId(c, 'imageId', 'image');
     const image = await records.getImage(imageId);
     if (!image || !mayAccess(p, image)) throw notFound(`image ${imageId}`);
-    await eraser.erase(image, { deleteObject: true });
+    await eraser.erase(image, { deleteObject: true, reason: 'api' });
     c.get('log').info({ imageId }, 'image deleted');
     return c.body(null, 204);
   });

@@ -3,6 +3,7 @@ import { Cache } from '../aws/cache.js';
 import { createDynamoClient, createS3Client, createSqsClient } from '../aws/clients.js';
 import { QuotaStore } from '../aws/quota-store.js';
 import { RecordStore } from '../aws/record-store.js';
+import { createResultPublisher } from '../aws/result-publisher.js';
 import { ObjectStore } from '../aws/s3.js';
 import { Queue } from '../aws/sqs.js';
 import { ANONYMOUS_WARNING } from '../auth/index.js';
@@ -22,6 +23,7 @@ export function createApiDeps(config: Config, logger: Logger): ApiDeps & { close
     quotas: new QuotaStore(dynamo, config.table),
     objects: new ObjectStore(createS3Client(config), config.bucket),
     questionQueue: new Queue(createSqsClient(config), config.questionQueueUrl),
+    publisher: createResultPublisher(config),
     close: () => cache.close(),
   };
 }

@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { Config } from '../core/config.js';
 
 type ClientConfig = Pick<Config, 'region' | 's3Endpoint' | 'sqsEndpoint' | 'dynamodbEndpoint'>;
@@ -60,4 +61,8 @@ export function createDynamoClient(config: ClientConfig, options: { maxAttempts?
     ...(config.dynamodbEndpoint ? { endpoint: config.dynamodbEndpoint } : {}),
   });
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+export function createEventBridgeClient(config: Pick<Config, 'region'>, options: TimeoutOptions = {}): EventBridgeClient {
+  return new EventBridgeClient({ region: config.region, requestHandler: requestHandler(options, 10_000) });
 }

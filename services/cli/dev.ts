@@ -21,7 +21,8 @@ import { cliCommand, CliRuntimeError, CliUsageError } from './errors.js';
 const USAGE = `usage: blipline dev [--model DIR|HUB_ID] [--vqa-model DIR|HUB_ID] [--port 3000] [--json] [--anonymous]
 
 Starts the whole system locally: S3, SQS, DynamoDB and Redis emulators, an OpenID provider, the API and
-one worker. Prints the URL when ready (with --json one line {"api", "s3": {...}, "auth": {...}});
+one worker. Prints the URL when ready (with --json one line {"api", "s3": {...}, "auth": {...}, "events":
+{"queueUrl"}, "webhooks": {"secret"}}; the events queue receives every result event as EventBridge delivers it);
 Ctrl-C stops everything. The page signs in at the local provider as alice or bob (any password); scripts
 get tokens with a client-credentials POST to auth.tokenUrl. --anonymous turns authentication off (every
 source address is one owner): for private demos only.
@@ -166,6 +167,8 @@ export const runDev = cliCommand('dev', async (argv: string[]): Promise<number> 
           scopes: oidc.scopes,
           users: LOCAL_USERS,
         },
+        events: { queueUrl: stack.sqs.eventsQueueUrl },
+        webhooks: { secret: stack.webhookSecret },
       })}\n`,
     );
   } else {

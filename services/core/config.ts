@@ -33,6 +33,8 @@ const positiveInt = (fallback: number) =>
     z.coerce.number().int('must be an integer').positive('must be positive'),
   );
 
+const flag = z.preprocess((v) => (v === undefined || v === '' ? 'false' : v), z.enum(['true', 'false'], { error: 'must be true or false' })).transform((v) => v === 'true');
+
 /** The environment variables blipline reads (COMMON.md lists them); validated once at start. */
 const envSchema = z.object({
   AWS_REGION: z.string().trim().min(1, 'is required'),
@@ -74,6 +76,13 @@ const envSchema = z.object({
   BLIPLINE_MAX_JOB_SECONDS: positiveInt(900),
   BLIPLINE_MAX_PIXELS: positiveInt(16_000_000),
   BLIPLINE_DECODER_ROWS: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int('must be an integer').positive('must be positive').max(64, 'must be at most 64').optional()),
+  BLIPLINE_EVENT_BUS: optionalString,
+  BLIPLINE_EVENTS_QUEUE_URL: optionalUrl(['http:', 'https:']),
+  BLIPLINE_WEBHOOK_QUEUE_URL: optionalUrl(['http:', 'https:']),
+  BLIPLINE_WEBHOOK_SECRET: optionalString.refine((v) => v === undefined || /^whsec_[A-Za-z0-9+/]{32,}={0,2}$/.test(v), 'must be whsec_ followed by at least 24 bytes in base64'),
+  BLIPLINE_WEBHOOK_ALLOW_HTTP: flag,
+  BLIPLINE_WEBHOOK_ALLOW_PRIVATE: flag,
+  BLIPLINE_WEBHOOK_HOSTS: optionalString,
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
 
@@ -155,7 +164,23 @@ export interface Config {
   maxPixels: number;
   /** Worker: decoder rows (images x beams) generated together, memory vs batching. Default: the runtime's (2). */
   decoderRows: number | undefined;
+  /** Result events: EventBridge on `busName` (the default bus when undefined), or, when `queueUrl` is set (the local stack), its envelopes on that SQS queue. */
+  events: { busName: string | undefined; queueUrl: string | undefined };
+  webhooks: WebhookConfig;
   logLevel: LogLevel;
+}
+
+export interface WebhookConfig {
+  /** The delivery queue; absent: uploads may not name a webhook. */
+  queueUrl: string | undefined;
+  /** Worker: `whsec_<base64>`, the Standard Webhooks signing secret. */
+  secret: string | undefined;
+  /** http:// URLs accepted (the local stack only); else https only. */
+  allowHttp: boolean;
+  /** Loopback targets allowed (the local stack only); private, link-local and metadata addresses never are. */
+  allowPrivate: boolean;
+  /** When non-empty, the only hosts a webhook may name (exact names, or `.example.com` for its subdomains). */
+  hosts: string[];
 }
 
 export interface QuotaLimits {
@@ -247,6 +272,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
     maxJobSeconds: e.BLIPLINE_MAX_JOB_SECONDS,
     maxPixels: e.BLIPLINE_MAX_PIXELS,
     decoderRows: e.BLIPLINE_DECODER_ROWS,
+    events: { busName: e.BLIPLINE_EVENT_BUS, queueUrl: e.BLIPLINE_EVENTS_QUEUE_URL },
+    webhooks: {
+      queueUrl: e.BLIPLINE_WEBHOOK_QUEUE_URL,
+      secret: e.BLIPLINE_WEBHOOK_SECRET,
+      allowHttp: e.BLIPLINE_WEBHOOK_ALLOW_HTTP,
+      allowPrivate: e.BLIPLINE_WEBHOOK_ALLOW_PRIVATE,
+      hosts: list(e.BLIPLINE_WEBHOOK_HOSTS).map((h) => h.toLowerCase()),
+    },
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -52,6 +52,8 @@ export const imageRecordSchema = z.object({
   contentLength: z.number().int().optional(),
   filename: z.string().optional(),
   prompt: z.string().optional(),
+  /** Where the results of this upload are also delivered (POST, signed per Standard Webhooks). */
+  webhook: z.object({ url: z.string() }).optional(),
   error: recordErrorSchema.optional(),
   cacheHit: z.boolean().optional(),
   timingsMs: timingsSchema.optional(),

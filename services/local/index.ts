@@ -30,6 +30,8 @@ export interface LocalStackOptions {
   redis?: RedisMode;
   /** Receives before a message moves to the DLQ. @default 5 */
   maxReceiveCount?: number;
+  /** Webhook delivery attempts before a job moves to the webhook DLQ. @default 8 */
+  webhookAttempts?: number;
   /** Main queue visibility timeout. @default 60 */
   visibilityTimeoutSeconds?: number;
   /** The OpenID provider's signing key (a private JWK with kid and alg); one is made for the run when absent. */
@@ -43,7 +45,20 @@ export interface LocalStack {
   region: string;
   credentials: { accessKeyId: string; secretAccessKey: string };
   s3: { endpoint: string; bucket: string }; // path-style
-  sqs: { endpoint: string; queueUrl: string; dlqUrl: string; questionQueueUrl: string; questionDlqUrl: string };
+  sqs: {
+    endpoint: string;
+    queueUrl: string;
+    dlqUrl: string;
+    questionQueueUrl: string;
+    questionDlqUrl: string;
+    /** Result events (BLIPLINE_EVENTS_QUEUE_URL): the envelopes an EventBridge rule with an SQS target delivers. */
+    eventsQueueUrl: string;
+    /** Webhook deliveries (BLIPLINE_WEBHOOK_QUEUE_URL) and their DLQ. */
+    webhookQueueUrl: string;
+    webhookDlqUrl: string;
+  };
+  /** BLIPLINE_WEBHOOK_SECRET of this stack (`whsec_<base64>`, made for this run). */
+  webhookSecret: string;
   /** The OpenID provider whose tokens the API accepts (dev users and clients). */
   oidc: Omit<LocalOidc, 'stop'>;
   /** BLIPLINE_OBJECT_ID_SECRET of this stack (made for this run). */
@@ -76,6 +91,9 @@ export const LOCAL_DLQ = 'blipline-jobs-dlq';
 export const LOCAL_QUESTION_QUEUE = 'blipline-questions';
 export const LOCAL_QUESTION_DLQ = 'blipline-questions-dlq';
 export const LOCAL_TABLE = 'blipline';
+export const LOCAL_EVENTS_QUEUE = 'blipline-events';
+export const LOCAL_WEBHOOK_QUEUE = 'blipline-webhooks';
+export const LOCAL_WEBHOOK_DLQ = 'blipline-webhooks-dlq';
 
 const liveStacks = new Set<LocalStack>();
 let signalHooksInstalled = false;
@@ -179,6 +197,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           dlqName: LOCAL_DLQ,
           questionQueueName: LOCAL_QUESTION_QUEUE,
           questionDlqName: LOCAL_QUESTION_DLQ,
+          eventsQueueName: LOCAL_EVENTS_QUEUE,
+          webhookQueueName: LOCAL_WEBHOOK_QUEUE,
+          webhookDlqName: LOCAL_WEBHOOK_DLQ,
+          webhookAttempts: options.webhookAttempts ?? 8,
           maxReceiveCount,
           visibilityTimeoutSeconds,
         }),
@@ -241,12 +263,23 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   }
 
   const objectIdSecret = randomBytes(32).toString('base64url');
+  const webhookSecret = `whsec_${randomBytes(32).toString('base64')}`;
   const { stop: _stopOidc, ...oidcInfo } = oidc;
   const stack: LocalStack = {
     region,
     credentials,
     s3: { endpoint: s3.endpoint, bucket: s3.bucket },
-    sqs: { endpoint: sqs.endpoint, queueUrl: sqs.queueUrl, dlqUrl: sqs.dlqUrl, questionQueueUrl: sqs.questionQueueUrl, questionDlqUrl: sqs.questionDlqUrl },
+    sqs: {
+      endpoint: sqs.endpoint,
+      queueUrl: sqs.queueUrl,
+      dlqUrl: sqs.dlqUrl,
+      questionQueueUrl: sqs.questionQueueUrl,
+      questionDlqUrl: sqs.questionDlqUrl,
+      eventsQueueUrl: sqs.eventsQueueUrl,
+      webhookQueueUrl: sqs.webhookQueueUrl,
+      webhookDlqUrl: sqs.webhookDlqUrl,
+    },
+    webhookSecret,
     oidc: oidcInfo,
     objectIdSecret,
     dynamodb: { endpoint: dynamodb.endpoint, table: dynamodb.table },
@@ -267,6 +300,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         BLIPLINE_OIDC_AUDIENCE: oidc.audience,
         BLIPLINE_OIDC_CLIENT_ID: oidc.webClientId,
         BLIPLINE_OBJECT_ID_SECRET: objectIdSecret,
+        BLIPLINE_EVENTS_QUEUE_URL: sqs.eventsQueueUrl,
+        BLIPLINE_WEBHOOK_QUEUE_URL: sqs.webhookQueueUrl,
+        BLIPLINE_WEBHOOK_SECRET: webhookSecret,
+        // Locally webhooks may be plain http and reach loopback receivers; on AWS neither is allowed.
+        BLIPLINE_WEBHOOK_ALLOW_HTTP: 'true',
+        BLIPLINE_WEBHOOK_ALLOW_PRIVATE: 'true',
         BLIPLINE_S3_ENDPOINT: s3.endpoint,
         BLIPLINE_SQS_ENDPOINT: sqs.endpoint,
         BLIPLINE_DYNAMODB_ENDPOINT: dynamodb.endpoint,

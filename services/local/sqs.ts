@@ -15,6 +15,11 @@ export interface LocalSqs {
   /** The questions queue (VQA jobs) and its DLQ. */
   questionQueueUrl: string;
   questionDlqUrl: string;
+  /** Result events, as an EventBridge rule with an SQS target delivers them. */
+  eventsQueueUrl: string;
+  /** Webhook deliveries and their DLQ. */
+  webhookQueueUrl: string;
+  webhookDlqUrl: string;
   stop(): Promise<void>;
 }
 
@@ -25,6 +30,11 @@ export interface SqsOptions {
   dlqName: string;
   questionQueueName: string;
   questionDlqName: string;
+  eventsQueueName: string;
+  webhookQueueName: string;
+  webhookDlqName: string;
+  /** Delivery attempts of a webhook before its job moves to the DLQ. */
+  webhookAttempts: number;
   maxReceiveCount: number;
   visibilityTimeoutSeconds: number;
 }
@@ -56,7 +66,7 @@ export async function startSqs(options: SqsOptions): Promise<LocalSqs> {
 
   const client = new SQSClient({ region: options.region, endpoint, credentials: options.credentials });
   /** A queue with its dead-letter queue (redrive after maxReceiveCount receives). */
-  const createPair = async (name: string, dlqName: string): Promise<{ queueUrl: string; dlqUrl: string }> => {
+  const createPair = async (name: string, dlqName: string, maxReceiveCount = options.maxReceiveCount): Promise<{ queueUrl: string; dlqUrl: string }> => {
     const dlq = await client.send(new CreateQueueCommand({ QueueName: dlqName, Attributes: { MessageRetentionPeriod: String(14 * 24 * 3600) } }));
     if (!dlq.QueueUrl) throw new Error(`CreateQueue returned no QueueUrl for ${dlqName}`);
     const dlqAttributes = await client.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }));
@@ -68,7 +78,7 @@ export async function startSqs(options: SqsOptions): Promise<LocalSqs> {
         Attributes: {
           VisibilityTimeout: String(options.visibilityTimeoutSeconds),
           MessageRetentionPeriod: String(4 * 24 * 3600),
-          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: options.maxReceiveCount }),
+          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount }),
         },
       }),
     );
@@ -78,6 +88,9 @@ export async function startSqs(options: SqsOptions): Promise<LocalSqs> {
   try {
     const captions = await createPair(options.queueName, options.dlqName);
     const questions = await createPair(options.questionQueueName, options.questionDlqName);
+    const webhooks = await createPair(options.webhookQueueName, options.webhookDlqName, options.webhookAttempts);
+    const events = await client.send(new CreateQueueCommand({ QueueName: options.eventsQueueName, Attributes: { MessageRetentionPeriod: String(4 * 24 * 3600) } }));
+    if (!events.QueueUrl) throw new Error(`CreateQueue returned no QueueUrl for ${options.eventsQueueName}`);
 
     let stopped: Promise<void> | undefined;
     return {
@@ -85,6 +98,9 @@ export async function startSqs(options: SqsOptions): Promise<LocalSqs> {
       ...captions,
       questionQueueUrl: questions.queueUrl,
       questionDlqUrl: questions.dlqUrl,
+      eventsQueueUrl: resolvableQueueUrl(events.QueueUrl, endpoint),
+      webhookQueueUrl: webhooks.queueUrl,
+      webhookDlqUrl: webhooks.dlqUrl,
       stop() {
         stopped ??= (async () => {
           client.destroy();

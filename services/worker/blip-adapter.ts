@@ -16,6 +16,7 @@ export function blipCaptioner(model: BlipModel, options: { precision?: 'fp32' | 
   return {
     name: model.name,
     dedupKey: captionModelKey(model.name, options.precision ?? 'fp32', model.checkpointSha256),
+    precision: options.precision ?? 'fp32',
     async caption(images, options = {}) {
       const captionOptions = options.prompt ? { prompt: options.prompt } : {};
       try {

@@ -21,6 +21,8 @@ export interface Captioner {
    * different precision or checkpoint revision never reuses old captions. @default name
    */
   readonly dedupKey?: string;
+  /** What the model was loaded with, when known (told in result events). */
+  readonly precision?: 'fp32' | 'int8';
   caption(images: Uint8Array[], options?: { prompt?: string }): Promise<Outcome[]>;
 }
 

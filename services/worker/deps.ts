@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { Cache } from '../aws/cache.js';
 import { createDynamoClient, createS3Client, createSqsClient } from '../aws/clients.js';
 import { RecordStore } from '../aws/record-store.js';
+import { createResultPublisher, type ResultPublisher } from '../aws/result-publisher.js';
 import { ObjectStore } from '../aws/s3.js';
 import { Queue } from '../aws/sqs.js';
 import type { Config } from '../core/config.js';
@@ -14,7 +15,7 @@ import { Worker, type WorkerOptions } from './worker.js';
 export function createWorker(
   config: Config,
   models: { captioner: Captioner; answerer?: QuestionAnswerer },
-  options: { logger: Logger; metrics?: Metrics; worker?: Partial<WorkerOptions> },
+  options: { logger: Logger; metrics?: Metrics; worker?: Partial<WorkerOptions>; publisher?: ResultPublisher },
 ): { worker: Worker; metrics: Metrics; close(): Promise<void> } {
   const cache = new Cache({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger: options.logger });
   const metrics = options.metrics ?? new Metrics({ service: 'worker' });
@@ -28,6 +29,7 @@ export function createWorker(
     cache,
     captioner: models.captioner,
     answerer: models.answerer,
+    publisher: options.publisher ?? createResultPublisher(config),
     metrics,
     logger: options.logger,
     options: {

@@ -1,20 +1,27 @@
 import { CACHE_KEYS, type Cache } from '../aws/cache.js';
 import type { RecordStore } from '../aws/record-store.js';
+import type { ResultPublisher } from '../aws/result-publisher.js';
 import { PK } from '../core/keys.js';
 import { METRICS, type Metrics } from '../core/metrics.js';
+import { imageResultEvent, type ModelInfo } from '../core/result-events.js';
 import { cachedImage, type DoneCaption, type FailureReason, type ImageRecord, type RecordError } from '../core/records.js';
 import { guard, type Item } from './item.js';
 import type { ResolvedWorkerOptions } from './options.js';
 
-/** Writes the final image records of items (done or failed, conditional on the sequencer) and caches them. */
+/**
+ * Writes the final image records of items (done or failed, conditional on the sequencer), publishes their result
+ * events (after the write, before the message is deleted: a failed publish leaves the message for redelivery) and
+ * caches them.
+ */
 export class ImageResults {
   constructor(
     private readonly records: RecordStore,
     private readonly cache: Cache,
     private readonly metrics: Metrics,
     /** Model name written on records and the model part of the caption dedup key. */
-    private readonly model: { name: string; key: string },
-    private readonly options: Pick<ResolvedWorkerOptions, 'cacheTtlSeconds'>,
+    private readonly model: { name: string; key: string; precision?: 'fp32' | 'int8' },
+    private readonly publisher: ResultPublisher,
+    private readonly options: Pick<ResolvedWorkerOptions, 'cacheTtlSeconds'> & { bucket: string },
   ) {}
 
   /**
@@ -71,7 +78,18 @@ export class ImageResults {
     }
     this.metrics.count(METRICS.imagesProcessed);
     item.log.info({ status: written.status, cacheHit: written.cacheHit, error: written.error, totalMs: timingsMs.totalMs }, 'image finished');
+    await this.publish(written);
     await this.cacheImage(written);
+  }
+
+  /**
+   * Publishes the result event of a final record (again, on a redelivery of a message whose publish failed: the
+   * event id is the same). Records that are not final publish nothing.
+   */
+  async publish(image: ImageRecord): Promise<void> {
+    const modelInfo: ModelInfo = image.model === this.model.name ? { modelKey: this.model.key, ...(this.model.precision ? { precision: this.model.precision } : {}) } : {};
+    const event = imageResultEvent(image, this.options.bucket, modelInfo);
+    if (event) await this.publisher.publish(event, image.webhook ? { webhook: image.webhook } : {});
   }
 
   /** Caches an image's public record: final ones for `cacheTtlSeconds`, others for 5 s. */

@@ -39,6 +39,15 @@ export class ObjectReader {
     private readonly options: Pick<ResolvedWorkerOptions, 'maxObjectBytes'>,
   ) {}
 
+  /**
+   * A duplicate of an event already finished: its result event is published again (same event id), since the
+   * earlier delivery may have written the record and then failed to publish. Consumers de-duplicate by the id.
+   */
+  private async republish(item: Item): Promise<void> {
+    const image = await this.records.getImage(item.imageId);
+    if (image?.sequencer === item.event.sequencer && image.objectKey === item.event.key) await this.results.publish(image);
+  }
+
   async acceptAndRead(item: Item): Promise<void> {
     const { records, objects, metrics } = this;
     const { maxObjectBytes } = this.options;
@@ -52,6 +61,7 @@ export class ObjectReader {
     const outcome = await records.acceptObject({ imageId: item.imageId, objectKey: event.key, sequencer: event.sequencer, model: this.modelName, upload: item.upload });
     if (outcome !== 'accepted') {
       item.log.info({ outcome }, SKIPPED[outcome]);
+      if (outcome === 'duplicate') await this.republish(item);
       item.settled = true;
       return;
     }

@@ -40,7 +40,7 @@ export class ObjectRemovals {
         const owned = upload || (await this.records.removeObject(event.key, event.sequencer)) !== undefined;
         const image = owned ? await this.records.getImage(imageId) : undefined;
         if (image && image.objectKey === event.key && (upload || (image.sequencer ?? '') <= event.sequencer)) {
-          await this.eraser.erase(image, { deleteObject: false });
+          await this.eraser.erase(image, { deleteObject: false, reason: 'object_removed' });
           this.metrics.count(METRICS.imagesRemoved);
           log.info({ imageId, key: event.key }, 'object removed: its records are erased');
         } else {

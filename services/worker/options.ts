@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Cache } from '../aws/cache.js';
 import type { RecordStore } from '../aws/record-store.js';
 import type { ObjectStore } from '../aws/s3.js';
+import type { ResultPublisher } from '../aws/result-publisher.js';
 import type { Queue } from '../aws/sqs.js';
 import type { Metrics } from '../core/metrics.js';
 import type { Captioner, QuestionAnswerer } from './captioner.js';
@@ -78,6 +79,8 @@ export interface WorkerDeps {
   captioner: Captioner;
   /** Absent: questions fail with `vqa_unavailable`. */
   answerer?: QuestionAnswerer;
+  /** Result events (and webhook deliveries); absent: none are published. */
+  publisher?: ResultPublisher;
   metrics: Metrics;
   logger: Logger;
   options: WorkerOptions;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ImageEraser } from '../aws/image-eraser.js';
+import { NO_PUBLISHER } from '../aws/result-publisher.js';
 import type { Queue, ReceivedMessage } from '../aws/sqs.js';
 import { CaptionBatch } from './caption-batch.js';
 import { CaptionClaims } from './caption-claims.js';
@@ -45,11 +46,12 @@ export class Worker {
     const { queue, questionQueue, objects, records, cache, captioner, answerer, metrics, logger } = deps;
     const o = resolveOptions(deps.options);
     // The caption dedup key's model part (name + precision + checkpoint) and the readable name for records.
-    const captionModel = { name: captioner.name, key: captioner.dedupKey ?? captioner.name };
+    const captionModel = { name: captioner.name, key: captioner.dedupKey ?? captioner.name, precision: captioner.precision };
+    const publisher = deps.publisher ?? NO_PUBLISHER;
     const stopping = this.abort.signal;
     const held = new HeldMessages(queue, logger, o);
     const claims = new CaptionClaims(records, cache, captionModel, this.id, o);
-    const results = new ImageResults(records, cache, metrics, captionModel, o);
+    const results = new ImageResults(records, cache, metrics, captionModel, publisher, { ...o, bucket: objects.bucket });
     const identity = { workerId: this.id, captioner: captioner.name, captionKey: captionModel.key, vqa: answerer?.name ?? null };
     this.logger = logger;
     this.intake = new MessageIntake(held, metrics, logger, o);
@@ -61,14 +63,14 @@ export class Worker {
       metrics,
       o,
     );
-    this.removals = new ObjectRemovals(records, new ImageEraser(records, objects, cache), held, metrics, logger, { ...o, bucket: objects.bucket });
+    this.removals = new ObjectRemovals(records, new ImageEraser(records, objects, cache, publisher), held, metrics, logger, { ...o, bucket: objects.bucket });
     const captionLoop = new ReceiveLoop(queue, held, new Heartbeat(held, claims, logger, o), (messages) => this.processBatch(messages), logger, stopping, o, identity);
     this.loops = [captionLoop];
     // Questions: their own queue, messages held (and renewed) apart from the captions'.
     const questionsHeld = questionQueue ? new HeldMessages(questionQueue, logger, o) : held;
     this.questionsHeld = questionsHeld;
     this.questionIntake = new MessageIntake(questionsHeld, metrics, logger, o);
-    this.questions = new QuestionJobs(records, objects, answerer, questionsHeld, metrics, logger, o);
+    this.questions = new QuestionJobs(records, objects, answerer, questionsHeld, publisher, metrics, logger, o);
     if (questionQueue) this.loops.push(this.questionLoop(questionQueue, questionsHeld, stopping, o, identity));
   }
 

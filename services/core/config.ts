@@ -83,6 +83,8 @@ const envSchema = z.object({
   BLIPLINE_WEBHOOK_ALLOW_HTTP: flag,
   BLIPLINE_WEBHOOK_ALLOW_PRIVATE: flag,
   BLIPLINE_WEBHOOK_HOSTS: optionalString,
+  BLIPLINE_WEBHOOK_ATTEMPTS: positiveInt(8),
+  BLIPLINE_WEBHOOK_VISIBILITY_SECONDS: positiveInt(30).pipe(z.number().min(11, 'must be above the 10 s delivery timeout').max(3_600, 'must be at most 3600')),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
 
@@ -181,6 +183,10 @@ export interface WebhookConfig {
   allowPrivate: boolean;
   /** When non-empty, the only hosts a webhook may name (exact names, or `.example.com` for its subdomains). */
   hosts: string[];
+  /** Delivery attempts: the delivery queue's maxReceiveCount (after the last the job is in the DLQ). */
+  attempts: number;
+  /** Visibility of a delivery in work; a failed attempt waits this · 2^attempt before the next. */
+  visibilityTimeoutSeconds: number;
 }
 
 export interface QuotaLimits {
@@ -279,6 +285,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
       allowHttp: e.BLIPLINE_WEBHOOK_ALLOW_HTTP,
       allowPrivate: e.BLIPLINE_WEBHOOK_ALLOW_PRIVATE,
       hosts: list(e.BLIPLINE_WEBHOOK_HOSTS).map((h) => h.toLowerCase()),
+      attempts: e.BLIPLINE_WEBHOOK_ATTEMPTS,
+      visibilityTimeoutSeconds: e.BLIPLINE_WEBHOOK_VISIBILITY_SECONDS,
     },
     logLevel: e.LOG_LEVEL,
   };

@@ -14,6 +14,7 @@ export const METRICS = {
   failures: 'Failures',
   questionsAnswered: 'QuestionsAnswered',
   imagesRemoved: 'ImagesRemoved',
+  webhooksDelivered: 'WebhooksDelivered',
 } as const;
 
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];

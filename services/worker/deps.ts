@@ -8,6 +8,7 @@ import { Queue } from '../aws/sqs.js';
 import type { Config } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
 import { Metrics } from '../core/metrics.js';
+import { WebhookEnqueuer } from '../webhooks/jobs.js';
 import type { Captioner, QuestionAnswerer } from './captioner.js';
 import { Worker, type WorkerOptions } from './worker.js';
 
@@ -21,6 +22,10 @@ export function createWorker(
   const metrics = options.metrics ?? new Metrics({ service: 'worker' });
   if (config.objectIdSecret === undefined) throw new ConfigError(['BLIPLINE_OBJECT_ID_SECRET: is required by the worker (>= 32 characters; image ids of dropped objects are an HMAC of their keys with it)']);
   const sqs = createSqsClient(config);
+  const { webhooks } = config;
+  if (webhooks.queueUrl && webhooks.secret === undefined) throw new ConfigError(['BLIPLINE_WEBHOOK_SECRET: is required with BLIPLINE_WEBHOOK_QUEUE_URL (whsec_<base64>, the webhook signing secret)']);
+  const bus = options.publisher ?? createResultPublisher(config);
+  const deliveryQueue = webhooks.queueUrl ? new Queue(sqs, webhooks.queueUrl) : undefined;
   const worker = new Worker({
     queue: new Queue(sqs, config.queueUrl),
     questionQueue: new Queue(sqs, config.questionQueueUrl),
@@ -29,7 +34,16 @@ export function createWorker(
     cache,
     captioner: models.captioner,
     answerer: models.answerer,
-    publisher: options.publisher ?? createResultPublisher(config),
+    publisher: deliveryQueue ? new WebhookEnqueuer(bus, deliveryQueue, { region: config.region }) : bus,
+    webhooks:
+      deliveryQueue && webhooks.secret
+        ? {
+            queue: deliveryQueue,
+            delivery: { secret: webhooks.secret, policy: webhooks },
+            attempts: webhooks.attempts,
+            visibilityTimeoutSeconds: webhooks.visibilityTimeoutSeconds,
+          }
+        : undefined,
     metrics,
     logger: options.logger,
     options: {

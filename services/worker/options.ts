@@ -4,6 +4,7 @@ import type { RecordStore } from '../aws/record-store.js';
 import type { ObjectStore } from '../aws/s3.js';
 import type { ResultPublisher } from '../aws/result-publisher.js';
 import type { Queue } from '../aws/sqs.js';
+import type { DeliveryOptions } from '../webhooks/delivery.js';
 import type { Metrics } from '../core/metrics.js';
 import type { Captioner, QuestionAnswerer } from './captioner.js';
 
@@ -81,7 +82,18 @@ export interface WorkerDeps {
   answerer?: QuestionAnswerer;
   /** Result events (and webhook deliveries); absent: none are published. */
   publisher?: ResultPublisher;
+  /** The webhook delivery queue and how to deliver; absent: no delivery loop runs. */
+  webhooks?: WebhookDeliveryDeps;
   metrics: Metrics;
   logger: Logger;
   options: WorkerOptions;
+}
+
+export interface WebhookDeliveryDeps {
+  queue: Queue;
+  delivery: DeliveryOptions;
+  /** The delivery queue's maxReceiveCount. */
+  attempts: number;
+  /** Visibility of a delivery in work; the retry backoff is this · 2^attempt. */
+  visibilityTimeoutSeconds: number;
 }

@@ -12,8 +12,9 @@ import { MessageIntake } from './message-intake.js';
 import { ObjectJobs } from './object-jobs.js';
 import { ObjectReader } from './object-reader.js';
 import { ObjectRemovals } from './object-removals.js';
-import { resolveOptions, type ResolvedWorkerOptions, type WorkerDeps } from './options.js';
+import { resolveOptions, type ResolvedWorkerOptions, type WebhookDeliveryDeps, type WorkerDeps } from './options.js';
 import { QuestionJobs } from './questions.js';
+import { WebhookDeliveries } from './webhook-deliveries.js';
 import { ReceiveLoop } from './receive-loop.js';
 
 export type { WorkerDeps, WorkerOptions } from './options.js';
@@ -72,6 +73,16 @@ export class Worker {
     this.questionIntake = new MessageIntake(questionsHeld, metrics, logger, o);
     this.questions = new QuestionJobs(records, objects, answerer, questionsHeld, publisher, metrics, logger, o);
     if (questionQueue) this.loops.push(this.questionLoop(questionQueue, questionsHeld, stopping, o, identity));
+    if (deps.webhooks) this.loops.push(this.webhookLoop(deps.webhooks, metrics, stopping, o, identity));
+  }
+
+  /** Webhook deliveries: a loop and queue of their own, so a slow receiver never holds up captions or questions. */
+  private webhookLoop(w: WebhookDeliveryDeps, metrics: WorkerDeps['metrics'], stopping: AbortSignal, o: ResolvedWorkerOptions, identity: ConstructorParameters<typeof ReceiveLoop>[7]): ReceiveLoop {
+    const logger = this.logger.child({ queue: 'webhooks' });
+    const lo = { ...o, visibilityTimeoutSeconds: w.visibilityTimeoutSeconds, maxReceiveCount: w.attempts, batchSize: 10 };
+    const held = new HeldMessages(w.queue, logger, lo);
+    const deliveries = new WebhookDeliveries(held, metrics, logger, { ...w.delivery, attempts: w.attempts });
+    return new ReceiveLoop(w.queue, held, new Heartbeat(held, undefined, logger, lo), (messages) => deliveries.process(messages), logger, stopping, lo, identity);
   }
 
   private questionLoop(queue: Queue, held: HeldMessages, stopping: AbortSignal, o: ResolvedWorkerOptions, identity: ConstructorParameters<typeof ReceiveLoop>[7]): ReceiveLoop {

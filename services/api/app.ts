@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { CACHE_KEYS, type Cache } from '../aws/cache.js';
 import { ImageEraser } from '../aws/image-eraser.js';
 import type { ResultPublisher } from '../aws/result-publisher.js';
+import { checkWebhookUrl } from '../webhooks/url-policy.js';
 import type { QuotaStore, QuotaVerdict } from '../aws/quota-store.js';
 import type { RecordStore } from '../aws/record-store.js';
 import type { ObjectStore } from '../aws/s3.js';
@@ -25,7 +26,9 @@ import { webPage } from './web.js';
 export type ApiConfig = Pick<
   Config,
   'maxUploadBytes' | 'uploadExpiresSeconds' | 'allowedOrigins' | 'model' | 'vqaModel' | 'webDir' | 'auth' | 'quotas' | 'originVerifySecret' | 's3Endpoint'
->;
+> &
+  /** Absent, or without a delivery queue: uploads may not name a webhook. */
+  Partial<Pick<Config, 'webhooks'>>;
 
 export interface ApiDeps {
   config: ApiConfig;
@@ -229,6 +232,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
     if (body.contentLength > config.maxUploadBytes) {
       throw new ApiError(413, 'too_large', `contentLength ${body.contentLength} exceeds the limit of ${config.maxUploadBytes} bytes`);
     }
+    const webhook = body.webhook ? checkedWebhook(body.webhook.url) : undefined;
     const verdict = await quotas.takeUpload(p.owner, body.contentLength, config.quotas);
     if (!verdict.ok) {
       throw quotaError(verdict, verdict.quota === 'uploads_per_day' ? `${config.quotas.uploadsPerDay} uploads a day` : `${config.quotas.uploadBytesPerDay} bytes a day`);
@@ -236,7 +240,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
     const imageId = newId();
     const key = uploadKey(imageId);
     const filename = sanitizeFilename(body.filename);
-    await records.createUpload({ imageId, owner: p.owner, objectKey: key, model: config.model ?? 'unconfigured', contentType, contentLength: body.contentLength, filename, prompt: body.prompt });
+    await records.createUpload({ imageId, owner: p.owner, objectKey: key, model: config.model ?? 'unconfigured', contentType, contentLength: body.contentLength, filename, prompt: body.prompt, ...(webhook ? { webhook } : {}) });
     const upload = await objects.presignPut(key, contentType, body.contentLength, config.uploadExpiresSeconds);
     c.get('log').info({ imageId, contentType, contentLength: body.contentLength }, 'upload created');
     return c.json(
@@ -250,6 +254,15 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
       { Location: `/v1/images/${imageId}` },
     );
   });
+
+  /** A webhook URL an upload names, checked against the webhook policy (https, allow-list, no internal address). */
+  function checkedWebhook(raw: string): { url: string } {
+    const webhooks = config.webhooks;
+    if (!webhooks?.queueUrl) throw new ApiError(400, 'webhooks_unavailable', 'this deployment delivers no webhooks (no delivery queue is configured)');
+    const checked = checkWebhookUrl(raw, webhooks);
+    if (!checked.ok) throw new ApiError(400, 'invalid_webhook', `webhook.url ${checked.reason}`);
+    return { url: checked.url.toString() };
+  }
 
   /**
    * An id from the path: anything that is not a UUID (a traversal attempt included) is simply an

@@ -8,6 +8,8 @@ export const uploadRequestSchema = z.strictObject({
   contentLength: z.number().int().positive(),
   filename: z.string().max(1024).optional(),
   prompt: z.string().trim().min(1).max(200).optional(),
+  /** Where the upload's results are also POSTed, signed (checked against the webhook policy by the route). */
+  webhook: z.strictObject({ url: z.string().min(1).max(2_048) }).optional(),
 });
 export type UploadRequest = z.infer<typeof uploadRequestSchema>;
 

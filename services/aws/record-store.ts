@@ -108,7 +108,7 @@ export class RecordStore {
   // ---- images -------------------------------------------------------------------------------
 
   /** Creates the `awaiting_upload` record of an API upload (fails if the id exists). */
-  async createUpload(input: { imageId: string; owner: string; objectKey: string; model: string; contentType: string; contentLength: number; filename?: string; prompt?: string }): Promise<ImageRecord> {
+  async createUpload(input: { imageId: string; owner: string; objectKey: string; model: string; contentType: string; contentLength: number; filename?: string; prompt?: string; webhook?: { url: string } }): Promise<ImageRecord> {
     const now = this.iso();
     const record: ImageRecord = imageRecordSchema.parse({ ...input, status: 'awaiting_upload', createdAt: now, updatedAt: now });
     await this.doc.send(

@@ -84,7 +84,8 @@ const envSchema = z.object({
   BLIPLINE_WEBHOOK_ALLOW_PRIVATE: flag,
   BLIPLINE_WEBHOOK_HOSTS: optionalString,
   BLIPLINE_WEBHOOK_ATTEMPTS: positiveInt(8),
-  BLIPLINE_WEBHOOK_VISIBILITY_SECONDS: positiveInt(30).pipe(z.number().min(11, 'must be above the 10 s delivery timeout').max(3_600, 'must be at most 3600')),
+  BLIPLINE_WEBHOOK_VISIBILITY_SECONDS: positiveInt(30).pipe(z.number().min(2, 'must be at least 2').max(3_600, 'must be at most 3600')),
+  BLIPLINE_WEBHOOK_TIMEOUT_SECONDS: positiveInt(10).pipe(z.number().max(30, 'must be at most 30')),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
 
@@ -185,8 +186,10 @@ export interface WebhookConfig {
   hosts: string[];
   /** Delivery attempts: the delivery queue's maxReceiveCount (after the last the job is in the DLQ). */
   attempts: number;
-  /** Visibility of a delivery in work; a failed attempt waits this · 2^attempt before the next. */
+  /** Visibility of a delivery in work (renewed while it runs); a failed attempt waits this · 2^attempt before the next. */
   visibilityTimeoutSeconds: number;
+  /** Longest wait for a receiver's complete answer. Default 10. */
+  timeoutSeconds: number;
 }
 
 export interface QuotaLimits {
@@ -287,6 +290,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
       hosts: list(e.BLIPLINE_WEBHOOK_HOSTS).map((h) => h.toLowerCase()),
       attempts: e.BLIPLINE_WEBHOOK_ATTEMPTS,
       visibilityTimeoutSeconds: e.BLIPLINE_WEBHOOK_VISIBILITY_SECONDS,
+      timeoutSeconds: e.BLIPLINE_WEBHOOK_TIMEOUT_SECONDS,
     },
     logLevel: e.LOG_LEVEL,
   };

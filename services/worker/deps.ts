@@ -39,7 +39,7 @@ export function createWorker(
       deliveryQueue && webhooks.secret
         ? {
             queue: deliveryQueue,
-            delivery: { secret: webhooks.secret, policy: webhooks },
+            delivery: { secret: webhooks.secret, policy: webhooks, timeoutMs: webhooks.timeoutSeconds * 1000 },
             attempts: webhooks.attempts,
             visibilityTimeoutSeconds: webhooks.visibilityTimeoutSeconds,
           }

@@ -3,6 +3,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
 import { Api } from './constructs/api.js';
 import { Cache } from './constructs/cache.js';
+import { Events } from './constructs/events.js';
 import { Monitoring } from './constructs/monitoring.js';
 import { Network } from './constructs/network.js';
 import { Storage } from './constructs/storage.js';
@@ -22,6 +23,7 @@ export class BliplineStack extends Stack {
   readonly worker: Worker;
   readonly api: Api;
   readonly monitoring: Monitoring;
+  readonly events: Events;
   readonly workerSecurityGroup: ec2.SecurityGroup;
   readonly apiSecurityGroup: ec2.SecurityGroup;
 
@@ -66,6 +68,9 @@ export class BliplineStack extends Stack {
       worker: this.worker,
       apiHandler: this.api.handler,
     });
+    this.events = new Events(this, 'Events', { ...props.events, alarmTopic: this.monitoring.topic });
+    this.events.attachToWorker(this.worker.taskDefinition.defaultContainer!, this.worker.taskDefinition.taskRole);
+    this.events.attachToApi(this.api.handler);
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the API and the upload page' });
     new CfnOutput(this, 'BucketName', { value: this.storage.bucket.bucketName, description: 'Drop images here to caption them' });

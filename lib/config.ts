@@ -1,6 +1,7 @@
 import { Duration, RemovalPolicy, type StackProps } from 'aws-cdk-lib';
 import { DEFAULT_SCALING, derivePolicy, type ScalingPolicy } from '../services/scaling/policy.js';
 import { ScalingSettingsError } from '../services/scaling/errors.js';
+import type { EventsProps } from './constructs/events.js';
 import { StackConfigError } from './errors.js';
 
 /** Fargate's upper bound for a container's stopTimeout (SIGTERM → SIGKILL). */
@@ -51,6 +52,11 @@ export interface WorkerScalingProps {
 }
 
 export interface BliplineStackProps extends StackProps {
+  /**
+   * Result events (EventBridge) and webhooks: the bus, webhook hosts and attempts (lib/constructs/events.ts).
+   * @default a bus of the stack's own, any public https webhook host, 8 attempts
+   */
+  readonly events?: EventsProps;
   /**
    * Browser origins allowed by the bucket's CORS rule and the API's CORS. Use your site's origin(s).
    * @default ['*']

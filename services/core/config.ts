@@ -79,7 +79,7 @@ const envSchema = z.object({
   BLIPLINE_EVENT_BUS: optionalString,
   BLIPLINE_EVENTS_QUEUE_URL: optionalUrl(['http:', 'https:']),
   BLIPLINE_WEBHOOK_QUEUE_URL: optionalUrl(['http:', 'https:']),
-  BLIPLINE_WEBHOOK_SECRET: optionalString.refine((v) => v === undefined || /^whsec_[A-Za-z0-9+/]{32,}={0,2}$/.test(v), 'must be whsec_ followed by at least 24 bytes in base64'),
+  BLIPLINE_WEBHOOK_SECRET: optionalString.refine((v) => v === undefined || /^(whsec_)?[A-Za-z0-9+/]{32,}={0,2}$/.test(v), 'must be at least 24 bytes in base64, with or without the whsec_ prefix'),
   BLIPLINE_WEBHOOK_ALLOW_HTTP: flag,
   BLIPLINE_WEBHOOK_ALLOW_PRIVATE: flag,
   BLIPLINE_WEBHOOK_HOSTS: optionalString,
@@ -176,7 +176,7 @@ export interface Config {
 export interface WebhookConfig {
   /** The delivery queue; absent: uploads may not name a webhook. */
   queueUrl: string | undefined;
-  /** Worker: `whsec_<base64>`, the Standard Webhooks signing secret. */
+  /** Worker: `whsec_<base64>` (the prefix optional), the Standard Webhooks signing secret. */
   secret: string | undefined;
   /** http:// URLs accepted (the local stack only); else https only. */
   allowHttp: boolean;

@@ -421,6 +421,9 @@ describe('IAM least privilege', () => {
       [['s3:ListBucket'], arn(logicalId('AWS::S3::Bucket', 'StorageImages'))],
       [['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'], arn(queue)],
       [['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], arn(table)],
+      // Result events and webhook deliveries (test/infra/events.test.ts).
+      [['events:PutEvents'], arn(logicalId('AWS::Events::EventBus', 'EventsBus'))],
+      [['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage', 'sqs:SendMessage'], arn(logicalId('AWS::SQS::Queue', 'EventsWebhookDeliveries'))],
     ]);
   });
 
@@ -430,6 +433,7 @@ describe('IAM least privilege', () => {
       ['s3:PutObject'],
       ['sqs:SendMessage'],
       ['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      ['events:PutEvents'],
     ]);
     expect(JSON.stringify(statements[0]?.Resource)).toContain('/uploads/*');
   });

@@ -69,4 +69,25 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...rest, BLIPLINE_AUTH: 'none' })).toThrow(/BLIPLINE_AUTH: must be oidc or anonymous/);
     expect(() => loadConfig({ ...base, BLIPLINE_OBJECT_ID_SECRET: 'short' })).toThrow(/BLIPLINE_OBJECT_ID_SECRET: must be at least 32 characters/);
   });
+
+  it('reads the events and webhook settings: off by default, https only, no internal targets', () => {
+    expect(loadConfig(base)).toMatchObject({
+      events: { busName: undefined, queueUrl: undefined },
+      webhooks: { queueUrl: undefined, secret: undefined, allowHttp: false, allowPrivate: false, hosts: [], attempts: 8, visibilityTimeoutSeconds: 30, timeoutSeconds: 10 },
+    });
+    const secret = `whsec_${Buffer.alloc(32, 3).toString('base64')}`;
+    const config = loadConfig({
+      ...base,
+      BLIPLINE_EVENT_BUS: 'blipline-events',
+      BLIPLINE_WEBHOOK_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/webhooks',
+      BLIPLINE_WEBHOOK_SECRET: secret,
+      BLIPLINE_WEBHOOK_ALLOW_HTTP: 'true',
+      BLIPLINE_WEBHOOK_HOSTS: 'Hooks.Example.com, .partner.net',
+    });
+    expect(config.events.busName).toBe('blipline-events');
+    expect(config.webhooks).toMatchObject({ secret, allowHttp: true, allowPrivate: false, hosts: ['hooks.example.com', '.partner.net'] });
+    expect(() => loadConfig({ ...base, BLIPLINE_WEBHOOK_SECRET: 'whsec_short' })).toThrow(/BLIPLINE_WEBHOOK_SECRET: must be at least 24 bytes in base64/);
+    expect(() => loadConfig({ ...base, BLIPLINE_WEBHOOK_ALLOW_PRIVATE: 'yes' })).toThrow(/BLIPLINE_WEBHOOK_ALLOW_PRIVATE: must be true or false/);
+    expect(() => loadConfig({ ...base, BLIPLINE_WEBHOOK_TIMEOUT_SECONDS: '60' })).toThrow(/BLIPLINE_WEBHOOK_TIMEOUT_SECONDS: must be at most 30/);
+  });
 });

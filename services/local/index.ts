@@ -45,18 +45,8 @@ export interface LocalStack {
   region: string;
   credentials: { accessKeyId: string; secretAccessKey: string };
   s3: { endpoint: string; bucket: string }; // path-style
-  sqs: {
-    endpoint: string;
-    queueUrl: string;
-    dlqUrl: string;
-    questionQueueUrl: string;
-    questionDlqUrl: string;
-    /** Result events (BLIPLINE_EVENTS_QUEUE_URL): the envelopes an EventBridge rule with an SQS target delivers. */
-    eventsQueueUrl: string;
-    /** Webhook deliveries (BLIPLINE_WEBHOOK_QUEUE_URL) and their DLQ. */
-    webhookQueueUrl: string;
-    webhookDlqUrl: string;
-  };
+  /** The endpoint and the queue URLs (captions, questions, result events, webhook deliveries, their DLQs). */
+  sqs: Omit<LocalSqs, 'stop'>;
   /** BLIPLINE_WEBHOOK_SECRET of this stack (`whsec_<base64>`, made for this run). */
   webhookSecret: string;
   /** The OpenID provider whose tokens the API accepts (dev users and clients). */
@@ -265,20 +255,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const objectIdSecret = randomBytes(32).toString('base64url');
   const webhookSecret = `whsec_${randomBytes(32).toString('base64')}`;
   const { stop: _stopOidc, ...oidcInfo } = oidc;
+  const { stop: _stopSqs, ...sqsInfo } = sqs;
   const stack: LocalStack = {
     region,
     credentials,
     s3: { endpoint: s3.endpoint, bucket: s3.bucket },
-    sqs: {
-      endpoint: sqs.endpoint,
-      queueUrl: sqs.queueUrl,
-      dlqUrl: sqs.dlqUrl,
-      questionQueueUrl: sqs.questionQueueUrl,
-      questionDlqUrl: sqs.questionDlqUrl,
-      eventsQueueUrl: sqs.eventsQueueUrl,
-      webhookQueueUrl: sqs.webhookQueueUrl,
-      webhookDlqUrl: sqs.webhookDlqUrl,
-    },
+    sqs: sqsInfo,
     webhookSecret,
     oidc: oidcInfo,
     objectIdSecret,

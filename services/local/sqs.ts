@@ -15,7 +15,7 @@ export interface LocalSqs {
   /** The questions queue (VQA jobs) and its DLQ. */
   questionQueueUrl: string;
   questionDlqUrl: string;
-  /** Result events, as an EventBridge rule with an SQS target delivers them. */
+  /** Result events (BLIPLINE_EVENTS_QUEUE_URL), as an EventBridge rule with an SQS target delivers them. */
   eventsQueueUrl: string;
   /** Webhook deliveries and their DLQ. */
   webhookQueueUrl: string;

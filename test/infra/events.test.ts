@@ -27,8 +27,10 @@ function statementsOf(x: Synthesized, roleFragment: string): Statement[] {
 }
 const actions = (st: Statement) => (Array.isArray(st.Action) ? st.Action : [st.Action]);
 const workerEnv = (x: Synthesized) => {
-  const [[, task]] = resourcesOf(x.json, 'AWS::ECS::TaskDefinition') as [[string, { Properties: { ContainerDefinitions: { Environment: { Name: string; Value: unknown }[]; Secrets?: { Name: string; ValueFrom: unknown }[] }[] } }]];
-  return task.Properties.ContainerDefinitions[0]!;
+  const tasks = resourcesOf(x.json, 'AWS::ECS::TaskDefinition');
+  expect(tasks).toHaveLength(1);
+  type Container = { Environment: { Name: string; Value: unknown }[]; Secrets?: { Name: string; ValueFrom: unknown }[] };
+  return (tasks[0]![1].Properties?.ContainerDefinitions as Container[])[0]!;
 };
 
 describe('result events and webhooks', () => {

@@ -5,6 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { parseEventEnvelope } from '../../services/core/result-events.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fixturePath, repoRoot } from '../support/fixtures.js';
 import { captioningFixture, vqaFixture } from './models.js';
@@ -32,6 +34,8 @@ interface DevReady {
   api: string;
   s3: { endpoint: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string };
   auth: { issuer: string; tokenUrl: string; clients: Record<'alice' | 'bob' | 'operator', { clientId: string; clientSecret: string }>; scopes: { user: string; operator: string } };
+  events: { queueUrl: string };
+  webhooks: { secret: string };
 }
 
 /** A client-credentials token from the printed tokenUrl, with a plain form POST (as scripts do). */
@@ -71,7 +75,7 @@ async function dropAndAwaitRecord(ready: DevReady, key: string) {
   await s3.send(new PutObjectCommand({ Bucket: ready.s3.bucket, Key: key, Body: await readFile(fixturePath('images', 'gray_200x200.png')) }));
   const headers = { authorization: `Bearer ${await clientToken(ready, 'operator')}` };
   return waitFor(
-    async () => (await (await fetch(`${ready.api}/v1/objects?key=${encodeURIComponent(key)}`, { headers })).json()) as { status?: string; tokenIds?: number[]; caption?: string },
+    async () => (await (await fetch(`${ready.api}/v1/objects?key=${encodeURIComponent(key)}`, { headers })).json()) as { imageId?: string; status?: string; tokenIds?: number[]; caption?: string },
     (r) => r.status === 'done' || r.status === 'failed',
     60_000,
     `dropped object ${key} captioned`,
@@ -94,6 +98,16 @@ describe('blipline dev', () => {
     const record = await dropAndAwaitRecord(ready, 'from script/cat.png');
     expect(record.status).toBe('done');
     expect(record.tokenIds?.[0]).toBe(30522);
+    // The caption is an event on the printed events queue too (a dropped object: no owner).
+    expect(ready.webhooks.secret).toMatch(/^whsec_[A-Za-z0-9+/]+=*$/);
+    const sqs = new SQSClient({ region: ready.s3.region, endpoint: new URL(ready.events.queueUrl).origin, credentials: { accessKeyId: ready.s3.accessKeyId, secretAccessKey: ready.s3.secretAccessKey } });
+    const receiveEvents = async () => (await sqs.send(new ReceiveMessageCommand({ QueueUrl: ready.events.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }))).Messages ?? [];
+    const [message] = await waitFor(receiveEvents, (m) => m.length > 0, 30_000, 'the caption event');
+    const event = parseEventEnvelope(JSON.parse(message!.Body ?? ''));
+    expect(event['detail-type']).toBe('Image Captioned');
+    expect(event.detail).toMatchObject({ imageId: record.imageId, object: { key: 'from script/cat.png' }, caption: record.caption });
+    expect(event.detail).not.toHaveProperty('owner');
+    sqs.destroy();
     const page = await fetch(ready.api);
     expect(page.status).toBe(503);
 

@@ -1,31 +1,17 @@
 import { readFile } from 'node:fs/promises';
 import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../services/api/app.js';
-import { createApiDeps } from '../../services/api/deps.js';
+import { describe, expect, it } from 'vitest';
 import { createSqsClient } from '../../services/aws/clients.js';
 import { createResultPublisher, type PublishTarget, type ResultPublisher } from '../../services/aws/result-publisher.js';
-import type { Config } from '../../services/core/config.js';
-import { createLogger } from '../../services/core/logger.js';
-import { Metrics } from '../../services/core/metrics.js';
 import type { ImageRecord, QuestionRecord } from '../../services/core/records.js';
 import { parseEventEnvelope, type ResultEvent } from '../../services/core/result-events.js';
-import type { BlipModel } from '../../services/blip/index.js';
-import { createWorker } from '../../services/worker/deps.js';
 import { authHeader } from '../support/auth.js';
 import { fixturePath } from '../support/fixtures.js';
 import { useLocalStack } from '../support/local-stack.js';
 import { loadModels } from './models.js';
-import { configFor, waitFor } from './support.js';
+import { configFor, useApiAndWorker, waitFor } from './support.js';
 
 const stack = useLocalStack({ redis: 'none' });
-const logger = createLogger({ level: 'silent' });
-let config: Config;
-let api: ReturnType<typeof createApiDeps>;
-let app: ReturnType<typeof createApp>;
-let worker: ReturnType<typeof createWorker>;
-let running: Promise<void>;
-let models: BlipModel[] = [];
 
 /** The events queue's publisher, which fails once for the image ids in `failAfterSending` after the event went out (a lost acknowledgement). */
 class LosingAcks implements ResultPublisher {
@@ -36,14 +22,13 @@ class LosingAcks implements ResultPublisher {
     if (this.failAfterSending.delete(event.detail.imageId)) throw new Error('simulated lost PutEvents acknowledgement');
   }
 }
-let publisher: LosingAcks;
 
 const alice = () => authHeader(stack(), 'alice');
 
 /** POST /v1/uploads as alice; `put()` then sends the bytes to the presigned URL. */
 async function createUpload(name: string): Promise<{ imageId: string; put(): Promise<void> }> {
   const bytes = await readFile(fixturePath('images', name));
-  const res = await app.request('/v1/uploads', {
+  const res = await app().request('/v1/uploads', {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', ...(await alice()) },
     body: JSON.stringify({ contentType: 'image/jpeg', contentLength: bytes.byteLength }),
@@ -65,20 +50,20 @@ async function upload(name: string): Promise<string> {
 }
 
 async function getJson<T>(path: string): Promise<T> {
-  return (await (await app.request(path, { headers: await alice() })).json()) as T;
+  return (await (await app().request(path, { headers: await alice() })).json()) as T;
 }
 
 /** Everything on the events queue now (deleting what it reads), as parsed envelopes. */
 async function drainEvents(waitSeconds = 1): Promise<ReturnType<typeof parseEventEnvelope>[]> {
-  const sqs = createSqsClient(config);
+  const sqs = createSqsClient(config());
   const out: ReturnType<typeof parseEventEnvelope>[] = [];
   for (;;) {
-    const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: config.events.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: waitSeconds }));
+    const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: config().events.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: waitSeconds }));
     const messages = got.Messages ?? [];
     if (messages.length === 0) return out;
     for (const m of messages) {
       out.push(parseEventEnvelope(JSON.parse(m.Body ?? '')));
-      await sqs.send(new DeleteMessageCommand({ QueueUrl: config.events.queueUrl, ReceiptHandle: m.ReceiptHandle }));
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: config().events.queueUrl, ReceiptHandle: m.ReceiptHandle }));
     }
   }
 }
@@ -90,24 +75,16 @@ async function eventsUntil(done: (events: ReturnType<typeof parseEventEnvelope>[
   return seen;
 }
 
-beforeAll(async () => {
-  config = configFor(stack());
+const publisher = { current: undefined as LosingAcks | undefined };
+const system = useApiAndWorker(async () => {
+  const config = configFor(stack());
   const loaded = await loadModels();
-  models = loaded.models;
-  api = createApiDeps({ ...config, vqaModel: 'fixture' }, logger);
-  app = createApp(api);
-  publisher = new LosingAcks(createResultPublisher(config));
-  worker = createWorker(config, { captioner: loaded.captioner, answerer: loaded.answerer }, { logger, metrics: new Metrics({ service: 'worker', sink: null }), publisher, worker: { waitSeconds: 1, visibilityTimeoutSeconds: 2 } });
-  running = worker.worker.start();
+  publisher.current = new LosingAcks(createResultPublisher(config));
+  const dispose = async () => void (await Promise.all(loaded.models.map((m) => m.dispose())));
+  return { config, models: loaded, dispose, publisher: publisher.current, worker: { waitSeconds: 1, visibilityTimeoutSeconds: 2 } };
 });
-
-afterAll(async () => {
-  await worker?.worker.stop();
-  await running;
-  await worker?.close();
-  await api?.close();
-  await Promise.all(models.map((m) => m.dispose()));
-});
+const app = () => system().app;
+const config = () => system().config;
 
 describe('result events on the local events queue', () => {
   it('an upload\'s caption arrives once, in the envelope an EventBridge rule delivers, with the record\'s caption', async () => {
@@ -118,11 +95,11 @@ describe('result events on the local events queue', () => {
     const mine = [...events, ...(await drainEvents(2))].filter((e) => e.detail.imageId === imageId);
     expect(mine).toHaveLength(1);
     const [event] = mine;
-    expect(event).toMatchObject({ version: '0', source: 'blipline', 'detail-type': 'Image Captioned', account: '000000000000', region: config.region, resources: [`arn:aws:s3:::${config.bucket}/uploads/${imageId}`] });
+    expect(event).toMatchObject({ version: '0', source: 'blipline', 'detail-type': 'Image Captioned', account: '000000000000', region: config().region, resources: [`arn:aws:s3:::${config().bucket}/uploads/${imageId}`] });
     expect(event!.detail).toMatchObject({
       version: 1,
       imageId,
-      object: { bucket: config.bucket, key: `uploads/${imageId}` },
+      object: { bucket: config().bucket, key: `uploads/${imageId}` },
       owner: 'alice',
       status: 'done',
       caption: record.caption,
@@ -136,27 +113,27 @@ describe('result events on the local events queue', () => {
   it('a delivery retried after a failed publish carries the same event id', async () => {
     // The fault is armed between creating the upload (its id known) and sending the object.
     const created = await createUpload('photo_chelsea.jpg');
-    publisher.failAfterSending.add(created.imageId);
+    publisher.current!.failAfterSending.add(created.imageId);
     await created.put();
     const events = await eventsUntil((e) => e.filter((x) => x.detail.imageId === created.imageId).length >= 2, 'the event published again on the redelivery');
     const mine = events.filter((e) => e.detail.imageId === created.imageId);
     expect(mine.map((e) => e['detail-type'])).toEqual(['Image Captioned', 'Image Captioned']);
     expect(mine[1]!.detail.eventId).toBe(mine[0]!.detail.eventId);
     expect(mine[1]!.id).not.toBe(mine[0]!.id);
-    expect(publisher.failAfterSending.size).toBe(0);
+    expect(publisher.current!.failAfterSending.size).toBe(0);
   });
 
   it('a question\'s answer and a deletion are events too', async () => {
     const imageId = await upload('photo_chelsea.jpg');
     await eventsUntil((e) => e.some((x) => x.detail.imageId === imageId && x['detail-type'] === 'Image Captioned'), 'Image Captioned');
-    const asked = await app.request(`/v1/images/${imageId}/questions`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...(await alice()) }, body: JSON.stringify({ question: 'what is in the picture?' }) });
+    const asked = await app().request(`/v1/images/${imageId}/questions`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...(await alice()) }, body: JSON.stringify({ question: 'what is in the picture?' }) });
     expect(asked.status).toBe(202);
     const { questionId } = (await asked.json()) as { questionId: string };
     const answeredEvents = await eventsUntil((e) => e.some((x) => x['detail-type'] === 'Question Answered' && x.detail.imageId === imageId), 'Question Answered');
     const answered = answeredEvents.find((x) => x['detail-type'] === 'Question Answered')!;
     const question = await getJson<QuestionRecord>(`/v1/images/${imageId}/questions/${questionId}`);
     expect(answered.detail).toMatchObject({ questionId, question: 'what is in the picture?', answer: question.answer, owner: 'alice', object: { key: `uploads/${imageId}` } });
-    const deleted = await app.request(`/v1/images/${imageId}`, { method: 'DELETE', headers: await alice() });
+    const deleted = await app().request(`/v1/images/${imageId}`, { method: 'DELETE', headers: await alice() });
     expect(deleted.status).toBe(204);
     const deletion = await eventsUntil((e) => e.some((x) => x['detail-type'] === 'Image Deleted'), 'Image Deleted');
     expect(deletion.find((x) => x['detail-type'] === 'Image Deleted')!.detail).toMatchObject({ imageId, status: 'deleted', reason: 'api', owner: 'alice' });

@@ -1,7 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, type ReceivedMessage } from '../../services/aws/sqs.js';
 import type { LocalStack } from '../../services/local/index.js';
+import { afterAll, beforeAll } from 'vitest';
+import { createApp } from '../../services/api/app.js';
+import { createApiDeps } from '../../services/api/deps.js';
+import type { ResultPublisher } from '../../services/aws/result-publisher.js';
 import { loadConfig, type Config } from '../../services/core/config.js';
+import { createLogger } from '../../services/core/logger.js';
+import { Metrics } from '../../services/core/metrics.js';
+import type { Captioner, QuestionAnswerer } from '../../services/worker/captioner.js';
+import { createWorker } from '../../services/worker/deps.js';
+import type { WorkerOptions } from '../../services/worker/options.js';
 
 /**
  * The validated configuration for a local stack (plus overrides), as the API and worker read it.
@@ -40,4 +49,45 @@ export class CountingQueue extends Queue {
     for (const m of messages) this.deliveries.set(m.messageId, (this.deliveries.get(m.messageId) ?? 0) + 1);
     return messages;
   }
+}
+
+/** The API app and a worker over one local stack, built in beforeAll and stopped in afterAll. */
+export interface ApiAndWorker {
+  config: Config;
+  app: ReturnType<typeof createApp>;
+}
+
+/**
+ * Builds the API (createApiDeps, as the server does) and a worker (createWorker) once per test file; `setup` picks
+ * the configuration and models. Returns a getter to call inside tests.
+ */
+export function useApiAndWorker(
+  setup: () => Promise<{ config: Config; models: { captioner: Captioner; answerer?: QuestionAnswerer }; dispose: () => Promise<void>; publisher?: ResultPublisher; worker?: Partial<WorkerOptions> }>,
+): () => ApiAndWorker {
+  let built: (ApiAndWorker & { stop(): Promise<void> }) | undefined;
+  beforeAll(async () => {
+    const { config, models, dispose, publisher, worker: workerOptions } = await setup();
+    const logger = createLogger({ level: 'silent' });
+    const api = createApiDeps({ ...config, vqaModel: models.answerer ? 'fixture' : undefined }, logger);
+    const worker = createWorker(config, models, { logger, metrics: new Metrics({ service: 'worker', sink: null }), publisher, worker: workerOptions });
+    const running = worker.worker.start();
+    built = {
+      config,
+      app: createApp(api),
+      async stop() {
+        await worker.worker.stop();
+        await running;
+        await worker.close();
+        await api.close();
+        await dispose();
+      },
+    };
+  }, 120_000);
+  afterAll(async () => {
+    await built?.stop();
+  }, 60_000);
+  return () => {
+    if (!built) throw new Error('useApiAndWorker: not built yet (use it inside tests or hooks)');
+    return built;
+  };
 }

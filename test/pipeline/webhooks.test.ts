@@ -4,31 +4,16 @@ import type { AddressInfo } from 'node:net';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../services/api/app.js';
-import { createApiDeps } from '../../services/api/deps.js';
 import { createSqsClient } from '../../services/aws/clients.js';
-import type { Config } from '../../services/core/config.js';
-import { createLogger } from '../../services/core/logger.js';
-import { Metrics } from '../../services/core/metrics.js';
 import type { ImageRecord } from '../../services/core/records.js';
 import { parseEventEnvelope } from '../../services/core/result-events.js';
-import type { BlipModel } from '../../services/blip/index.js';
-import { createWorker } from '../../services/worker/deps.js';
 import { authHeader } from '../support/auth.js';
 import { fixturePath } from '../support/fixtures.js';
 import { useLocalStack } from '../support/local-stack.js';
 import { loadCaptioner } from './models.js';
-import { configFor, waitFor } from './support.js';
+import { configFor, useApiAndWorker, waitFor } from './support.js';
 
 const stack = useLocalStack({ redis: 'none', webhookAttempts: 3 });
-const logger = createLogger({ level: 'silent' });
-let config: Config;
-let api: ReturnType<typeof createApiDeps>;
-let app: ReturnType<typeof createApp>;
-let worker: ReturnType<typeof createWorker>;
-let running: Promise<void>;
-let model: BlipModel | undefined;
-
 interface Received {
   path: string;
   headers: IncomingMessage['headers'];
@@ -46,7 +31,7 @@ const alice = () => authHeader(stack(), 'alice');
 
 async function uploadWith(name: string, webhookPath?: string): Promise<{ status: number; imageId?: string; error?: { code: string; message: string } }> {
   const bytes = await readFile(fixturePath('images', name));
-  const res = await app.request('/v1/uploads', {
+  const res = await app().request('/v1/uploads', {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', ...(await alice()) },
     body: JSON.stringify({ contentType: 'image/jpeg', contentLength: bytes.byteLength, ...(webhookPath !== undefined ? { webhook: { url: webhookPath.startsWith('/') ? `${receiverUrl}${webhookPath}` : webhookPath } } : {}) }),
@@ -57,11 +42,11 @@ async function uploadWith(name: string, webhookPath?: string): Promise<{ status:
   return { status: 201, imageId: body.imageId };
 }
 
-const status = async (imageId: string) => ((await (await app.request(`/v1/images/${imageId}`, { headers: await alice() })).json()) as ImageRecord).status;
+const status = async (imageId: string) => ((await (await app().request(`/v1/images/${imageId}`, { headers: await alice() })).json()) as ImageRecord).status;
 const at = (path: string) => received.filter((r) => r.path === path);
 
 async function webhookQueueEmpty(): Promise<boolean> {
-  const out = await createSqsClient(config).send(new GetQueueAttributesCommand({ QueueUrl: config.webhooks.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
+  const out = await createSqsClient(config()).send(new GetQueueAttributesCommand({ QueueUrl: config().webhooks.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
   return out.Attributes?.ApproximateNumberOfMessages === '0' && out.Attributes?.ApproximateNumberOfMessagesNotVisible === '0';
 }
 
@@ -77,24 +62,20 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
-  // Short backoffs (visibility 2 s: 4 s, then 8 s) and a long timeout, so a held request is still held while captions go on.
-  config = configFor(stack(), { BLIPLINE_WEBHOOK_VISIBILITY_SECONDS: '2', BLIPLINE_WEBHOOK_TIMEOUT_SECONDS: '30', BLIPLINE_WEBHOOK_ATTEMPTS: '3' });
-  const loaded = await loadCaptioner();
-  model = loaded.model;
-  api = createApiDeps(config, logger);
-  app = createApp(api);
-  worker = createWorker(config, { captioner: loaded.captioner }, { logger, metrics: new Metrics({ service: 'worker', sink: null }), worker: { waitSeconds: 1, visibilityTimeoutSeconds: 10 } });
-  running = worker.worker.start();
 });
+
+// Short backoffs (visibility 2 s: 4 s, then 8 s) and a long timeout, so a held request is still held while captions go on.
+const system = useApiAndWorker(async () => {
+  const config = configFor(stack(), { BLIPLINE_WEBHOOK_VISIBILITY_SECONDS: '2', BLIPLINE_WEBHOOK_TIMEOUT_SECONDS: '30', BLIPLINE_WEBHOOK_ATTEMPTS: '3' });
+  const { captioner, model } = await loadCaptioner();
+  return { config, models: { captioner }, dispose: () => model.dispose(), worker: { waitSeconds: 1, visibilityTimeoutSeconds: 10 } };
+});
+const app = () => system().app;
+const config = () => system().config;
 
 afterAll(async () => {
   for (const res of held) res.destroy();
-  receiver?.closeAllConnections();
-  await worker?.worker.stop();
-  await running;
-  await worker?.close();
-  await api?.close();
-  await model?.dispose();
+  receiver.closeAllConnections();
   await new Promise<void>((resolve) => receiver.close(() => resolve()));
 });
 
@@ -106,7 +87,7 @@ describe('webhooks on the local stack', () => {
     const headers = { 'webhook-id': String(hook!.headers['webhook-id']), 'webhook-timestamp': String(hook!.headers['webhook-timestamp']), 'webhook-signature': String(hook!.headers['webhook-signature']) };
     const envelope = parseEventEnvelope(new Webhook(stack().webhookSecret).verify(hook!.body, headers));
     expect(envelope['detail-type']).toBe('Image Captioned');
-    expect(envelope.detail).toMatchObject({ imageId, owner: 'alice', status: 'done', object: { bucket: config.bucket, key: `uploads/${imageId}` } });
+    expect(envelope.detail).toMatchObject({ imageId, owner: 'alice', status: 'done', object: { bucket: config().bucket, key: `uploads/${imageId}` } });
     expect(headers['webhook-id']).toBe(envelope.detail.eventId);
     expect(await waitFor(webhookQueueEmpty, (empty) => empty, 30_000, 'delivery queue empty')).toBe(true);
   });
@@ -124,7 +105,7 @@ describe('webhooks on the local stack', () => {
     await uploadWith('photo_chelsea.jpg', '/down');
     await waitFor(async () => at('/down'), (r) => r.length >= 3, 90_000, 'three attempts');
     const dlqDepth = async () => {
-      const out = await createSqsClient(config).send(new GetQueueAttributesCommand({ QueueUrl: stack().sqs.webhookDlqUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
+      const out = await createSqsClient(config()).send(new GetQueueAttributesCommand({ QueueUrl: stack().sqs.webhookDlqUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
       return Number(out.Attributes?.ApproximateNumberOfMessages ?? 0);
     };
     expect(await waitFor(dlqDepth, (n) => n === 1, 30_000, 'the job in the DLQ')).toBe(1);

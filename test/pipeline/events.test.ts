@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { createSqsClient } from '../../services/aws/clients.js';
+import { createS3Client, createSqsClient } from '../../services/aws/clients.js';
 import { createResultPublisher, type PublishTarget, type ResultPublisher } from '../../services/aws/result-publisher.js';
 import type { ImageRecord, QuestionRecord } from '../../services/core/records.js';
 import { parseEventEnvelope, type ResultEvent } from '../../services/core/result-events.js';
@@ -137,5 +139,19 @@ describe('result events on the local events queue', () => {
     expect(deleted.status).toBe(204);
     const deletion = await eventsUntil((e) => e.some((x) => x['detail-type'] === 'Image Deleted'), 'Image Deleted');
     expect(deletion.find((x) => x['detail-type'] === 'Image Deleted')!.detail).toMatchObject({ imageId, status: 'deleted', reason: 'api', owner: 'alice' });
+  });
+
+  it('an object dropped into the bucket and removed again: its caption and its deletion, without an owner', async () => {
+    const key = `drops/${randomUUID()}.jpg`;
+    const s3 = createS3Client(config());
+    await s3.send(new PutObjectCommand({ Bucket: config().bucket, Key: key, Body: await readFile(fixturePath('images', 'photo_chelsea.jpg')) }));
+    const captioned = await eventsUntil((e) => e.some((x) => x.detail.object.key === key), 'Image Captioned of the dropped object');
+    const caption = captioned.find((x) => x.detail.object.key === key)!;
+    expect(caption['detail-type']).toBe('Image Captioned');
+    expect(caption.detail).not.toHaveProperty('owner');
+    await s3.send(new DeleteObjectCommand({ Bucket: config().bucket, Key: key }));
+    await stack().drainS3Events();
+    const removed = await eventsUntil((e) => e.some((x) => x.detail.object.key === key && x['detail-type'] === 'Image Deleted'), 'Image Deleted of the removed object');
+    expect(removed.find((x) => x['detail-type'] === 'Image Deleted')!.detail).toMatchObject({ imageId: caption.detail.imageId, status: 'deleted', reason: 'object_removed' });
   });
 });

@@ -150,7 +150,7 @@ export const FAILURE_MESSAGES: Record<FailureReason, string> = {
 };
 
 /** GET /v1/images/{id} for the image's owner: what they need, no storage internals, no cross-owner hints. */
-export type OwnerImageView = Pick<ImageRecord, 'imageId' | 'status' | 'model' | 'caption' | 'tokenIds' | 'contentSha256' | 'contentType' | 'contentLength' | 'filename' | 'prompt' | 'error' | 'createdAt' | 'updatedAt'>;
+export type OwnerImageView = Pick<ImageRecord, 'imageId' | 'status' | 'model' | 'caption' | 'tokenIds' | 'contentSha256' | 'contentType' | 'contentLength' | 'filename' | 'prompt' | 'webhook' | 'error' | 'createdAt' | 'updatedAt'>;
 /** The operator's view: the whole record but the storage-only fields. */
 export type OperatorImageView = Omit<ImageRecord, 'sequencer' | 'captionKey' | 'questionIds'>;
 
@@ -166,6 +166,7 @@ export function ownerImageView(r: CachedImage): OwnerImageView {
     contentLength: r.contentLength,
     filename: r.filename,
     prompt: r.prompt,
+    webhook: r.webhook,
     error: r.error ? { code: r.error.code, message: FAILURE_MESSAGES[r.error.code] } : undefined,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,

@@ -89,6 +89,9 @@ describe('webhooks on the local stack', () => {
     expect(envelope['detail-type']).toBe('Image Captioned');
     expect(envelope.detail).toMatchObject({ imageId, owner: 'alice', status: 'done', object: { bucket: config().bucket, key: `uploads/${imageId}` } });
     expect(headers['webhook-id']).toBe(envelope.detail.eventId);
+    // The owner sees the webhook on the record.
+    const record = (await (await app().request(`/v1/images/${imageId}`, { headers: await alice() })).json()) as ImageRecord;
+    expect(record.webhook).toEqual({ url: `${receiverUrl}/signed` });
     expect(await waitFor(webhookQueueEmpty, (empty) => empty, 30_000, 'delivery queue empty')).toBe(true);
   });
 

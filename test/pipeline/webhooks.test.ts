@@ -3,6 +3,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { Webhook } from 'standardwebhooks';
+import { createApp } from '../../services/api/app.js';
+import { createApiDeps } from '../../services/api/deps.js';
+import { createLogger } from '../../services/core/logger.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSqsClient } from '../../services/aws/clients.js';
 import type { ImageRecord } from '../../services/core/records.js';
@@ -132,5 +135,18 @@ describe('webhooks on the local stack', () => {
     expect(bad).toMatchObject({ status: 400, error: { code: 'invalid_webhook' } });
     const metadata = await uploadWith('photo_chelsea.jpg', 'http://169.254.169.254/latest/meta-data/');
     expect(metadata).toMatchObject({ status: 400, error: { code: 'invalid_webhook', message: expect.stringMatching(/link-local/) } });
+    // A deployment without a delivery queue takes no webhooks at all.
+    const deps = createApiDeps({ ...config(), webhooks: { ...config().webhooks, queueUrl: undefined } }, createLogger({ level: 'silent' }));
+    try {
+      const res = await createApp(deps).request('/v1/uploads', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', ...(await alice()) },
+        body: JSON.stringify({ contentType: 'image/jpeg', contentLength: 10, webhook: { url: `${receiverUrl}/none` } }),
+      });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('webhooks_unavailable');
+    } finally {
+      await deps.close();
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { createS3Client, createSqsClient } from '../../services/aws/clients.js';
 import { createResultPublisher, type PublishTarget, type ResultPublisher } from '../../services/aws/result-publisher.js';
@@ -135,6 +135,10 @@ describe('result events on the local events queue', () => {
     const answered = answeredEvents.find((x) => x['detail-type'] === 'Question Answered')!;
     const question = await getJson<QuestionRecord>(`/v1/images/${imageId}/questions/${questionId}`);
     expect(answered.detail).toMatchObject({ questionId, question: 'what is in the picture?', answer: question.answer, owner: 'alice', object: { key: `uploads/${imageId}` } });
+    // The same job delivered again (its first delete lost): the answer is not recomputed, its event goes out again, same id.
+    await createSqsClient(config()).send(new SendMessageCommand({ QueueUrl: config().questionQueueUrl, MessageBody: JSON.stringify({ type: 'question', imageId, questionId }) }));
+    const again = await eventsUntil((e) => e.some((x) => x['detail-type'] === 'Question Answered' && x.detail.imageId === imageId), 'Question Answered again');
+    expect(again.find((x) => x['detail-type'] === 'Question Answered')!.detail.eventId).toBe(answered.detail.eventId);
     const deleted = await app().request(`/v1/images/${imageId}`, { method: 'DELETE', headers: await alice() });
     expect(deleted.status).toBe(204);
     const deletion = await eventsUntil((e) => e.some((x) => x['detail-type'] === 'Image Deleted'), 'Image Deleted');
@@ -153,5 +157,14 @@ describe('result events on the local events queue', () => {
     await stack().drainS3Events();
     const removed = await eventsUntil((e) => e.some((x) => x.detail.object.key === key && x['detail-type'] === 'Image Deleted'), 'Image Deleted of the removed object');
     expect(removed.find((x) => x['detail-type'] === 'Image Deleted')!.detail).toMatchObject({ imageId: caption.detail.imageId, status: 'deleted', reason: 'object_removed' });
+  });
+
+  it('an object that is not an image is an Image Failed event with the fixed message of its code', async () => {
+    const key = `drops/${randomUUID()}.jpg`;
+    await createS3Client(config()).send(new PutObjectCommand({ Bucket: config().bucket, Key: key, Body: 'plain text, not a picture' }));
+    const events = await eventsUntil((e) => e.some((x) => x.detail.object.key === key), 'Image Failed');
+    const failed = events.find((x) => x.detail.object.key === key)!;
+    expect(failed['detail-type']).toBe('Image Failed');
+    expect(failed.detail).toMatchObject({ status: 'failed', error: { code: 'not_an_image', message: 'the object is not an image' } });
   });
 });

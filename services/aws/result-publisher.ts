@@ -7,6 +7,9 @@ import { EVENT_SOURCE, type EventEnvelope, type ResultEvent } from '../core/resu
 import { createEventBridgeClient, createSqsClient } from './clients.js';
 import { Queue } from './sqs.js';
 
+/** The account id the local emulators use in queue URLs and ARNs. */
+export const LOCAL_ACCOUNT = '000000000000';
+
 /** Where a result should also be delivered besides the bus (the image's webhook, when it has one). */
 export interface PublishTarget {
   webhook?: { url: string };
@@ -112,5 +115,3 @@ export function createResultPublisher(config: Pick<Config, 'region' | 's3Endpoin
   return new EventBridgePublisher(createEventBridgeClient(config), config.events.busName);
 }
 
-/** The account id the local emulators use in queue URLs and ARNs. */
-export const LOCAL_ACCOUNT = '000000000000';

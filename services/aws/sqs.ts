@@ -77,8 +77,13 @@ export class Queue {
     return failed;
   }
 
+  /**
+   * Sends `body` as JSON with every non-ASCII character written as a `\u` escape: the same JSON value, and a body any
+   * SQS implementation takes (the local emulator refuses characters above U+FFFF, which object keys may hold).
+   */
   async send(body: unknown): Promise<string | undefined> {
-    const out = await this.client.send(new SendMessageCommand({ QueueUrl: this.url, MessageBody: JSON.stringify(body) }));
+    const json = JSON.stringify(body).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    const out = await this.client.send(new SendMessageCommand({ QueueUrl: this.url, MessageBody: json }));
     return out.MessageId;
   }
 }

@@ -13,7 +13,7 @@ let deps: ReturnType<typeof createApiDeps>;
 let app: ReturnType<typeof createApp>;
 let prefix: string;
 let alice: { authorization: string };
-const redis = createClient({ url: 'redis://127.0.0.1:6379' });
+let redis: ReturnType<typeof createClient>;
 
 beforeAll(async () => {
   const config = configFor(stack());
@@ -21,10 +21,11 @@ beforeAll(async () => {
   deps = createApiDeps(config, createLogger({ level: 'silent' }));
   app = createApp(deps);
   alice = await authHeader(stack(), 'alice');
+  redis = createClient({ url: stack().redisUrl });
   await redis.connect();
 });
 afterAll(async () => {
-  await redis.quit();
+  await redis?.quit();
   await deps?.close();
 });
 

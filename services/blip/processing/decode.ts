@@ -175,8 +175,13 @@ export async function decodeImage(
     const entry = pickIcoEntry(bytes);
     if (!entry.png) return whole(decodeBitmap(bytes, readIcoBitmapHeader(bytes, entry), format, limits));
     const png = bytes.subarray(entry.offset, entry.offset + entry.size);
-    const decoded = await decodeWithSharp(png, 'png', limits, options);
-    return { ...decoded, source: { ...decoded.source, format } };
+    try {
+      const decoded = await decodeWithSharp(png, 'png', limits, options);
+      return { ...decoded, source: { ...decoded.source, format } };
+    } catch (error) {
+      if (!(error instanceof ImageInputError)) throw error;
+      throw new ImageInputError(error.code, error.message.replace('the png image', "the ico image's PNG entry"), { cause: error });
+    }
   }
   return decodeWithSharp(bytes, format, limits, options);
 }

@@ -12,7 +12,24 @@ function firstLine(cause: unknown): string {
   return message.split('\n')[0] ?? message;
 }
 
+/** An ISO-BMFF file is a sequence of sized boxes: one that runs past the end of the file was cut short. */
+function boxRunsPastEnd(bytes: Uint8Array): boolean {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let p = 0;
+  while (p + 8 <= bytes.length) {
+    let size = view.getUint32(p);
+    if (size === 1 && p + 16 <= bytes.length) size = Number(view.getBigUint64(p + 8));
+    if (size === 0) return false;
+    if (size < 8) return false;
+    p += size;
+  }
+  return p > bytes.length;
+}
+
 export async function decodeHeic(bytes: Uint8Array, maxPixels: number): Promise<RgbImage> {
+  if (boxRunsPastEnd(bytes)) {
+    throw new ImageInputError('truncated', 'the heic image is truncated (the file ends before its pixel data does)');
+  }
   let images: Awaited<ReturnType<typeof heicDecode.all>>;
   try {
     images = await heicDecode.all({ buffer: bytes });

@@ -176,9 +176,11 @@ def make_gifs():
     pal_img.putpalette(palette)
     px = pal_img.load()
     a = alpha.load()
+    rgb = logo.load()
     for y in range(96):
         for x in range(96):
-            if a[x, y] < 128:
+            # The logo stands on white: its background (and anything see-through) becomes transparent.
+            if a[x, y] < 128 or min(rgb[x, y][:3]) > 235:
                 px[x, y] = 255
     pal_img.save(path("gif_logo_transparent.gif"), transparency=255)
     add("gif_logo_transparent.gif", "GIF, transparent index 255 (palette colour 250,240,200) around a logo", "logo.png")

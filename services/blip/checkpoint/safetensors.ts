@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { BlipCheckpointError } from '../errors.js';
+import { BYTES_PER_ELEMENT, floatReader } from './dtypes.js';
 
 /**
  * Reader for the safetensors format: an 8-byte little-endian header length, a JSON header mapping
@@ -25,8 +26,6 @@ export interface FloatTensor {
   readonly shape: readonly number[];
   readonly data: Float32Array;
 }
-
-const BYTES_PER_ELEMENT: Record<string, number> = { F32: 4, F16: 2, BF16: 2 };
 
 export class SafetensorsFile {
   private constructor(
@@ -95,31 +94,16 @@ export class SafetensorsFile {
         return { shape: info.shape, data };
       }
       case 'F16':
-      case 'BF16': {
-        const count = info.byteLength / 2;
+      case 'BF16':
+      case 'F64': {
+        const count = info.byteLength / BYTES_PER_ELEMENT[info.dtype]!;
         const data = new Float32Array(count);
-        const widen = info.dtype === 'F16' ? halfToFloat : bfloat16ToFloat;
-        for (let i = 0; i < count; i += 1) data[i] = widen(bytes.readUInt16LE(info.byteOffset + 2 * i));
+        const read = floatReader(info.dtype, bytes.subarray(info.byteOffset, info.byteOffset + info.byteLength));
+        for (let i = 0; i < count; i += 1) data[i] = read(i);
         return { shape: info.shape, data };
       }
       default:
         throw new BlipCheckpointError('invalid_weights', `${this.file}: tensor ${name} has unsupported dtype ${info.dtype}`);
     }
   }
-}
-
-const conversion = new DataView(new ArrayBuffer(4));
-
-function bfloat16ToFloat(bits: number): number {
-  conversion.setUint32(0, bits << 16);
-  return conversion.getFloat32(0);
-}
-
-function halfToFloat(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
-  if (exponent === 0x1f) return fraction ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
 }

@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { z } from 'zod';
 import { loadBlip } from '../services/blip/index.js';
-import { jpegShrinkFactor, preprocessImage, readProcessorConfig, shrinkFloor } from '../services/blip/processing/index.js';
+import { differenceStats, jpegShrinkFactor, preprocessImage, readProcessorConfig, shrinkFloor } from '../services/blip/processing/index.js';
 import { fixturesDir } from '../services/core/config.js';
 
 const PHOTOS = ['photo_chelsea.jpg', 'photo_coffee.jpg', 'photo_astronaut.jpg', 'photo_rocket.jpg'];
@@ -35,17 +35,6 @@ function runChild(file: string, maxPixels: number, out: string): number {
     maxBuffer: 1 << 20,
   });
   return z.object({ peakRssMiB: z.number() }).parse(JSON.parse(stdout.trim().split('\n').pop() ?? '')).peakRssMiB;
-}
-
-function diff(a: Float32Array, b: Float32Array): { max: number; mean: number } {
-  let max = 0;
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!);
-    sum += d;
-    if (d > max) max = d;
-  }
-  return { max, mean: sum / a.length };
 }
 
 const { values } = parseArgs({
@@ -81,7 +70,7 @@ if (values.child) {
         const fullRss = runChild(file, 1 << 30, fullOut);
         const shrinkRss = runChild(file, maxPixels, shrinkOut);
         const [full, shrunk] = [await readF32(fullOut), await readF32(shrinkOut)];
-        const { max, mean } = diff(full, shrunk);
+        const { max, mean } = differenceStats(full, shrunk);
         const [a, b] = await model.caption([
           { pixelValues: full, height: 384, width: 384 },
           { pixelValues: shrunk, height: 384, width: 384 },

@@ -3,7 +3,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { decodeImage, preprocessRgb, readProcessorConfig, type ProcessorConfig, type RgbImage } from '../../services/blip/processing/index.js';
+import { decodeImage, differenceStats, preprocessRgb, readProcessorConfig, type ProcessorConfig, type RgbImage } from '../../services/blip/processing/index.js';
 import { captioningModelDir } from '../support/fixtures.js';
 
 /**
@@ -21,18 +21,6 @@ const manifest = manifestSchema.parse(JSON.parse(readFileSync(path.join(corpusDi
 async function reference(file: string): Promise<RgbImage> {
   const { data, info } = await sharp(path.join(corpusDir, 'reference', `${file}.png`)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
-}
-
-function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): { max: number; mean: number } {
-  expect(a.length).toBe(b.length);
-  let max = 0;
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!);
-    sum += d;
-    if (d > max) max = d;
-  }
-  return { max, mean: sum / a.length };
 }
 
 let config: ProcessorConfig;
@@ -53,8 +41,8 @@ describe('real-image corpus against Pillow', () => {
       expect(decoded.source).toEqual({ format: path.extname(entry.file).slice(1), width: entry.size[0], height: entry.size[1] });
       const orientation = /jpeg_orientation_(\d)/.exec(entry.file)?.[1];
       expect(decoded.orientation).toBe(orientation ? Number(orientation) : 1);
-      const rgbDiff = maxAbs(decoded.rgb.data, expected.data);
-      const input = maxAbs(preprocessRgb(decoded.rgb, config).pixelValues, preprocessRgb(expected, config).pixelValues);
+      const rgbDiff = differenceStats(decoded.rgb.data, expected.data);
+      const input = differenceStats(preprocessRgb(decoded.rgb, config).pixelValues, preprocessRgb(expected, config).pixelValues);
       if (entry.reference === 'pillow') {
         expect(rgbDiff.max).toBe(0);
       } else {

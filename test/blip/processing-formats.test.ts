@@ -4,6 +4,7 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   decodeImage,
+  differenceStats,
   ImageInputError,
   jpegShrinkFactor,
   preprocessImage,
@@ -24,18 +25,6 @@ async function errorOf(promise: Promise<unknown>): Promise<ImageInputError> {
   );
   expect(error).toBeInstanceOf(ImageInputError);
   return error as ImageInputError;
-}
-
-function diff(a: Float32Array, b: Float32Array): { max: number; mean: number } {
-  expect(a.length).toBe(b.length);
-  let max = 0;
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!);
-    sum += d;
-    if (d > max) max = d;
-  }
-  return { max, mean: sum / a.length };
 }
 
 let config: ProcessorConfig;
@@ -138,7 +127,7 @@ describe('JPEG shrink-on-load', () => {
 
     const full = await preprocessImage(big, config, roomy);
     const small = await preprocessImage(big, config, limits);
-    const { max, mean } = diff(small.pixelValues, full.pixelValues);
+    const { max, mean } = differenceStats(small.pixelValues, full.pixelValues);
     expect(max).toBeLessThan(0.5);
     expect(mean).toBeLessThan(0.02);
   });

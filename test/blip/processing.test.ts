@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_IMAGE_LIMITS,
   decodeImage,
+  differenceStats,
   ImageInputError,
   parseProcessorConfig,
   preprocessImage,
@@ -29,14 +30,7 @@ const FIXTURE_IMAGES = [
 
 function diffStats(a: Float32Array, b: Float32Array): { max: number; mean: number } {
   expect(a.length).toBe(b.length);
-  let max = 0;
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!);
-    sum += d;
-    if (d > max) max = d;
-  }
-  return { max, mean: sum / a.length };
+  return differenceStats(a, b);
 }
 
 async function expectImageError(promise: Promise<unknown>, code: ImageInputError['code']): Promise<ImageInputError> {

@@ -1,4 +1,15 @@
 /** Element sizes and float32 widening of the tensor dtypes a checkpoint may store (safetensors names). */
+import { readFile } from 'node:fs/promises';
+import { BlipCheckpointError } from '../errors.js';
+
+/** A weights file's bytes; an unreadable file is `not_a_checkpoint`. */
+export async function readWeightsFile(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (error) {
+    throw new BlipCheckpointError('not_a_checkpoint', `cannot read ${file}`, { cause: error });
+  }
+}
 
 export const BYTES_PER_ELEMENT: Readonly<Record<string, number>> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 

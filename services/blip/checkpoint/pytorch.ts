@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { unzipSync } from 'fflate';
 import { BlipCheckpointError } from '../errors.js';
-import { BYTES_PER_ELEMENT, FLOAT_DTYPES, floatReader } from './dtypes.js';
+import { BYTES_PER_ELEMENT, FLOAT_DTYPES, floatReader, readWeightsFile } from './dtypes.js';
 import { PickleRefusedError, readStateDictPickle, type TensorRef } from './pickle.js';
 import type { FloatTensor } from './safetensors.js';
 
@@ -19,13 +18,7 @@ export class PytorchFile {
   ) {}
 
   static async open(file: string): Promise<PytorchFile> {
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(file);
-    } catch (error) {
-      throw new BlipCheckpointError('not_a_checkpoint', `cannot read ${file}`, { cause: error });
-    }
-    return PytorchFile.fromBytes(file, bytes);
+    return PytorchFile.fromBytes(file, await readWeightsFile(file));
   }
 
   static fromBytes(file: string, bytes: Uint8Array): PytorchFile {

@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { BlipCheckpointError } from '../errors.js';
-import { BYTES_PER_ELEMENT, floatReader } from './dtypes.js';
+import { BYTES_PER_ELEMENT, floatReader, readWeightsFile } from './dtypes.js';
 
 /**
  * Reader for the safetensors format: an 8-byte little-endian header length, a JSON header mapping
@@ -35,13 +34,7 @@ export class SafetensorsFile {
   ) {}
 
   static async open(file: string): Promise<SafetensorsFile> {
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(file);
-    } catch (error) {
-      throw new BlipCheckpointError('not_a_checkpoint', `cannot read ${file}`, { cause: error });
-    }
-    return SafetensorsFile.fromBytes(file, bytes);
+    return SafetensorsFile.fromBytes(file, await readWeightsFile(file));
   }
 
   static fromBytes(file: string, bytes: Buffer): SafetensorsFile {

@@ -16,6 +16,7 @@ export type { ImageInputErrorCode } from './errors.js';
 export { Resampling, resizeRgb } from './resample.js';
 export type { ResamplingFilter, RgbImage } from './resample.js';
 export { toPixelValues } from './normalize.js';
+export { differenceStats } from './compare.js';
 
 export interface PreprocessedImage {
   /** `[1, 3, height, width]` float32, channels first. */

@@ -59,6 +59,20 @@ describe('BMP, ICO and HEIC errors', () => {
     expect((await errorOf(decodeImage(bmp))).code).toBe('too_many_pixels');
   });
 
+  it('a HEIC declaring 50000 x 50000 pixels (ispe) is refused before libheif decodes it', async () => {
+    const heic = Buffer.from(corpusFile('heic_8bit.heic'));
+    let patched = 0;
+    for (let at = heic.indexOf('ispe'); at >= 0; at = heic.indexOf('ispe', at + 4)) {
+      heic.writeUInt32BE(50_000, at + 8);
+      heic.writeUInt32BE(50_000, at + 12);
+      patched += 1;
+    }
+    expect(patched).toBeGreaterThan(0);
+    const err = await errorOf(decodeImage(heic));
+    expect(err.code).toBe('too_many_pixels');
+    expect(err.message).toMatch(/50000x50000/);
+  });
+
   it('a BMP with embedded JPEG data (compression 4) or an unknown header is refused with the reason', async () => {
     const jpegBmp = Buffer.from(corpusFile('bmp_24.bmp'));
     jpegBmp.writeUInt32LE(4, 30);

@@ -1,7 +1,7 @@
 import { fileTypeFromBuffer } from 'file-type';
 import sharp, { type Metadata, type OutputInfo, type SharpOptions } from 'sharp';
 import { type BitmapHeader, decodeBitmapPixels, readBmpHeader } from './bmp.js';
-import { ImageInputError } from './errors.js';
+import { ImageInputError, tooManyPixels } from './errors.js';
 import { type GifFirstFrame, gifFirstFrame, type Rgb } from './gif.js';
 import { decodeHeic } from './heic.js';
 import { pickIcoEntry, readIcoBitmapHeader } from './ico.js';
@@ -99,11 +99,6 @@ function classifyDecodeFailure(format: string, cause: unknown, bytes: Uint8Array
   }
   const firstLine = message.split('\n')[0] ?? message;
   return new ImageInputError('corrupt', `the ${format} image is corrupt: ${firstLine}`, { cause });
-}
-
-
-function tooManyPixels(width: number, height: number, limit: number): ImageInputError {
-  return new ImageInputError('too_many_pixels', `the image declares ${width}x${height} pixels, more than the limit of ${limit} pixels`);
 }
 
 /** Bitmaps (BMP, and ICO's bitmap entries) are bounded by the header before any pixel is read. */

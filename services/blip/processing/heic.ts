@@ -4,7 +4,7 @@
  * to 8 bits by libheif). The declared size is checked before any pixel is decoded.
  */
 import heicDecode from 'heic-decode';
-import { ImageInputError } from './errors.js';
+import { ImageInputError, tooManyPixels } from './errors.js';
 import type { RgbImage } from './resample.js';
 
 function firstLine(cause: unknown): string {
@@ -41,10 +41,7 @@ export async function decodeHeic(bytes: Uint8Array, maxPixels: number): Promise<
     if (!first) throw new ImageInputError('corrupt', 'the heic image is corrupt: it holds no image');
     if (!(first.width > 0 && first.height > 0)) throw new ImageInputError('corrupt', 'the heic image header declares no dimensions');
     if (first.width * first.height > maxPixels) {
-      throw new ImageInputError(
-        'too_many_pixels',
-        `the image declares ${first.width}x${first.height} pixels, more than the limit of ${maxPixels} pixels`,
-      );
+      throw tooManyPixels(first.width, first.height, maxPixels);
     }
     let decoded: Awaited<ReturnType<typeof first.decode>>;
     try {

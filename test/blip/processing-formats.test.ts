@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   decodeImage,
   differenceStats,
@@ -57,6 +57,23 @@ describe('BMP, ICO and HEIC errors', () => {
     bmp.writeInt32LE(100_000, 18);
     bmp.writeInt32LE(100_000, 22);
     expect((await errorOf(decodeImage(bmp))).code).toBe('too_many_pixels');
+  });
+
+  it('a HEIC whose image data is missing is truncated, with libheif\'s reason and nothing printed', async () => {
+    const full = corpusFile('heic_8bit.heic');
+    const cut = Buffer.from(full.subarray(0, Math.floor(full.length * 0.6)));
+    const mdat = cut.indexOf('mdat') - 4;
+    cut.writeUInt32BE(cut.length - mdat, mdat); // the boxes fit the file; the item's extent does not
+    const printed: unknown[][] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void printed.push(args));
+    try {
+      const err = await errorOf(decodeImage(cut));
+      expect(err.code).toBe('truncated');
+      expect(err.message).toMatch(/outside of file bounds/);
+      expect(printed).toEqual([]);
+    } finally {
+      log.mockRestore();
+    }
   });
 
   it('a HEIC declaring 50000 x 50000 pixels (ispe) is refused before libheif decodes it', async () => {

@@ -26,6 +26,32 @@ function boxRunsPastEnd(bytes: Uint8Array): boolean {
   return p > bytes.length;
 }
 
+/**
+ * libheif-js reports a failed decode with `console.log("Decoding image failed", handle, error)`, which would
+ * land on stdout (the CLI's JSON lines, the worker's log stream). While a decode runs, that one message is
+ * kept off stdout and its reason goes into the error instead; every other console.log passes through.
+ */
+let decodesRunning = 0;
+let lastFailure: string | undefined;
+let passThrough: typeof console.log = console.log;
+function libheifReport(...args: unknown[]): void {
+  if (args[0] !== 'Decoding image failed') return passThrough(...args);
+  const message = (args[2] as { message?: unknown } | undefined)?.message;
+  lastFailure = typeof message === 'string' ? message.trim() : 'libheif could not decode it';
+}
+
+async function quietly<T>(run: () => Promise<T>): Promise<T> {
+  if (decodesRunning++ === 0) {
+    passThrough = console.log;
+    console.log = libheifReport;
+  }
+  try {
+    return await run();
+  } finally {
+    if (--decodesRunning === 0) console.log = passThrough;
+  }
+}
+
 export async function decodeHeic(bytes: Uint8Array, maxPixels: number): Promise<RgbImage> {
   if (boxRunsPastEnd(bytes)) {
     throw new ImageInputError('truncated', 'the heic image is truncated (the file ends before its pixel data does)');
@@ -45,9 +71,14 @@ export async function decodeHeic(bytes: Uint8Array, maxPixels: number): Promise<
     }
     let decoded: Awaited<ReturnType<typeof first.decode>>;
     try {
-      decoded = await first.decode();
+      lastFailure = undefined;
+      decoded = await quietly(() => first.decode());
     } catch (cause) {
-      throw new ImageInputError('corrupt', `the heic image is corrupt: ${firstLine(cause)}`, { cause });
+      const reason = lastFailure ?? firstLine(cause);
+      if (/unexpected end of file/i.test(reason)) {
+        throw new ImageInputError('truncated', `the heic image is truncated (${reason})`, { cause });
+      }
+      throw new ImageInputError('corrupt', `the heic image is corrupt: ${reason}`, { cause });
     }
     const { width, height, data } = decoded;
     const n = width * height;

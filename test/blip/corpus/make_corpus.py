@@ -391,7 +391,9 @@ def heic_reference(name):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "decoded.png")
         subprocess.run(["heif-convert", path(name), out], check=True, capture_output=True)
-        return Image.open(out).convert("RGB")
+        # A collection is written as decoded-1.png, decoded-2.png, ...: the first is the reference.
+        first = out if os.path.exists(out) else os.path.join(tmp, "decoded-1.png")
+        return Image.open(first).convert("RGB")
 
 
 def make_heics():
@@ -407,6 +409,10 @@ def make_heics():
         png16(coffee, coffee16)
         subprocess.run(["heif-enc", "-b", "10", "-q", "85", "-o", path("heic_10bit.heic"), coffee16], check=True, capture_output=True)
         add("heic_10bit.heic", "HEIC 10-bit 96x64 from a 16-bit PNG", "coffee.png", "heif-convert")
+        coffee8 = os.path.join(tmp, "coffee8.png")
+        coffee.save(coffee8)
+        subprocess.run(["heif-enc", "-q", "85", "-o", path("heic_collection.heic"), cat_png, coffee8], check=True, capture_output=True)
+        add("heic_collection.heic", "HEIC collection of two images (120x80 cat, then 96x64 coffee): the first is used", "chelsea.png, coffee.png", "heif-convert")
         base = open(path("heic_8bit.heic"), "rb").read()
         write("heic_irot90.heic", add_transform(base, struct.pack(">I4sB", 9, b"irot", 1)))
         add("heic_irot90.heic", "HEIC with irot 1 (90 degrees anti-clockwise)", "chelsea.png", "heif-convert")

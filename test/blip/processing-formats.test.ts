@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { loadBlip } from '../../services/blip/index.js';
 import {
   decodeImage,
   differenceStats,
@@ -26,6 +29,9 @@ async function errorOf(promise: Promise<unknown>): Promise<ImageInputError> {
   expect(error).toBeInstanceOf(ImageInputError);
   return error as ImageInputError;
 }
+
+const scratch = await mkdtemp(path.join(os.tmpdir(), 'blipline-formats-'));
+afterAll(() => rm(scratch, { recursive: true, force: true }));
 
 let config: ProcessorConfig;
 beforeAll(async () => {
@@ -161,6 +167,21 @@ describe('JPEG shrink-on-load', () => {
     const { max, mean } = differenceStats(small.pixelValues, full.pixelValues);
     expect(max).toBeLessThan(0.5);
     expect(mean).toBeLessThan(0.02);
+  });
+
+  it('a model loaded with maxPixels captions a larger JPEG from its shrunk decode instead of refusing it', async () => {
+    const photo = readFileSync(fixturePath('images', 'photo_chelsea.jpg'));
+    const big = new Uint8Array(await sharp(photo).resize(2400, 1600).jpeg({ quality: 90 }).toBuffer());
+    const model = await loadBlip({ model: captioningModelDir, cacheDir: scratch, threads: 1, maxPixels: 1_200_000 });
+    try {
+      const [fromFile] = await model.caption([big], { maxNewTokens: 5 });
+      const shrunk = await preprocessImage(big, config, { ...roomy, maxPixels: 1_200_000 });
+      const [fromPixels] = await model.caption([shrunk], { maxNewTokens: 5 });
+      expect(fromFile?.tokenIds.length).toBeGreaterThan(1);
+      expect(fromFile?.tokenIds).toEqual(fromPixels?.tokenIds);
+    } finally {
+      await model.dispose();
+    }
   });
 
   it('shrinks after orientation: an EXIF-6 JPEG comes out upright at half size', async () => {

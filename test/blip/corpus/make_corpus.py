@@ -92,60 +92,59 @@ def packed_indices(im, y, bits):
     return bytes(out)
 
 
-def rle8(im):
+def rle(im, encode_row):
+    """RLE bitmap data: each row (bottom row first) as encode_row gives it, an end-of-line, then end-of-bitmap."""
     w, h = im.size
     px = im.load()
     out = bytearray()
     for y in range(h - 1, -1, -1):
-        row = [px[x, y] for x in range(w)]
-        x = 0
-        while x < w:
-            run = 1
-            while x + run < w and run < 255 and row[x + run] == row[x]:
-                run += 1
-            if run >= 3:
-                out += bytes([run, row[x]])
-                x += run
-                continue
-            # absolute run of pixels until a repeat of 3 starts (at least 3 long, as the format needs)
-            end = x
-            while end < w and end - x < 255 and not (end + 2 < w and row[end] == row[end + 1] == row[end + 2]):
-                end += 1
-            n = end - x
-            if n < 3:
-                for v in row[x:end]:
-                    out += bytes([1, v])
-            else:
-                out += bytes([0, n]) + bytes(row[x:end]) + (b"\0" if n % 2 else b"")
-            x = end
-        out += b"\0\0"
-    out += b"\0\1"
+        out += encode_row([px[x, y] for x in range(w)]) + b"\0\0"
+    return bytes(out + b"\0\1")
+
+
+def run_length(row, x, limit):
+    run = 1
+    while x + run < len(row) and run < limit and row[x + run] == row[x]:
+        run += 1
+    return run
+
+
+def rle8_row(row):
+    w, x, out = len(row), 0, bytearray()
+    while x < w:
+        run = run_length(row, x, 255)
+        if run >= 3:
+            out += bytes([run, row[x]])
+            x += run
+            continue
+        # absolute run of pixels until a repeat of 3 starts (at least 3 long, as the format needs)
+        end = x
+        while end < w and end - x < 255 and not (end + 2 < w and row[end] == row[end + 1] == row[end + 2]):
+            end += 1
+        n = end - x
+        if n < 3:
+            for v in row[x:end]:
+                out += bytes([1, v])
+        else:
+            out += bytes([0, n]) + bytes(row[x:end]) + (b"\0" if n % 2 else b"")
+        x = end
     return bytes(out)
 
 
-def rle4(im):
-    """Encoded runs of equal pixel pairs and absolute runs of even length (read alike by every decoder)."""
-    w, h = im.size
-    px = im.load()
-    out = bytearray()
-    for y in range(h - 1, -1, -1):
-        row = [px[x, y] for x in range(w)]
-        x = 0
-        while x < w:
-            run = 1
-            while x + run < w and run < 254 and row[x + run] == row[x]:
-                run += 1
-            if run >= 4 or w - x < 4:
-                n = run if run >= 4 else 1
-                out += bytes([n, (row[x] << 4) | row[x]])
-                x += n
-                continue
-            n = min(16, (w - x) & ~1)
-            data = bytearray((row[x + i] << 4) | row[x + i + 1] for i in range(0, n, 2))
-            out += bytes([0, n]) + data + (b"\0" if len(data) % 2 else b"")
+def rle4_row(row):
+    """Encoded runs of equal pixels and absolute runs of even length (read alike by every decoder)."""
+    w, x, out = len(row), 0, bytearray()
+    while x < w:
+        run = run_length(row, x, 254)
+        if run >= 4 or w - x < 4:
+            n = run if run >= 4 else 1
+            out += bytes([n, (row[x] << 4) | row[x]])
             x += n
-        out += b"\0\0"
-    out += b"\0\1"
+            continue
+        n = min(16, (w - x) & ~1)
+        data = bytearray((row[x + i] << 4) | row[x + i + 1] for i in range(0, n, 2))
+        out += bytes([0, n]) + data + (b"\0" if len(data) % 2 else b"")
+        x += n
     return bytes(out)
 
 
@@ -243,10 +242,10 @@ def make_bmps():
     pal16 = [tuple(p16.getpalette()[3 * i : 3 * i + 3]) for i in range(16)]
     write("bmp_4.bmp", bmp_file(w, h, 4, rows(p16, lambda y: packed_indices(p16, y, 4), 4), palette=pal16))
     add("bmp_4.bmp", "BMP 4-bit palette", "chelsea.png")
-    write("bmp_rle4.bmp", bmp_file(w, h, 4, rle4(p16), compression=2, palette=pal16))
+    write("bmp_rle4.bmp", bmp_file(w, h, 4, rle(p16, rle4_row), compression=2, palette=pal16))
     add("bmp_rle4.bmp", "BMP RLE4", "chelsea.png")
     pal256 = [tuple(pal.getpalette()[3 * i : 3 * i + 3]) for i in range(256)]
-    write("bmp_rle8.bmp", bmp_file(w, h, 8, rle8(pal), compression=1, palette=pal256))
+    write("bmp_rle8.bmp", bmp_file(w, h, 8, rle(pal, rle8_row), compression=1, palette=pal256))
     add("bmp_rle8.bmp", "BMP RLE8", "chelsea.png")
     write("bmp_8_os2.bmp", bmp_file(w, h, 8, rows(pal, lambda y: bytes(pal.load()[x, y] for x in range(w)), 8), palette=pal256, header=12))
     add("bmp_8_os2.bmp", "BMP 8-bit palette with the OS/2 header (3-byte palette entries)", "chelsea.png")

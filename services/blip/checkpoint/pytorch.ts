@@ -64,15 +64,19 @@ export class PytorchFile {
     return this.tensors.has(name);
   }
 
-  /** The tensor as a contiguous float32 copy (strided views are gathered). */
+  /** The tensor as float32: a view for contiguous F32 data, else a widened or gathered copy. */
   float32(name: string): FloatTensor {
     const tensor = this.tensors.get(name);
     if (!tensor) throw new BlipCheckpointError('missing_weight', `${this.file} has no tensor ${name}`);
     const { dtype, key } = tensor.storage;
     if (!FLOAT_DTYPES.has(dtype)) throw new BlipCheckpointError('invalid_weights', `${this.file}: tensor ${name} has unsupported dtype ${dtype}`);
-    const read = floatReader(dtype, this.storages.get(key)!);
+    const storage = this.storages.get(key)!;
     const { shape, stride, offset } = tensor;
     const count = shape.reduce((a, b) => a * b, 1);
+    const start = storage.byteOffset + 4 * offset;
+    // A contiguous float32 tensor in an aligned storage is a view, as safetensors' are.
+    if (dtype === 'F32' && isContiguous(shape, stride) && start % 4 === 0) return { shape, data: new Float32Array(storage.buffer, start, count) };
+    const read = floatReader(dtype, storage);
     const data = new Float32Array(count);
     if (isContiguous(shape, stride)) {
       for (let n = 0; n < count; n++) data[n] = read(offset + n);

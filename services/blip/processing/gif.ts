@@ -2,10 +2,11 @@
  * What Pillow shows where a GIF's first frame draws nothing, read from the GIF's own block structure.
  *
  * libvips gives transparent pixels, and the canvas outside the first frame, as (0, 0, 0, 0). Pillow
- * (`GifImagePlugin`: measured on 9.4, the same code in current releases) loads the first frame as palette indices onto a canvas filled with
- * the frame's transparent index (index 0 when the frame declares none), then `convert("RGB")` looks every
- * index up in the frame's palette. So every pixel libvips leaves at alpha 0 becomes the palette colour of
- * that one index. The GIF's background colour index plays no part.
+ * (`GifImagePlugin`: measured on 9.4, the same code in current releases) loads the first frame as
+ * palette indices onto a canvas filled with the frame's transparent index (index 0 when the frame
+ * declares none), then `convert("RGB")` looks every index up in the frame's palette. So every pixel
+ * libvips leaves at alpha 0, and every pixel outside the frame, becomes the palette colour of that one
+ * index. The GIF's background colour index plays no part.
  */
 
 export type Rgb = readonly [number, number, number];

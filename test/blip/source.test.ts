@@ -231,6 +231,29 @@ describe('Hugging Face Hub ids', () => {
     }
   });
 
+  it('downloads pytorch_model.bin when a repository ships no safetensors weights', async () => {
+    const binDir = path.join(work, 'bin-source');
+    await mkdir(binDir);
+    const bin = path.join(binDir, 'pytorch_model.bin');
+    await writeFile(bin, Buffer.from('PK stand-in: the loader, not the download, reads it'));
+    const hub = await startFakeHub({
+      'acme/blip-bin': {
+        ...fixtureRepo('config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json'),
+        'pytorch_model.bin': bin,
+        'tf_model.h5': bin,
+      },
+    });
+    try {
+      process.env.HF_ENDPOINT = hub.url;
+      delete process.env.HF_TOKEN;
+      const dir = await resolveModelDir('acme/blip-bin', { cacheDir: path.join(work, 'cache-bin') });
+      const files = (await readdir(dir)).filter((f) => !f.startsWith('.')).sort();
+      expect(files).toEqual(['config.json', 'preprocessor_config.json', 'pytorch_model.bin', 'tokenizer.json', 'tokenizer_config.json']);
+    } finally {
+      await hub.close();
+    }
+  });
+
   it('names what a Hub repository lacks, and reports unknown repositories', async () => {
     const hub = await startFakeHub({ 'acme/no-tokenizer': fixtureRepo('config.json', 'model.safetensors', 'preprocessor_config.json') });
     try {

@@ -38,6 +38,8 @@ export const REQUIRED_FILES = ['config.json', 'preprocessor_config.json', 'token
 const OPTIONAL_FILES = ['tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json'] as const;
 const WEIGHTS = 'model.safetensors';
 const WEIGHTS_INDEX = 'model.safetensors.index.json';
+/** PyTorch's zip checkpoint: used only when the safetensors weights are absent. */
+const PYTORCH_WEIGHTS = 'pytorch_model.bin';
 const COMPLETE_MARKER = '.blipline-download.json';
 const DEFAULT_HUB_URL = 'https://huggingface.co';
 /** Time allowed for the Hub to start answering a request (the body may then take as long as it needs). */
@@ -109,7 +111,7 @@ function shardNames(indexJson: unknown, where: string): string[] {
 
 /**
  * Check that `dir` holds a BLIP checkpoint: config.json, preprocessor_config.json, tokenizer.json and
- * weights (model.safetensors, or model.safetensors.index.json with all its shards). The error names
+ * weights (model.safetensors, or model.safetensors.index.json with all its shards, or pytorch_model.bin). The error names
  * every missing file.
  */
 export async function validateCheckpointDir(dir: string): Promise<void> {
@@ -129,8 +131,8 @@ export async function validateCheckpointDir(dir: string): Promise<void> {
       for (const shard of shardNames(json, indexFile)) {
         if (!(await exists(path.join(dir, shard)))) missing.push(shard);
       }
-    } else {
-      missing.push(`${WEIGHTS} (or ${WEIGHTS_INDEX} with its shards)`);
+    } else if (!(await exists(path.join(dir, PYTORCH_WEIGHTS)))) {
+      missing.push(`${WEIGHTS} (or ${WEIGHTS_INDEX} with its shards, or ${PYTORCH_WEIGHTS})`);
     }
   }
   if (missing.length > 0) {
@@ -267,9 +269,10 @@ async function fetchFromHub(ctx: HubContext, finalDir: string, cacheRoot: string
   const id = `${ctx.repo}@${ctx.revision}`;
   const missing: string[] = REQUIRED_FILES.filter((f) => !present.has(f));
   const hasWeights = present.has(WEIGHTS);
-  if (!hasWeights && !present.has(WEIGHTS_INDEX)) missing.push(`${WEIGHTS} (or ${WEIGHTS_INDEX})`);
+  const pytorchOnly = !hasWeights && !present.has(WEIGHTS_INDEX) && present.has(PYTORCH_WEIGHTS);
+  if (!hasWeights && !present.has(WEIGHTS_INDEX) && !pytorchOnly) missing.push(`${WEIGHTS} (or ${WEIGHTS_INDEX}, or ${PYTORCH_WEIGHTS})`);
   if (missing.length > 0) {
-    throw new ModelSourceError('not_a_checkpoint', `${id} on the Hub is not a BLIP checkpoint with safetensors weights: missing ${missing.join(', ')}`);
+    throw new ModelSourceError('not_a_checkpoint', `${id} on the Hub is not a BLIP checkpoint with weights: missing ${missing.join(', ')}`);
   }
 
   await mkdir(cacheRoot, { recursive: true });
@@ -279,6 +282,8 @@ async function fetchFromHub(ctx: HubContext, finalDir: string, cacheRoot: string
     const files: string[] = [...REQUIRED_FILES, ...OPTIONAL_FILES.filter((f) => present.has(f))];
     if (hasWeights) {
       files.push(WEIGHTS);
+    } else if (pytorchOnly) {
+      files.push(PYTORCH_WEIGHTS);
     } else {
       await downloadTo(ctx, WEIGHTS_INDEX, path.join(tmpDir, WEIGHTS_INDEX), onProgress);
       const indexJson: unknown = JSON.parse(await readFile(path.join(tmpDir, WEIGHTS_INDEX), 'utf8'));

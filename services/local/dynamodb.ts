@@ -84,32 +84,7 @@ export async function startDynamoDb(options: DynamoDbOptions): Promise<LocalDyna
   const endpoint = `http://${LOCALHOST}:${port}`;
   const client = new DynamoDBClient({ region: options.region, endpoint, credentials: options.credentials });
   try {
-    try {
-      await client.send(
-        new CreateTableCommand({
-          TableName: options.table,
-          AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-          KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-          BillingMode: 'PAY_PER_REQUEST',
-        }),
-      );
-    } catch (error) {
-      // A persistent dbPath keeps the table from an earlier run.
-      if (!(error instanceof Error && error.name === 'ResourceInUseException')) throw error;
-    }
-    await waitUntilTableExists({ client, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { TableName: options.table });
-    // Accepted and reported by DynamoDB Local, but it never deletes expired items.
-    await client
-      .send(
-        new UpdateTimeToLiveCommand({
-          TableName: options.table,
-          TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
-        }),
-      )
-      .catch((error: unknown) => {
-        // "TimeToLive is already enabled" on a persistent dbPath.
-        if (!(error instanceof Error && /already enabled/i.test(error.message))) throw error;
-      });
+    await createTable(client, options.table);
   } catch (cause) {
     client.destroy();
     await child.stop();
@@ -124,4 +99,34 @@ export async function startDynamoDb(options: DynamoDbOptions): Promise<LocalDyna
     table: options.table,
     stop: () => child.stop(),
   };
+}
+
+/** Creates `table` (`pk` hash key, on demand, TTL on `ttl`) and waits until it exists; an existing one is kept. */
+export async function createTable(client: DynamoDBClient, table: string): Promise<void> {
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: table,
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+  } catch (error) {
+    // A persistent dbPath keeps the table from an earlier run.
+    if (!(error instanceof Error && error.name === 'ResourceInUseException')) throw error;
+  }
+  await waitUntilTableExists({ client, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { TableName: table });
+  // Accepted and reported by DynamoDB Local, but it never deletes expired items.
+  await client
+    .send(
+      new UpdateTimeToLiveCommand({
+        TableName: table,
+        TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+      }),
+    )
+    .catch((error: unknown) => {
+      // "TimeToLive is already enabled" on a persistent dbPath.
+      if (!(error instanceof Error && /already enabled/i.test(error.message))) throw error;
+    });
 }

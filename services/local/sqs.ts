@@ -14,13 +14,9 @@ export interface LocalSqs {
   stop(): Promise<void>;
 }
 
-export interface SqsOptions {
+export interface SqsOptions extends QueuePairOptions {
   region: string;
   credentials: { accessKeyId: string; secretAccessKey: string };
-  queueName: string;
-  dlqName: string;
-  maxReceiveCount: number;
-  visibilityTimeoutSeconds: number;
 }
 
 /**
@@ -50,35 +46,12 @@ export async function startSqs(options: SqsOptions): Promise<LocalSqs> {
 
   const client = new SQSClient({ region: options.region, endpoint, credentials: options.credentials });
   try {
-    const dlq = await client.send(
-      new CreateQueueCommand({
-        QueueName: options.dlqName,
-        Attributes: { MessageRetentionPeriod: String(14 * 24 * 3600) },
-      }),
-    );
-    if (!dlq.QueueUrl) throw new Error('CreateQueue returned no QueueUrl for the DLQ');
-    const dlqAttributes = await client.send(
-      new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }),
-    );
-    const dlqArn = dlqAttributes.Attributes?.QueueArn;
-    if (!dlqArn) throw new Error('GetQueueAttributes returned no QueueArn for the DLQ');
-    const queue = await client.send(
-      new CreateQueueCommand({
-        QueueName: options.queueName,
-        Attributes: {
-          VisibilityTimeout: String(options.visibilityTimeoutSeconds),
-          MessageRetentionPeriod: String(4 * 24 * 3600),
-          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: options.maxReceiveCount }),
-        },
-      }),
-    );
-    if (!queue.QueueUrl) throw new Error('CreateQueue returned no QueueUrl');
-
+    const { queueUrl, dlqUrl } = await createQueueWithDlq(client, endpoint, options);
     let stopped: Promise<void> | undefined;
     return {
       endpoint,
-      queueUrl: resolvableQueueUrl(queue.QueueUrl, endpoint),
-      dlqUrl: resolvableQueueUrl(dlq.QueueUrl, endpoint),
+      queueUrl,
+      dlqUrl,
       stop() {
         stopped ??= (async () => {
           client.destroy();
@@ -92,4 +65,37 @@ export async function startSqs(options: SqsOptions): Promise<LocalSqs> {
     await app.close().catch(() => undefined);
     throw new LocalStackError('sqs', 'setup_failed', `creating the queues failed: ${String(cause)}`, { cause });
   }
+}
+
+export interface QueuePairOptions {
+  queueName: string;
+  dlqName: string;
+  maxReceiveCount: number;
+  visibilityTimeoutSeconds: number;
+}
+
+/** Creates a queue and its dead-letter queue (redrive after `maxReceiveCount` receives) on fauxqs at `endpoint`. */
+export async function createQueueWithDlq(client: SQSClient, endpoint: string, options: QueuePairOptions): Promise<{ queueUrl: string; dlqUrl: string }> {
+  const dlq = await client.send(
+    new CreateQueueCommand({
+      QueueName: options.dlqName,
+      Attributes: { MessageRetentionPeriod: String(14 * 24 * 3600) },
+    }),
+  );
+  if (!dlq.QueueUrl) throw new Error('CreateQueue returned no QueueUrl for the DLQ');
+  const dlqAttributes = await client.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }));
+  const dlqArn = dlqAttributes.Attributes?.QueueArn;
+  if (!dlqArn) throw new Error('GetQueueAttributes returned no QueueArn for the DLQ');
+  const queue = await client.send(
+    new CreateQueueCommand({
+      QueueName: options.queueName,
+      Attributes: {
+        VisibilityTimeout: String(options.visibilityTimeoutSeconds),
+        MessageRetentionPeriod: String(4 * 24 * 3600),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: options.maxReceiveCount }),
+      },
+    }),
+  );
+  if (!queue.QueueUrl) throw new Error('CreateQueue returned no QueueUrl');
+  return { queueUrl: resolvableQueueUrl(queue.QueueUrl, endpoint), dlqUrl: resolvableQueueUrl(dlq.QueueUrl, endpoint) };
 }

@@ -38,7 +38,8 @@ export interface LocalStack {
   region: string;
   credentials: { accessKeyId: string; secretAccessKey: string };
   s3: { endpoint: string; bucket: string }; // path-style
-  sqs: { endpoint: string; queueUrl: string; dlqUrl: string };
+  /** `receivesInFlight`: ReceiveMessage calls the emulator is handling now (long polls waiting included). */
+  sqs: { endpoint: string; queueUrl: string; dlqUrl: string; receivesInFlight(): number };
   dynamodb: { endpoint: string; table: string };
   /** undefined when no Redis is reachable (cache disabled). */
   redisUrl: string | undefined;
@@ -221,7 +222,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     region,
     credentials,
     s3: { endpoint: s3.endpoint, bucket: s3.bucket },
-    sqs: { endpoint: sqs.endpoint, queueUrl: sqs.queueUrl, dlqUrl: sqs.dlqUrl },
+    sqs: { endpoint: sqs.endpoint, queueUrl: sqs.queueUrl, dlqUrl: sqs.dlqUrl, receivesInFlight: sqs.receivesInFlight },
     dynamodb: { endpoint: dynamodb.endpoint, table: dynamodb.table },
     redisUrl: redis.url,
     redisKeyPrefix: redis.prefix,

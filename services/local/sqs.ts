@@ -11,6 +11,8 @@ export interface LocalSqs {
   endpoint: string;
   queueUrl: string;
   dlqUrl: string;
+  /** ReceiveMessage calls the emulator is handling now (a long poll waiting for a message counts until it answers). */
+  receivesInFlight(): number;
   stop(): Promise<void>;
 }
 
@@ -28,11 +30,35 @@ function resolvableQueueUrl(queueUrl: string, endpoint: string): string {
 }
 
 /**
+ * Counts ReceiveMessage requests from the moment their handler is about to run until they are answered or
+ * abandoned. fauxqs's handler looks for messages and, finding none, registers its long-poll waiter without any
+ * I/O in between, so once a count is observed from another event-loop turn, that receive is waiting: tests
+ * send a message then and know the long poll delivered it.
+ */
+function countReceives(app: ReturnType<typeof buildApp>): { inFlight: () => number } {
+  const open = new WeakSet<object>();
+  let count = 0;
+  const done = async (request: object) => {
+    if (open.delete(request)) count -= 1;
+  };
+  app.addHook('preHandler', async (request) => {
+    if (request.headers['x-amz-target'] === 'AmazonSQS.ReceiveMessage') {
+      open.add(request);
+      count += 1;
+    }
+  });
+  app.addHook('onResponse', done);
+  app.addHook('onRequestAbort', done);
+  return { inFlight: () => count };
+}
+
+/**
  * fauxqs in this process, bound to 127.0.0.1 on a free port (its `startFauxqs` helper binds every
  * interface, so the Fastify app is listened on here). Queues are created through the SQS API.
  */
 export async function startSqs(options: SqsOptions): Promise<LocalSqs> {
   const app = buildApp({ logger: false, defaultRegion: options.region });
+  const receives = countReceives(app);
   let endpoint: string;
   try {
     await app.listen({ port: 0, host: LOCALHOST });
@@ -52,6 +78,7 @@ export async function startSqs(options: SqsOptions): Promise<LocalSqs> {
       endpoint,
       queueUrl,
       dlqUrl,
+      receivesInFlight: receives.inFlight,
       stop() {
         stopped ??= (async () => {
           client.destroy();

@@ -8,7 +8,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { spawnManaged, type ManagedChild } from './child.js';
 import { LocalStackError } from './errors.js';
-import { LOCALHOST, freePort, waitForPort } from './net.js';
+import { LOCALHOST, waitForPort } from './net.js';
+import { type PortReservation, reservePort } from './port-reservation.js';
 
 export interface LocalDynamoDb {
   endpoint: string;
@@ -33,9 +34,8 @@ function dynamoDbLocalDir(): string {
   return path.join(packageDir, 'lib', 'dynamodb_local_2026-01-16');
 }
 
-async function spawnDynamoDbLocal(dbPath: string | undefined): Promise<{ child: ManagedChild; port: number }> {
+async function spawnDynamoDbLocal(dbPath: string | undefined, port: number): Promise<ManagedChild> {
   const dir = dynamoDbLocalDir();
-  const port = await freePort();
   const args = [
     `-Djava.library.path=${path.join(dir, 'DynamoDBLocal_lib')}`,
     '-jar',
@@ -51,18 +51,21 @@ async function spawnDynamoDbLocal(dbPath: string | undefined): Promise<{ child: 
     env: { ...process.env, JAVA_TOOL_OPTIONS: '-XX:TieredStopAtLevel=1 -XX:+UseSerialGC' },
   });
   try {
+    // DynamoDB Local prints no readiness line; the port is reserved (nothing else listens there), and a
+    // child that could not bind it exits with "Address already in use".
     await waitForPort(port, { deadlineMs: 60_000, aborted: child.exitReason });
   } catch (cause) {
     await child.stop();
     const reason = child.exitReason() ?? String(cause);
+    const output = child.outputTail();
     throw new LocalStackError(
       'dynamodb',
-      reason.includes('ENOENT') ? 'missing_dependency' : 'start_failed',
-      `DynamoDB Local did not start (${reason}). ${INSTALL_JAVA}.${child.outputTail() ? `\n${child.outputTail()}` : ''}`,
+      reason.includes('ENOENT') ? 'missing_dependency' : /Address already in use/.test(output) ? 'port_in_use' : 'start_failed',
+      `DynamoDB Local did not start (${reason}). ${INSTALL_JAVA}.${output ? `\n${output}` : ''}`,
       { cause },
     );
   }
-  return { child, port };
+  return child;
 }
 
 /**
@@ -70,16 +73,23 @@ async function spawnDynamoDbLocal(dbPath: string | undefined): Promise<{ child: 
  * JIT options for a ~3 s start and telemetry off) on a free port, plus the table.
  */
 export async function startDynamoDb(options: DynamoDbOptions): Promise<LocalDynamoDb> {
-  // A free port can be taken between probing it and the JVM binding it: try a few ports.
-  let started: { child: ManagedChild; port: number } | undefined;
+  // DynamoDB Local refuses port 0: it gets a reserved port, and another one when it reports the port taken anyway.
+  let started: { child: ManagedChild; reservation: PortReservation } | undefined;
   for (let attempt = 1; !started; attempt++) {
+    const reservation = await reservePort();
     try {
-      started = await spawnDynamoDbLocal(options.dbPath);
+      started = { child: await spawnDynamoDbLocal(options.dbPath, reservation.port), reservation };
     } catch (error) {
-      if (attempt >= 3 || (error instanceof LocalStackError && error.code === 'missing_dependency')) throw error;
+      await reservation.release();
+      if (attempt >= 3 || !(error instanceof LocalStackError && error.code === 'port_in_use')) throw error;
     }
   }
-  const { child, port } = started;
+  const { child, reservation } = started;
+  const port = reservation.port;
+  const stop = async (): Promise<void> => {
+    await child.stop();
+    await reservation.release();
+  };
 
   const endpoint = `http://${LOCALHOST}:${port}`;
   const client = new DynamoDBClient({ region: options.region, endpoint, credentials: options.credentials });
@@ -87,7 +97,7 @@ export async function startDynamoDb(options: DynamoDbOptions): Promise<LocalDyna
     await createTable(client, options.table);
   } catch (cause) {
     client.destroy();
-    await child.stop();
+    await stop();
     throw new LocalStackError('dynamodb', 'setup_failed', `creating table ${options.table} failed: ${String(cause)}`, {
       cause,
     });
@@ -97,7 +107,7 @@ export async function startDynamoDb(options: DynamoDbOptions): Promise<LocalDyna
   return {
     endpoint,
     table: options.table,
-    stop: () => child.stop(),
+    stop,
   };
 }
 

@@ -1,23 +1,7 @@
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const LOCALHOST = '127.0.0.1';
-
-/** A TCP port that was free on 127.0.0.1 a moment ago (for programs that cannot listen on port 0). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, LOCALHOST, () => {
-      const address = server.address();
-      server.close(() => {
-        if (address && typeof address === 'object') resolve(address.port);
-        else reject(new Error('could not read the port of a probe listener'));
-      });
-    });
-  });
-}
 
 /** Whether something accepts TCP connections on host:port right now. */
 export async function portAnswers(port: number, host = LOCALHOST, timeoutMs = 250): Promise<boolean> {

@@ -1,5 +1,8 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { createClient } from 'redis';
 import { describe, expect, it } from 'vitest';
+import { ephemeralRangeStart, PORT_LOCK_DIR } from '../../services/local/port-reservation.js';
 import { useLocalStack } from '../support/local-stack.js';
 
 // An own redis-server that tests can stop and start again (Redis outage).
@@ -19,7 +22,7 @@ async function ping(url: string): Promise<string> {
 }
 
 describe("local stack with redis: 'own'", () => {
-  it('runs its own redis-server on a free 127.0.0.1 port', async () => {
+  it('runs its own redis-server on a reserved 127.0.0.1 port', async () => {
     const s = stack();
     expect(s.redisMode).toBe('own');
     expect(s.redisUrl).toMatch(/^redis:\/\/127\.0\.0\.1:\d+$/);
@@ -28,10 +31,14 @@ describe("local stack with redis: 'own'", () => {
     expect(await ping(s.redisUrl!)).toBe('PONG');
   });
 
-  it('stops and starts Redis on the same URL for outage tests', async () => {
+  it('stops and starts Redis on the same URL for outage tests, the port reserved meanwhile', async () => {
     const s = stack();
+    const port = Number(new URL(s.redisUrl!).port);
+    expect(port).toBeLessThan(ephemeralRangeStart());
     await s.stopRedis();
     expect(await ping(s.redisUrl!)).toMatch(/^failed/);
+    // another stack starting now cannot take the port while Redis is down
+    expect(await readFile(path.join(PORT_LOCK_DIR, `${port}.lock`), 'utf8')).toBe(String(process.pid));
     await s.startRedis();
     expect(await ping(s.redisUrl!)).toBe('PONG');
   });

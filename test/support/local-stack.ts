@@ -81,8 +81,8 @@ export interface Lane {
   readonly queueUrl: string;
   readonly dlqUrl: string;
   readonly table: string;
-  /** Writes the object to the lane's bucket and returns the S3 event notification for it (not sent). */
-  store(key: string, body: Uint8Array): Promise<ReturnType<typeof objectCreatedNotification>>;
+  /** Writes the object to the lane's bucket and returns the S3 event notification for it (not sent); `eventTime` defaults to now. */
+  store(key: string, body: Uint8Array, eventTime?: Date): Promise<ReturnType<typeof objectCreatedNotification>>;
   /** `store`, then sends the notification to the lane's queue. */
   put(key: string, body: Uint8Array): Promise<void>;
 }
@@ -103,11 +103,11 @@ export async function createLane(stack: LocalStack, options: LaneOptions): Promi
       queueUrl,
       dlqUrl,
       table: name,
-      async store(key, body) {
+      async store(key, body, eventTime) {
         const client = new S3Client({ region, credentials, endpoint: stack.s3.endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED' });
         try {
           const out = await client.send(new PutObjectCommand({ Bucket: name, Key: key, Body: body }));
-          return objectCreatedNotification({ region, bucket: name, key, size: body.byteLength, eTag: (out.ETag ?? '').replace(/"/g, ''), eventName: 'ObjectCreated:Put' });
+          return objectCreatedNotification({ region, bucket: name, key, size: body.byteLength, eTag: (out.ETag ?? '').replace(/"/g, ''), eventName: 'ObjectCreated:Put', ...(eventTime ? { eventTime } : {}) });
         } finally {
           client.destroy();
         }

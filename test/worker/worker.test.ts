@@ -166,13 +166,44 @@ describe('worker', () => {
     const key = 'poison/all-writes-fail.png';
     const imageId = imageIdForKey(key);
     const queue = new RecordingQueue(createSqsClient(config), config.queueUrl);
-    startWorker({ queue, records: new FailingStore(config, imageId, true) });
+    const lines: string[] = [];
+    const metrics = new Metrics({ service: 'worker', sink: (line) => void lines.push(line) });
+    startWorker({ queue, metrics, records: new FailingStore(config, imageId, true) });
     await put(key, 'wide_1200x100.png');
     await waitFor(() => queueDepth(lane.dlqUrl), (n) => n === 1, 40_000, 'message in the DLQ');
     await waitFor(() => queueDepth(config.queueUrl), (n) => n === 0, 10_000, 'main queue empty');
     expect((await records().getImage(imageId))?.status).toBe('processing');
     // The first receive: the long infrastructure backoff (visibility 3 s x 2^1); the last: visible at once for the DLQ.
     expect(queue.visibility.filter((v) => v.seconds !== 3).map((v) => v.seconds)).toEqual([6, 0]);
+    // the lost failure write is counted, as one EMF line with its reason
+    expect(metrics.total('Failures{Reason=failure_not_recorded}')).toBe(1);
+    const notRecorded = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((m) => m.Reason === 'failure_not_recorded');
+    expect(notRecorded).toHaveLength(1);
+    expect(notRecorded[0]).toMatchObject({ Service: 'worker', Failures: 1 });
+  });
+
+  it('reports QueueWaitMs from the S3 event time to the job being accepted (0 for an event time ahead of the clock)', async () => {
+    const lines: string[] = [];
+    const metrics = new Metrics({ service: 'worker', sink: (line) => void lines.push(line) });
+    const queue = new Queue(createSqsClient(config), config.queueUrl);
+    const now = Date.now();
+    const bytes = await fixtureImage('gray_200x200.png');
+    await queue.send(await lane.store('wait/old.png', bytes, new Date(now - 60_000)));
+    await queue.send(await lane.store('wait/skewed.png', bytes, new Date(now + 3_600_000)));
+    startWorker({ metrics });
+    for (const key of ['wait/old.png', 'wait/skewed.png']) {
+      await waitFor(() => records().getImage(imageIdForKey(key)), (r) => r?.status === 'done', 30_000, `${key} done`);
+    }
+    const waits = lines
+      .map((line) => JSON.parse(line) as { QueueWaitMs?: number; _aws: { CloudWatchMetrics: { Metrics: { Name: string; Unit: string }[] }[] } })
+      .filter((m) => m.QueueWaitMs !== undefined);
+    expect(waits).toHaveLength(2);
+    for (const w of waits) expect(w._aws.CloudWatchMetrics[0]?.Metrics).toEqual([{ Name: 'QueueWaitMs', Unit: 'Milliseconds' }]);
+    const values = waits.map((w) => w.QueueWaitMs as number).sort((a, b) => a - b);
+    // the old event waited at least the minute it is dated back; the skewed one is clamped to 0
+    expect(values[0]).toBe(0);
+    expect(values[1]).toBeGreaterThanOrEqual(60_000);
+    expect(metrics.total('QueueWaitMs')).toBe(values[1]);
   });
 
   it('a job whose S3 call hangs is aborted at the job deadline and left for redelivery', async () => {

@@ -23,6 +23,8 @@ export interface DynamoDbOptions {
   table: string;
   /** Directory for the database file; in memory when absent. */
   dbPath: string | undefined;
+  /** Hands out the ports to try. @default reservePort */
+  reserve?: () => Promise<PortReservation>;
 }
 
 const INSTALL_JAVA = 'DynamoDB Local needs Java 17+: install it (Debian: apt-get install openjdk-17-jre-headless)';
@@ -38,6 +40,9 @@ async function spawnDynamoDbLocal(dbPath: string | undefined, port: number): Pro
   const dir = dynamoDbLocalDir();
   const args = [
     `-Djava.library.path=${path.join(dir, 'DynamoDBLocal_lib')}`,
+    // IPv4 sockets only: on the IPv6 wildcard the JVM could bind beside a program holding the port on
+    // IPv4, which would then answer 127.0.0.1 in its place; on IPv4 it fails with "Address already in use"
+    '-Djava.net.preferIPv4Stack=true',
     '-jar',
     path.join(dir, 'DynamoDBLocal.jar'),
     '-port',
@@ -51,9 +56,11 @@ async function spawnDynamoDbLocal(dbPath: string | undefined, port: number): Pro
     env: { ...process.env, JAVA_TOOL_OPTIONS: '-XX:TieredStopAtLevel=1 -XX:+UseSerialGC' },
   });
   try {
-    // DynamoDB Local prints no readiness line; the port is reserved (nothing else listens there), and a
-    // child that could not bind it exits with "Address already in use".
-    await waitForPort(port, { deadlineMs: 60_000, aborted: child.exitReason });
+    // DynamoDB Local prints no readiness line: ready is its own socket listening on the reserved port
+    // (checked in /proc), and a child that could not bind it exits with "Address already in use".
+    // (a JVM whose server failed to bind may stay alive: its output says so)
+    const aborted = () => child.exitReason() ?? (/Address already in use/.test(child.outputTail()) ? 'Address already in use' : undefined);
+    await waitForPort(port, { deadlineMs: 60_000, aborted, ...(child.process.pid ? { ownerPid: child.process.pid } : {}) });
   } catch (cause) {
     await child.stop();
     const reason = child.exitReason() ?? String(cause);
@@ -76,7 +83,7 @@ export async function startDynamoDb(options: DynamoDbOptions): Promise<LocalDyna
   // DynamoDB Local refuses port 0: it gets a reserved port, and another one when it reports the port taken anyway.
   let started: { child: ManagedChild; reservation: PortReservation } | undefined;
   for (let attempt = 1; !started; attempt++) {
-    const reservation = await reservePort();
+    const reservation = await (options.reserve ?? reservePort)();
     try {
       started = { child: await spawnDynamoDbLocal(options.dbPath, reservation.port), reservation };
     } catch (error) {

@@ -52,11 +52,12 @@ export class OwnRedis {
     this.url = `redis://${LOCALHOST}:${this.port}`;
   }
 
-  static async start(): Promise<OwnRedis> {
+  /** `reserve` hands out the ports to try (tests pass one that yields a taken port first). */
+  static async start(reserve: () => Promise<PortReservation> = reservePort): Promise<OwnRedis> {
     // redis-server cannot listen on port 0 (it means "no TCP"): it gets a reserved port, and another one
     // when it reports the port taken anyway (by a program that does not honour the reservations).
     for (let attempt = 1; ; attempt++) {
-      const redis = new OwnRedis(await reservePort());
+      const redis = new OwnRedis(await reserve());
       try {
         await redis.start();
         return redis;

@@ -1,8 +1,10 @@
 import { readFile } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import path from 'node:path';
 import { createClient } from 'redis';
 import { describe, expect, it } from 'vitest';
-import { ephemeralRangeStart, PORT_LOCK_DIR } from '../../services/local/port-reservation.js';
+import { ephemeralRangeStart, PORT_LOCK_DIR, reservePort } from '../../services/local/port-reservation.js';
+import { OwnRedis } from '../../services/local/redis.js';
 import { useLocalStack } from '../support/local-stack.js';
 
 // An own redis-server that tests can stop and start again (Redis outage).
@@ -41,5 +43,35 @@ describe("local stack with redis: 'own'", () => {
     expect(await readFile(path.join(PORT_LOCK_DIR, `${port}.lock`), 'utf8')).toBe(String(process.pid));
     await s.startRedis();
     expect(await ping(s.redisUrl!)).toBe('PONG');
+  });
+});
+
+describe('OwnRedis on a port another program took', () => {
+  it('is not fooled by the program answering there: it sees its own bind failure and starts on another port', async () => {
+    const squatter = createServer((socket) => socket.on('error', () => undefined).end('+PONG\r\n'));
+    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+    const taken = (squatter.address() as AddressInfo).port;
+    const ports: number[] = [];
+    let first = true;
+    const reserve = async () => {
+      // first a "reservation" of the squatted port, as if the squatter ignored the lock files
+      const reservation = first ? { port: taken, release: async () => undefined } : await reservePort();
+      first = false;
+      ports.push(reservation.port);
+      return reservation;
+    };
+    try {
+      const redis = await OwnRedis.start(reserve);
+      try {
+        expect(ports).toHaveLength(2);
+        expect(ports[0]).toBe(taken);
+        expect(redis.port).toBe(ports[1]);
+        expect(await ping(redis.url)).toBe('PONG');
+      } finally {
+        await redis.close();
+      }
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
+    }
   });
 });

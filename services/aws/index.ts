@@ -4,3 +4,5 @@ export * from './errors.js';
 export * from './record-store.js';
 export * from './s3.js';
 export * from './sqs.js';
+export * from './image-eraser.js';
+export * from './quota-store.js';

@@ -9,8 +9,12 @@ import { LOCALHOST } from './net.js';
 
 export interface LocalSqs {
   endpoint: string;
+  /** The captions queue (S3 events) and its DLQ. */
   queueUrl: string;
   dlqUrl: string;
+  /** The questions queue (VQA jobs) and its DLQ. */
+  questionQueueUrl: string;
+  questionDlqUrl: string;
   /** ReceiveMessage calls the emulator is handling now (a long poll waiting for a message counts until it answers). */
   receivesInFlight(): number;
   stop(): Promise<void>;
@@ -19,6 +23,8 @@ export interface LocalSqs {
 export interface SqsOptions extends QueuePairOptions {
   region: string;
   credentials: { accessKeyId: string; secretAccessKey: string };
+  questionQueueName: string;
+  questionDlqName: string;
 }
 
 /**
@@ -72,12 +78,15 @@ export async function startSqs(options: SqsOptions): Promise<LocalSqs> {
 
   const client = new SQSClient({ region: options.region, endpoint, credentials: options.credentials });
   try {
-    const { queueUrl, dlqUrl } = await createQueueWithDlq(client, endpoint, options);
+    const captions = await createQueueWithDlq(client, endpoint, options);
+    const questions = await createQueueWithDlq(client, endpoint, { ...options, queueName: options.questionQueueName, dlqName: options.questionDlqName });
+
     let stopped: Promise<void> | undefined;
     return {
       endpoint,
-      queueUrl,
-      dlqUrl,
+      ...captions,
+      questionQueueUrl: questions.queueUrl,
+      questionDlqUrl: questions.dlqUrl,
       receivesInFlight: receives.inFlight,
       stop() {
         stopped ??= (async () => {
@@ -109,10 +118,10 @@ export async function createQueueWithDlq(client: SQSClient, endpoint: string, op
       Attributes: { MessageRetentionPeriod: String(14 * 24 * 3600) },
     }),
   );
-  if (!dlq.QueueUrl) throw new Error('CreateQueue returned no QueueUrl for the DLQ');
+  if (!dlq.QueueUrl) throw new Error(`CreateQueue returned no QueueUrl for ${options.dlqName}`);
   const dlqAttributes = await client.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }));
   const dlqArn = dlqAttributes.Attributes?.QueueArn;
-  if (!dlqArn) throw new Error('GetQueueAttributes returned no QueueArn for the DLQ');
+  if (!dlqArn) throw new Error(`GetQueueAttributes returned no QueueArn for ${options.dlqName}`);
   const queue = await client.send(
     new CreateQueueCommand({
       QueueName: options.queueName,
@@ -123,6 +132,6 @@ export async function createQueueWithDlq(client: SQSClient, endpoint: string, op
       },
     }),
   );
-  if (!queue.QueueUrl) throw new Error('CreateQueue returned no QueueUrl');
+  if (!queue.QueueUrl) throw new Error(`CreateQueue returned no QueueUrl for ${options.queueName}`);
   return { queueUrl: resolvableQueueUrl(queue.QueueUrl, endpoint), dlqUrl: resolvableQueueUrl(dlq.QueueUrl, endpoint) };
 }

@@ -107,6 +107,8 @@ export interface StartupInfo {
 
 export interface LoadedBlipModel extends BlipModel {
   readonly startup: StartupInfo;
+  /** The compiled graphs' sessions the model runs on (fidelity checks run them step by step). */
+  readonly runtime: BlipRuntime;
 }
 
 /** The compiled-graph cache: BLIPLINE_CACHE_DIR, else .cache/blipline/graphs in the repository. */
@@ -158,7 +160,7 @@ class LocalBlipModel implements LoadedBlipModel {
   private readonly imageLimits: ImageLimits;
 
   constructor(
-    private readonly runtime: BlipRuntime,
+    readonly runtime: BlipRuntime,
     private readonly tokenizer: BlipTokenizer,
     private readonly processor: ProcessorConfig,
     details: { name: string; startup: StartupInfo; imageLimits: ImageLimits },

@@ -43,7 +43,8 @@ export interface LocalStack {
   region: string;
   credentials: { accessKeyId: string; secretAccessKey: string };
   s3: { endpoint: string; bucket: string }; // path-style
-  sqs: { endpoint: string; queueUrl: string; dlqUrl: string; questionQueueUrl: string; questionDlqUrl: string };
+  /** `receivesInFlight`: ReceiveMessage calls the emulator is handling now (long polls waiting included). */
+  sqs: { endpoint: string; queueUrl: string; dlqUrl: string; questionQueueUrl: string; questionDlqUrl: string; receivesInFlight(): number };
   /** The OpenID provider whose tokens the API accepts (dev users and clients). */
   oidc: Omit<LocalOidc, 'stop'>;
   /** BLIPLINE_OBJECT_ID_SECRET of this stack (made for this run). */
@@ -206,7 +207,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   if (!(oidc instanceof LocalStackError)) pieceStops.push(() => oidc.stop());
   if (!(redis instanceof LocalStackError)) {
     const { own, url, prefix } = redis;
-    if (own) pieceStops.push(() => own.stop());
+    if (own) pieceStops.push(() => own.close());
     else if (url) pieceStops.push(() => deleteKeysWithPrefix(url, prefix));
   }
   const stopAll = async (): Promise<void> => {
@@ -246,7 +247,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     region,
     credentials,
     s3: { endpoint: s3.endpoint, bucket: s3.bucket },
-    sqs: { endpoint: sqs.endpoint, queueUrl: sqs.queueUrl, dlqUrl: sqs.dlqUrl, questionQueueUrl: sqs.questionQueueUrl, questionDlqUrl: sqs.questionDlqUrl },
+    sqs: {
+      endpoint: sqs.endpoint,
+      queueUrl: sqs.queueUrl,
+      dlqUrl: sqs.dlqUrl,
+      questionQueueUrl: sqs.questionQueueUrl,
+      questionDlqUrl: sqs.questionDlqUrl,
+      receivesInFlight: sqs.receivesInFlight,
+    },
     oidc: oidcInfo,
     objectIdSecret,
     dynamodb: { endpoint: dynamodb.endpoint, table: dynamodb.table },

@@ -225,6 +225,7 @@ describe('Hugging Face Hub ids', () => {
       expect(dir).toBe(path.join(cacheDir, 'acme--blip-sharded', 'v1'));
       expect((await readdir(dir)).sort()).toContain('model-00001-of-00001.safetensors');
       expect(hub.requests.some((r) => r.url.startsWith('/api/models/acme/blip-sharded/tree/v1'))).toBe(true);
+      expect(hub.requests.length).toBeGreaterThan(0);
       expect(hub.requests.every((r) => r.authorization === undefined)).toBe(true);
     } finally {
       await hub.close();

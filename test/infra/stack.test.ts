@@ -154,6 +154,7 @@ describe('network and cache', () => {
       .filter((p) => JSON.stringify(p.GroupId).includes(cacheSg));
     const sources = new Set(ingress.map((p) => (p.SourceSecurityGroupId as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0]));
     expect(sources).toEqual(new Set([workerSg, apiSg]));
+    expect(ingress.length).toBeGreaterThan(0);
     expect(ingress.every((p) => p.CidrIp === undefined && p.CidrIpv6 === undefined)).toBe(true);
     const inline = (s.json.Resources as Record<string, { Properties?: { SecurityGroupIngress?: unknown } }>)[cacheSg]?.Properties?.SecurityGroupIngress;
     expect(inline).toBeUndefined();

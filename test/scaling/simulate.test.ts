@@ -51,6 +51,7 @@ describe('scaling simulation', () => {
     expect(result.processed).toBe(arrivals.length);
     expect(result.lost).toBe(0);
     expect(result.unfinished).toBe(0);
+    expect(result.waitById).toHaveLength(arrivals.length);
     expect(result.waitById.every((w) => w !== undefined && w >= 0)).toBe(true);
   });
 
@@ -59,7 +60,7 @@ describe('scaling simulation', () => {
   });
 
   it('starts from zero on the burst, reaches maxTasks, and returns to zero after the idle window', () => {
-    expect(result.timeline.slice(0, 9).every((m) => m.desired === 0)).toBe(true);
+    expect(result.timeline.slice(0, 9).map((m) => m.desired)).toEqual(Array(9).fill(0));
     expect(result.peakTasks).toBe(DEFAULT_SCALING.maxTasks);
     expect(result.idleAt).toBeGreaterThan(result.lastCompletion);
     const last = result.timeline[result.timeline.length - 1];

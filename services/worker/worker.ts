@@ -12,6 +12,8 @@ import { ObjectReader } from './object-reader.js';
 import { resolveOptions, type WorkerDeps } from './options.js';
 import { QuestionJobs } from './questions.js';
 import { ReceiveLoop } from './receive-loop.js';
+import { TaskProtection } from './task-protection.js';
+import { runtimeEnv } from '../core/config.js';
 
 export type { WorkerDeps, WorkerOptions } from './options.js';
 export { MAX_VISIBILITY_SECONDS, retryDelaySeconds } from './retry-backoff.js';
@@ -54,7 +56,8 @@ export class Worker {
       o,
     );
     this.questions = new QuestionJobs(records, objects, answerer, held, metrics, logger, o);
-    this.loop = new ReceiveLoop(queue, held, new Heartbeat(held, claims, logger, o), (messages) => this.processBatch(messages), logger, stopping, o, {
+    const protection = deps.taskProtection ?? new TaskProtection({ agentUri: runtimeEnv('ECS_AGENT_URI'), logger, maxJobMinutes: Math.ceil(o.maxJobMs / 60_000) });
+    this.loop = new ReceiveLoop(queue, held, new Heartbeat(held, claims, logger, o), protection, (messages) => this.processBatch(messages), logger, stopping, o, {
       workerId: this.id,
       captioner: captioner.name,
       captionKey: captionModel.key,

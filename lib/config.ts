@@ -48,6 +48,11 @@ export interface WorkerScalingProps {
    * @default Duration.minutes(10)
    */
   readonly scaleInIdle?: Duration;
+  /**
+   * Cooldown between two target-tracking scale-ins (tasks holding messages are protected from scale-in).
+   * @default Duration.seconds(300)
+   */
+  readonly scaleInCooldown?: Duration;
 }
 
 export interface BliplineStackProps extends StackProps {
@@ -256,6 +261,7 @@ export function resolveConfig(props: BliplineStackProps = {}): ResolvedConfig {
       coldStart: s.coldStart ?? DEFAULT_SCALING.coldStart,
       scaleOutCooldownSeconds: (s.scaleOutCooldown ?? Duration.seconds(DEFAULT_SCALING.scaleOutCooldownSeconds)).toSeconds({ integral: false }),
       scaleInIdleMinutes: (s.scaleInIdle ?? Duration.minutes(DEFAULT_SCALING.scaleInIdleMinutes)).toMinutes({ integral: false }),
+      scaleInCooldownSeconds: (s.scaleInCooldown ?? Duration.seconds(DEFAULT_SCALING.scaleInCooldownSeconds)).toSeconds({ integral: false }),
     });
   } catch (cause) {
     if (cause instanceof ScalingSettingsError) throw new StackConfigError(`scaling.${cause.message}`, { cause });

@@ -9,6 +9,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { REPO_ROOT } from '../paths.js';
 import { TABLE_ITEM_ACTIONS } from './grants.js';
+import { errorLinesPattern } from './log-formats.js';
 import type { ServiceWiring } from './wiring.js';
 
 export type WorkerProps = ServiceWiring;
@@ -266,10 +267,10 @@ export class Worker extends Construct {
     });
     idleAlarm.addAlarmAction(new cwactions.ApplicationScalingAction(scaleIn));
 
-    // Worker errors: pino lines at level error (50) or fatal (60).
+    // Worker errors: log lines at level error or fatal (the services log the level's label).
     const errorsFilter = new logs.MetricFilter(this, 'ErrorLines', {
       logGroup: this.logGroup,
-      filterPattern: logs.FilterPattern.numberValue('$.level', '>=', 50),
+      filterPattern: errorLinesPattern(),
       metricNamespace: 'blipline',
       metricName: 'WorkerErrors',
       metricValue: '1',

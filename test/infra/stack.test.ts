@@ -480,9 +480,9 @@ describe('alarms and dashboard', () => {
     expect(alarmOn('Errors').length).toBeGreaterThan(0);
   });
 
-  it('counts worker errors from pino lines at level >= 50', () => {
+  it('counts worker errors from log lines at level error or fatal (test/infra/log-formats.test.ts checks them against the logger)', () => {
     s.template.hasResourceProperties('AWS::Logs::MetricFilter', {
-      FilterPattern: '{ $.level >= 50 }',
+      FilterPattern: '{ ($.level = "error") || ($.level = "fatal") }',
       MetricTransformations: [Match.objectLike({ MetricName: 'WorkerErrors', MetricNamespace: 'blipline', MetricValue: '1' })],
     });
   });

@@ -32,10 +32,13 @@ export interface ResolveModelOptions {
   onProgress?: (progress: DownloadProgress) => void;
 }
 
-/** Files every BLIP checkpoint needs besides its weights. */
-export const REQUIRED_FILES = ['config.json', 'preprocessor_config.json', 'tokenizer.json'] as const;
+/**
+ * Files every BLIP checkpoint needs besides its weights (the tokenizer loader, AutoTokenizer, cannot build a
+ * tokenizer without tokenizer_config.json).
+ */
+export const REQUIRED_FILES = ['config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json'] as const;
 /** Fetched from the Hub when the repository has them. */
-const OPTIONAL_FILES = ['tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json'] as const;
+const OPTIONAL_FILES = ['special_tokens_map.json', 'generation_config.json'] as const;
 const WEIGHTS = 'model.safetensors';
 const WEIGHTS_INDEX = 'model.safetensors.index.json';
 const COMPLETE_MARKER = '.blipline-download.json';
@@ -182,7 +185,7 @@ function toSourceError(error: unknown, id: string, hubUrl: string, localPath: st
   if (status === 404) {
     return new ModelSourceError(
       'hub_not_found',
-      `${id} was not found on the Hugging Face Hub at ${hubUrl} and ${noFolder} (check the name and revision; private repositories need HF_TOKEN)`,
+      `${id} was not found on the Hugging Face Hub at ${hubUrl} and ${noFolder} (check the name and the revision: a commit sha, a tag or a branch such as main; private repositories need HF_TOKEN)`,
       { cause: error },
     );
   }
@@ -253,6 +256,24 @@ async function downloadTo(ctx: HubContext, file: string, dest: string, onProgres
   }
 }
 
+/** Weight formats blipline does not read, which a revision may carry instead of safetensors. */
+const OTHER_WEIGHTS = ['pytorch_model.bin', 'pytorch_model.bin.index.json', 'tf_model.h5', 'flax_model.msgpack'] as const;
+
+/**
+ * The second half of the one-line error for a revision that lacks files blipline reads: what it has instead
+ * and what would work.
+ */
+function whatWouldWork(present: ReadonlySet<string>, hasSafetensors: boolean): string {
+  const otherWeights = OTHER_WEIGHTS.filter((f) => present.has(f));
+  if (!hasSafetensors && otherWeights.length > 0) {
+    return `it has ${otherWeights.join(', ')} instead: pin a revision that has ${WEIGHTS} (often the Hub's safetensors conversion, a refs/pr/N revision, or a later commit), or save the checkpoint with transformers' save_pretrained (safetensors is its default) and ${LOCAL_HINT}`;
+  }
+  if (!present.has('tokenizer.json') && present.has('vocab.txt')) {
+    return `it has vocab.txt but no tokenizer.json: pin a revision that has tokenizer.json, or save the processor with transformers' save_pretrained (it writes tokenizer.json) and ${LOCAL_HINT}`;
+  }
+  return `pin a revision of a BLIP checkpoint saved by transformers (${[...REQUIRED_FILES, WEIGHTS].join(', ')}), or ${LOCAL_HINT}`;
+}
+
 async function fetchFromHub(ctx: HubContext, finalDir: string, cacheRoot: string, onProgress?: ResolveModelOptions['onProgress']): Promise<void> {
   const present = new Set<string>();
   for await (const entry of listFiles({
@@ -269,7 +290,10 @@ async function fetchFromHub(ctx: HubContext, finalDir: string, cacheRoot: string
   const hasWeights = present.has(WEIGHTS);
   if (!hasWeights && !present.has(WEIGHTS_INDEX)) missing.push(`${WEIGHTS} (or ${WEIGHTS_INDEX})`);
   if (missing.length > 0) {
-    throw new ModelSourceError('not_a_checkpoint', `${id} on the Hub is not a BLIP checkpoint with safetensors weights: missing ${missing.join(', ')}`);
+    throw new ModelSourceError(
+      'not_a_checkpoint',
+      `${id} on the Hub is not a BLIP checkpoint with safetensors weights: missing ${missing.join(', ')}; ${whatWouldWork(present, hasWeights || present.has(WEIGHTS_INDEX))}`,
+    );
   }
 
   await mkdir(cacheRoot, { recursive: true });

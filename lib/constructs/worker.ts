@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, DockerBuildSecret, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwactions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -13,6 +13,14 @@ import { errorLinesPattern } from './log-formats.js';
 import type { ServiceWiring } from './wiring.js';
 
 export type WorkerProps = ServiceWiring;
+
+/** The Docker build secret id Dockerfile.inference mounts while it downloads the models. */
+export const HUB_TOKEN_SECRET = 'hf_token';
+
+/** `--secret id=hf_token,<this>`: from an environment variable or a file on the building machine. */
+function hubTokenSecret(token: { env: string } | { file: string }): string {
+  return 'env' in token ? `env=${token.env}` : DockerBuildSecret.fromSrc(token.file);
+}
 
 /** Where the image build puts the prepared checkpoints and compiled graphs (see Dockerfile.inference). */
 export const MODEL_DIRS = { caption: '/models/caption', vqa: '/models/vqa', graphs: '/models/graphs' } as const;
@@ -83,6 +91,8 @@ export class Worker extends Construct {
         file: 'Dockerfile.inference',
         platform: arm ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
         buildArgs: { CAPTION_MODEL: config.captionModel, VQA_MODEL: config.vqaModel, PRECISION: config.precision },
+        // A gated or private model's token: a build secret, mounted only while the models download.
+        ...(config.modelAccessToken ? { buildSecrets: { [HUB_TOKEN_SECRET]: hubTokenSecret(config.modelAccessToken) } } : {}),
       }),
       essential: true,
       environment,

@@ -1,6 +1,8 @@
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -9,15 +11,16 @@ import { createDynamoClient, createS3Client, createSqsClient } from '../../servi
 import { RecordStore } from '../../services/aws/record-store.js';
 import { ObjectStore } from '../../services/aws/s3.js';
 import { Queue } from '../../services/aws/sqs.js';
-import type { BlipModel } from '../../services/blip/index.js';
+import { type BlipModel, loadBlip } from '../../services/blip/index.js';
 import type { Config } from '../../services/core/config.js';
 import { imageIdForKey } from '../../services/core/keys.js';
 import { createLogger, type Logger } from '../../services/core/logger.js';
 import { Metrics } from '../../services/core/metrics.js';
+import { blipCaptioner } from '../../services/worker/blip-adapter.js';
 import type { Captioner, Outcome } from '../../services/worker/captioner.js';
 import { TaskProtection } from '../../services/worker/task-protection.js';
 import { Worker } from '../../services/worker/worker.js';
-import { loadCaptioner } from '../pipeline/models.js';
+import { captioningFixture } from '../pipeline/models.js';
 import { configFor, waitFor } from '../pipeline/support.js';
 import { fixturePath } from '../support/fixtures.js';
 import { useLocalStack } from '../support/local-stack.js';
@@ -110,6 +113,8 @@ const stack = useLocalStack({ redis: 'none', maxReceiveCount: 3, visibilityTimeo
 let config: Config;
 let captioner: Captioner;
 let model: BlipModel | undefined;
+/** This file's own compiled-graph cache. */
+let cacheDir: string;
 const running: Worker[] = [];
 
 function startWorker(options: { captioner: Captioner; queue?: Queue; logger: Logger; taskProtection: TaskProtection }): Worker {
@@ -136,7 +141,9 @@ const done = (key: string) => waitFor(() => records().getImage(imageIdForKey(key
 
 beforeAll(async () => {
   config = configFor(stack());
-  ({ captioner, model } = await loadCaptioner());
+  cacheDir = await mkdtemp(path.join(tmpdir(), 'blipline-protection-graphs-'));
+  model = await loadBlip({ model: captioningFixture, threads: 1, cacheDir });
+  captioner = blipCaptioner(model);
 });
 
 afterEach(async () => {
@@ -145,6 +152,7 @@ afterEach(async () => {
 
 afterAll(async () => {
   await model?.dispose();
+  await rm(cacheDir, { recursive: true, force: true });
 });
 
 describe('ECS task scale-in protection', { timeout: 90_000 }, () => {

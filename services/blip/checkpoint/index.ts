@@ -4,11 +4,13 @@ import path from 'node:path';
 import { z } from 'zod';
 import { type BlipConfig, readBlipConfig } from '../config.js';
 import { BlipCheckpointError } from '../errors.js';
+import { readCompiledOnlyMarker, weightsRemovedError } from './compiled-only.js';
 import { cachedSha256 } from './hash.js';
 import { type FloatTensor, SafetensorsFile } from './safetensors.js';
 
 export { SafetensorsFile, type FloatTensor, type TensorInfo } from './safetensors.js';
 export { cachedSha256, sha256OfFile } from './hash.js';
+export { COMPILED_ONLY_MARKER, readCompiledOnlyMarker, removeCompiledWeights } from './compiled-only.js';
 
 export const WEIGHTS_FILE = 'model.safetensors';
 /** Sharded checkpoints: `{"weight_map": {tensor name: shard file}}` beside the shards. */
@@ -18,7 +20,7 @@ export const WEIGHTS_INDEX_FILE = 'model.safetensors.index.json';
 export interface BlipCheckpoint {
   readonly dir: string;
   readonly config: BlipConfig;
-  /** The safetensors file(s) holding the weights. */
+  /** The safetensors file(s) holding the weights; empty when they were removed after compiling (compiled-only.ts). */
   readonly weightFiles: readonly string[];
   /** SHA-256 of model.safetensors; for a sharded checkpoint, of its index and the shards' digests. */
   readonly sha256: string;
@@ -95,6 +97,17 @@ async function locateWeights(dir: string, cacheDir: string): Promise<{ files: st
 
 export async function openCheckpoint(dir: string, options: { cacheDir: string }): Promise<BlipCheckpoint> {
   const config = await readBlipConfig(dir);
+  const hasWeights = (await exists(path.join(dir, WEIGHTS_FILE))) || (await exists(path.join(dir, WEIGHTS_INDEX_FILE)));
+  const compiledOnly = hasWeights ? undefined : await readCompiledOnlyMarker(dir);
+  if (compiledOnly) {
+    return {
+      dir,
+      config,
+      weightFiles: [],
+      sha256: compiledOnly.checkpointSha256,
+      loadWeights: () => Promise.reject(weightsRemovedError(dir, compiledOnly)),
+    };
+  }
   const { files, sha256 } = await locateWeights(dir, options.cacheDir);
   return {
     dir,

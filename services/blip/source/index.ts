@@ -11,6 +11,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { downloadFile, listFiles } from '@huggingface/hub';
 import { z } from 'zod';
+import { COMPILED_ONLY_MARKER } from '../checkpoint/compiled-only.js';
 import { ModelSourceError } from './errors.js';
 
 export { ModelSourceError } from './errors.js';
@@ -42,6 +43,7 @@ const OPTIONAL_FILES = ['special_tokens_map.json', 'generation_config.json'] as 
 const WEIGHTS = 'model.safetensors';
 const WEIGHTS_INDEX = 'model.safetensors.index.json';
 const COMPLETE_MARKER = '.blipline-download.json';
+
 const DEFAULT_HUB_URL = 'https://huggingface.co';
 /** Time allowed for the Hub to start answering a request (the body may then take as long as it needs). */
 const RESPONSE_TIMEOUT_MS = 30_000;
@@ -111,16 +113,16 @@ function shardNames(indexJson: unknown, where: string): string[] {
 }
 
 /**
- * Check that `dir` holds a BLIP checkpoint: config.json, preprocessor_config.json, tokenizer.json and
- * weights (model.safetensors, or model.safetensors.index.json with all its shards). The error names
- * every missing file.
+ * Check that `dir` holds a BLIP checkpoint: config.json, preprocessor_config.json, tokenizer.json,
+ * tokenizer_config.json and weights (model.safetensors, or model.safetensors.index.json with all its shards,
+ * or the marker of weights removed after compiling). The error names every missing file.
  */
 export async function validateCheckpointDir(dir: string): Promise<void> {
   const missing: string[] = [];
   for (const file of REQUIRED_FILES) {
     if (!(await exists(path.join(dir, file)))) missing.push(file);
   }
-  if (!(await exists(path.join(dir, WEIGHTS)))) {
+  if (!(await exists(path.join(dir, WEIGHTS))) && !(await exists(path.join(dir, COMPILED_ONLY_MARKER)))) {
     const indexFile = path.join(dir, WEIGHTS_INDEX);
     if (await exists(indexFile)) {
       let json: unknown;

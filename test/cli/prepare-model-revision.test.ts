@@ -33,7 +33,8 @@ describe('prepare-model with a pinned Hub revision (owner/name@revision)', { tim
   it('downloads and compiles exactly the pinned tag, and records the revision beside the checkpoint', async () => {
     const run = await prepare('acme/blip-tiny@v1.0', 'tag');
     expect(run.code, run.stderr).toBe(0);
-    expect(JSON.parse(run.stdout)).toMatchObject({ model: 'acme/blip-tiny', kind: 'captioning' });
+    // Named as the stack names it, so the API's and the worker's records agree.
+    expect(JSON.parse(run.stdout)).toMatchObject({ model: 'acme/blip-tiny@v1.0', kind: 'captioning' });
     const marker = JSON.parse(await readFile(path.join(cli.dir, 'tag', '.blipline-download.json'), 'utf8')) as { repo: string; revision: string };
     expect(marker).toMatchObject({ repo: 'acme/blip-tiny', revision: 'v1.0' });
     const urls = requestsFor('v1.0');
@@ -52,6 +53,7 @@ describe('prepare-model with a pinned Hub revision (owner/name@revision)', { tim
     expect(run.code, run.stderr).toBe(0);
     const marker = JSON.parse(await readFile(path.join(cli.dir, 'sha', '.blipline-download.json'), 'utf8')) as { revision: string };
     expect(marker.revision).toBe(SHA);
+    expect(JSON.parse(run.stdout)).toMatchObject({ model: `acme/blip-tiny@${SHA}` });
   });
 
   it('a revision without the files blipline reads fails up front with one line: what is missing, what would work', async () => {

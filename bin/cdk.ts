@@ -18,6 +18,8 @@ const contextSchema = z.object({
   notificationPrefix: z.string().optional(),
   captionModel: z.string().optional(),
   vqaModel: z.string().optional(),
+  hubTokenEnv: z.string().optional(),
+  hubTokenFile: z.string().optional(),
   precision: z.enum(['int8', 'fp32']).optional(),
   workerArchitecture: z.enum(['x86_64', 'arm64']).optional(),
   maxTasks: count.optional(),
@@ -34,6 +36,8 @@ if (!parsed.success) {
   throw new StackConfigError(`invalid CDK context: ${issues}`);
 }
 const c = parsed.data;
+if (c.hubTokenEnv !== undefined && c.hubTokenFile !== undefined) throw new StackConfigError('invalid CDK context: give -c hubTokenEnv or -c hubTokenFile, not both');
+const modelAccessToken = c.hubTokenEnv !== undefined ? { env: c.hubTokenEnv } : c.hubTokenFile !== undefined ? { file: c.hubTokenFile } : undefined;
 buildApp(
   app,
   {
@@ -43,6 +47,7 @@ buildApp(
     notificationPrefix: c.notificationPrefix,
     captionModel: c.captionModel,
     vqaModel: c.vqaModel,
+    modelAccessToken,
     precision: c.precision,
     workerArchitecture: c.workerArchitecture,
     scaling: {

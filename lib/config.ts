@@ -48,6 +48,11 @@ export interface WorkerScalingProps {
    * @default Duration.minutes(10)
    */
   readonly scaleInIdle?: Duration;
+  /**
+   * Cooldown between two target-tracking scale-ins (tasks holding messages are protected from scale-in).
+   * @default Duration.seconds(300)
+   */
+  readonly scaleInCooldown?: Duration;
 }
 
 export interface BliplineStackProps extends StackProps {
@@ -83,15 +88,24 @@ export interface BliplineStackProps extends StackProps {
    */
   readonly uploadExpires?: Duration;
   /**
-   * Hugging Face Hub id of the captioning checkpoint baked into the worker image.
+   * Hugging Face Hub id of the captioning checkpoint baked into the worker image: `owner/name`, or
+   * `owner/name@revision` pinned to a commit sha or tag (a branch such as main moves between builds).
    * @default 'Salesforce/blip-image-captioning-base'
    */
   readonly captionModel?: string;
   /**
-   * Hub id of the VQA checkpoint baked into the worker image; '' leaves questions off.
+   * Hub id of the VQA checkpoint baked into the worker image (`owner/name[@revision]`); '' leaves questions off.
    * @default 'Salesforce/blip-vqa-base'
    */
   readonly vqaModel?: string;
+  /**
+   * Where the image build finds a Hugging Face token for gated or private models, on the machine that builds:
+   * an environment variable (`{ env: 'HF_TOKEN' }`) or a file (`{ file: '/path/to/token' }`). It reaches the
+   * build as a Docker build secret (`hf_token`, mounted only while the models download), never as a build
+   * argument, so no image layer or template holds it.
+   * @default - none (public models)
+   */
+  readonly modelAccessToken?: { readonly env: string } | { readonly file: string };
   /**
    * Graph precision the worker runs.
    * @default 'int8'
@@ -180,6 +194,7 @@ export interface ResolvedConfig {
   uploadExpiresSeconds: number;
   captionModel: string;
   vqaModel: string;
+  modelAccessToken: { env: string } | { file: string } | undefined;
   precision: 'int8' | 'fp32';
   workerCpu: number;
   workerMemoryMiB: number;
@@ -211,7 +226,9 @@ function int(name: string, value: number, min: number, max: number, hint: string
 }
 
 const ORIGIN = /^(\*|https?:\/\/[^/\s*]+(:\d+)?)$/;
-const HUB_ID = /^[\w.-]+\/[\w.-]+$/;
+/** `owner/name` or `owner/name@revision` (commit sha, tag or branch), as services/blip/source reads them. */
+const HUB_ID = /^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*(@[\w./-]+)?$/;
+const isHubId = (id: string) => HUB_ID.test(id) && !id.includes('..');
 
 /** Applies the documented defaults and validates; throws StackConfigError saying what to change. */
 export function resolveConfig(props: BliplineStackProps = {}): ResolvedConfig {
@@ -226,9 +243,17 @@ export function resolveConfig(props: BliplineStackProps = {}): ResolvedConfig {
   if (notificationPrefix.startsWith('/')) fail(`notificationPrefix must not start with '/' (S3 keys have no leading slash); use e.g. 'uploads/'`);
 
   const captionModel = props.captionModel ?? 'Salesforce/blip-image-captioning-base';
-  if (!HUB_ID.test(captionModel)) fail(`captionModel ${JSON.stringify(captionModel)} is not a Hugging Face Hub id; use 'owner/name'`);
+  const pinHint = "use 'owner/name', or 'owner/name@revision' pinned to a commit sha or tag";
+  if (!isHubId(captionModel)) fail(`captionModel ${JSON.stringify(captionModel)} is not a Hugging Face Hub id; ${pinHint}`);
   const vqaModel = props.vqaModel ?? 'Salesforce/blip-vqa-base';
-  if (vqaModel !== '' && !HUB_ID.test(vqaModel)) fail(`vqaModel ${JSON.stringify(vqaModel)} is not a Hugging Face Hub id; use 'owner/name', or '' to leave questions off`);
+  if (vqaModel !== '' && !isHubId(vqaModel)) fail(`vqaModel ${JSON.stringify(vqaModel)} is not a Hugging Face Hub id; ${pinHint}, or '' to leave questions off`);
+  const token = props.modelAccessToken;
+  if (token !== undefined && 'env' in token && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(token.env)) {
+    fail(`modelAccessToken.env ${JSON.stringify(token.env)} is not an environment variable name; use e.g. { env: 'HF_TOKEN' }`);
+  }
+  if (token !== undefined && 'file' in token && (token.file.trim() === '' || token.file.includes(','))) {
+    fail(`modelAccessToken.file ${JSON.stringify(token.file)} must be a file path without commas (Docker's --secret syntax)`);
+  }
 
   const workerCpu = props.workerCpu ?? 2048;
   const memoryRule = FARGATE_MEMORY[workerCpu];
@@ -256,6 +281,7 @@ export function resolveConfig(props: BliplineStackProps = {}): ResolvedConfig {
       coldStart: s.coldStart ?? DEFAULT_SCALING.coldStart,
       scaleOutCooldownSeconds: (s.scaleOutCooldown ?? Duration.seconds(DEFAULT_SCALING.scaleOutCooldownSeconds)).toSeconds({ integral: false }),
       scaleInIdleMinutes: (s.scaleInIdle ?? Duration.minutes(DEFAULT_SCALING.scaleInIdleMinutes)).toMinutes({ integral: false }),
+      scaleInCooldownSeconds: (s.scaleInCooldown ?? Duration.seconds(DEFAULT_SCALING.scaleInCooldownSeconds)).toSeconds({ integral: false }),
     });
   } catch (cause) {
     if (cause instanceof ScalingSettingsError) throw new StackConfigError(`scaling.${cause.message}`, { cause });
@@ -274,6 +300,7 @@ export function resolveConfig(props: BliplineStackProps = {}): ResolvedConfig {
     uploadExpiresSeconds: int('uploadExpires', (props.uploadExpires ?? Duration.seconds(300)).toSeconds({ integral: false }), 1, 604_800, 'presigned URLs last at most 7 days'),
     captionModel,
     vqaModel,
+    modelAccessToken: token,
     precision: props.precision ?? 'int8',
     workerCpu,
     workerMemoryMiB,

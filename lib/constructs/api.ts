@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Annotations, Duration } from 'aws-cdk-lib';
-import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -13,6 +12,7 @@ import { UPLOAD_PREFIX } from '../../services/core/keys.js';
 import { StackConfigError } from '../errors.js';
 import { REPO_ROOT } from '../paths.js';
 import { TABLE_ITEM_ACTIONS } from './grants.js';
+import { httpApiAccessLogFormat } from './log-formats.js';
 import type { ServiceWiring } from './wiring.js';
 
 export type ApiProps = ServiceWiring;
@@ -128,7 +128,7 @@ export class Api extends Construct {
       throttle: { rateLimit: config.apiRateLimit, burstLimit: config.apiBurstLimit },
       accessLogSettings: {
         destination: new apigw.LogGroupLogDestination(accessLogs),
-        format: AccessLogFormat.jsonWithStandardFields(),
+        format: httpApiAccessLogFormat(),
       },
     });
     this.url = this.stage.url;

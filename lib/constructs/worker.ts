@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, DockerBuildSecret, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwactions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -9,9 +9,18 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { REPO_ROOT } from '../paths.js';
 import { TABLE_ITEM_ACTIONS } from './grants.js';
+import { errorLinesPattern } from './log-formats.js';
 import type { ServiceWiring } from './wiring.js';
 
 export type WorkerProps = ServiceWiring;
+
+/** The Docker build secret id Dockerfile.inference mounts while it downloads the models. */
+export const HUB_TOKEN_SECRET = 'hf_token';
+
+/** `--secret id=hf_token,<this>`: from an environment variable or a file on the building machine. */
+function hubTokenSecret(token: { env: string } | { file: string }): string {
+  return 'env' in token ? `env=${token.env}` : DockerBuildSecret.fromSrc(token.file);
+}
 
 /** Where the image build puts the prepared checkpoints and compiled graphs (see Dockerfile.inference). */
 export const MODEL_DIRS = { caption: '/models/caption', vqa: '/models/vqa', graphs: '/models/graphs' } as const;
@@ -82,6 +91,8 @@ export class Worker extends Construct {
         file: 'Dockerfile.inference',
         platform: arm ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
         buildArgs: { CAPTION_MODEL: config.captionModel, VQA_MODEL: config.vqaModel, PRECISION: config.precision },
+        // A gated or private model's token: a build secret, mounted only while the models download.
+        ...(config.modelAccessToken ? { buildSecrets: { [HUB_TOKEN_SECRET]: hubTokenSecret(config.modelAccessToken) } } : {}),
       }),
       essential: true,
       environment,
@@ -105,6 +116,13 @@ export class Worker extends Construct {
       }),
     );
     taskRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...TABLE_ITEM_ACTIONS], resources: [props.table.tableArn] }));
+    // Task scale-in protection while messages are held: the ECS agent endpoint acts with the task role.
+    const clusterTasks = Stack.of(this).formatArn({ service: 'ecs', resource: 'task', resourceName: `${this.cluster.clusterName}/*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    taskRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ecs:GetTaskProtection', 'ecs:UpdateTaskProtection'], resources: [clusterTasks] }));
+    Validations.of(taskRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/<${Stack.of(this).getLogicalId(this.cluster.node.defaultChild as ecs.CfnCluster)}>/*]`,
+      reason: "Task ids are not known before a task starts; the wildcard is the tasks of this one cluster, and the only actions read and set a task's own scale-in protection (the ECS agent endpoint acts with the task role).",
+    });
 
     this.service = new ecs.FargateService(this, 'Service', {
       cluster: this.cluster,
@@ -161,7 +179,9 @@ export class Worker extends Construct {
       ),
     });
 
-    // 1. Target tracking on visible ÷ running (metric math). Scale-in is disabled: rule 3 owns it.
+    // 1. Target tracking on (visible + 1) ÷ running (metric math), both ways. Scale-in never interrupts a job:
+    // a task holding messages is protected (services/worker/task-protection.ts) and ECS stops only idle tasks.
+    // The +1 keeps one task while the queue is merely quiet; rule 3 takes the last one away.
     const sqsDimensions = [{ name: 'QueueName', value: props.queue.queueName }];
     new appscaling.CfnScalingPolicy(this, 'BacklogPerTaskTracking', {
       policyName: `${Stack.of(this).stackName}-backlog-per-task`,
@@ -169,8 +189,9 @@ export class Worker extends Construct {
       scalingTargetId: this.scalableTarget.scalableTargetId,
       targetTrackingScalingPolicyConfiguration: {
         targetValue: policy.targetBacklogPerTask,
-        disableScaleIn: true,
+        disableScaleIn: false,
         scaleOutCooldown: policy.scaleOutCooldownSeconds,
+        scaleInCooldown: policy.scaleInCooldownSeconds,
         customizedMetricSpecification: {
           metrics: [
             {
@@ -196,17 +217,20 @@ export class Worker extends Construct {
               },
               returnData: false,
             },
-            { id: 'backlogPerTask', expression: 'visible / running', label: 'Backlog per task', returnData: true },
+            { id: 'backlogPerTask', expression: '(visible + 1) / running', label: 'Backlog (+1) per task', returnData: true },
           ],
         },
       },
     });
 
-    // 2. Cold start: messages visible while no task runs → desired count from the backlog.
+    // 2. Cold start: messages visible while no task runs → add tasks sized by the backlog. It adds
+    // (ChangeInCapacity) rather than setting an exact count: FILL reads a late or missing running-task datapoint
+    // as "none run", and then the rule may only add tasks, never lower a running fleet. Its cooldown covers a
+    // task start; within it Application Auto Scaling counts the tasks already added against the next step.
     const coldStart = new appscaling.StepScalingAction(this, 'ColdStart', {
       scalingTarget: this.scalableTarget,
-      adjustmentType: appscaling.AdjustmentType.EXACT_CAPACITY,
-      cooldown: period,
+      adjustmentType: appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+      cooldown: Duration.seconds(policy.coldStartCooldownSeconds),
       metricAggregationType: appscaling.MetricAggregationType.MAXIMUM,
     });
     for (const step of policy.coldStartSteps) {
@@ -228,7 +252,7 @@ export class Worker extends Construct {
     });
     coldStartAlarm.addAlarmAction(new cwactions.ApplicationScalingAction(coldStart));
 
-    // 3. Scale in: nothing visible AND nothing in flight for scaleInIdleMinutes → 0 tasks.
+    // 3. Idle: nothing visible AND nothing in flight for scaleInIdleMinutes → 0 tasks.
     const scaleIn = new appscaling.StepScalingAction(this, 'ScaleInWhenIdle', {
       scalingTarget: this.scalableTarget,
       adjustmentType: appscaling.AdjustmentType.EXACT_CAPACITY,
@@ -253,10 +277,10 @@ export class Worker extends Construct {
     });
     idleAlarm.addAlarmAction(new cwactions.ApplicationScalingAction(scaleIn));
 
-    // Worker errors: pino lines at level error (50) or fatal (60).
+    // Worker errors: log lines at level error or fatal (the services log the level's label).
     const errorsFilter = new logs.MetricFilter(this, 'ErrorLines', {
       logGroup: this.logGroup,
-      filterPattern: logs.FilterPattern.numberValue('$.level', '>=', 50),
+      filterPattern: errorLinesPattern(),
       metricNamespace: 'blipline',
       metricName: 'WorkerErrors',
       metricValue: '1',

@@ -117,13 +117,19 @@ export function defaultCacheDir(): string {
 }
 
 /** Marker a Hub download leaves in the checkpoint folder (kept when the folder is copied). */
-const downloadMarkerSchema = z.object({ repo: z.string().min(1) });
+const downloadMarkerSchema = z.object({ repo: z.string().min(1), revision: z.string().min(1).optional() });
 
-/** The Hub repository the folder came from when known (e.g. "Salesforce/blip-image-captioning-base"), else `requested`. */
+/**
+ * The Hub repository the folder came from when known (e.g. "Salesforce/blip-image-captioning-base"), with the
+ * revision it was pinned to unless that was the default `main` ("owner/name@v1.0", as the stack names it), else
+ * `requested`.
+ */
 async function modelName(modelDir: string, requested: string): Promise<string> {
   try {
     const marker = downloadMarkerSchema.safeParse(JSON.parse(await readFile(path.join(modelDir, '.blipline-download.json'), 'utf8')));
-    return marker.success ? marker.data.repo : requested;
+    if (!marker.success) return requested;
+    const { repo, revision } = marker.data;
+    return revision === undefined || revision === 'main' ? repo : `${repo}@${revision}`;
   } catch {
     return requested;
   }

@@ -92,6 +92,8 @@ const runtimeEnvSchema = z.object({
   BLIPLINE_FIXTURES: unsetIfEmpty(z.string()),
   PORT: unsetIfEmpty(z.coerce.number({ error: 'must be a port number' }).int('must be an integer').min(0).max(65_535, 'must be at most 65535')),
   HOST: unsetIfEmpty(z.string().trim()),
+  /** Set by ECS in every task: the agent's endpoint (task scale-in protection, services/worker/task-protection.ts). */
+  ECS_AGENT_URI: unsetIfEmpty(url(['http:', 'https:'])),
 });
 export type RuntimeEnv = z.output<typeof runtimeEnvSchema>;
 

@@ -5,6 +5,7 @@ import type { ObjectStore } from '../aws/s3.js';
 import type { Queue } from '../aws/sqs.js';
 import type { Metrics } from '../core/metrics.js';
 import type { Captioner, QuestionAnswerer } from './captioner.js';
+import type { TaskProtection } from './task-protection.js';
 
 export interface WorkerOptions {
   /** Largest object read (bytes); larger ones fail `too_large` without downloading. */
@@ -81,4 +82,6 @@ export interface WorkerDeps {
   metrics: Metrics;
   logger: Logger;
   options: WorkerOptions;
+  /** ECS task scale-in protection while messages are held. @default from ECS_AGENT_URI (none off ECS) */
+  taskProtection?: TaskProtection;
 }

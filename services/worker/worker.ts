@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ImageEraser } from '../aws/image-eraser.js';
-import type { Queue, ReceivedMessage } from '../aws/sqs.js';
+import type { ReceivedMessage } from '../aws/sqs.js';
 import { CaptionBatch } from './caption-batch.js';
 import { CaptionClaims } from './caption-claims.js';
 import { Heartbeat } from './heartbeat.js';
@@ -11,9 +11,11 @@ import { MessageIntake } from './message-intake.js';
 import { ObjectJobs } from './object-jobs.js';
 import { ObjectReader } from './object-reader.js';
 import { ObjectRemovals } from './object-removals.js';
-import { resolveOptions, type ResolvedWorkerOptions, type WorkerDeps } from './options.js';
+import { resolveOptions, type WorkerDeps } from './options.js';
 import { QuestionJobs } from './questions.js';
 import { ReceiveLoop } from './receive-loop.js';
+import { TaskProtection } from './task-protection.js';
+import { runtimeEnv } from '../core/config.js';
 
 export type { WorkerDeps, WorkerOptions } from './options.js';
 export { MAX_VISIBILITY_SECONDS, retryDelaySeconds } from './retry-backoff.js';
@@ -62,19 +64,20 @@ export class Worker {
       o,
     );
     this.removals = new ObjectRemovals(records, new ImageEraser(records, objects, cache), held, metrics, logger, { ...o, bucket: objects.bucket });
-    const captionLoop = new ReceiveLoop(queue, held, new Heartbeat(held, claims, logger, o), (messages) => this.processBatch(messages), logger, stopping, o, identity);
+    const protection = deps.taskProtection ?? new TaskProtection({ agentUri: runtimeEnv('ECS_AGENT_URI'), logger, maxJobMinutes: Math.ceil(o.maxJobMs / 60_000) });
+    const captionLoop = new ReceiveLoop(queue, held, new Heartbeat(held, claims, logger, o), protection.holder('captions'), (messages) => this.processBatch(messages), logger, stopping, o, identity);
     this.loops = [captionLoop];
     // Questions: their own queue, messages held (and renewed) apart from the captions'.
     const questionsHeld = questionQueue ? new HeldMessages(questionQueue, logger, o) : held;
     this.questionsHeld = questionsHeld;
     this.questionIntake = new MessageIntake(questionsHeld, metrics, logger, o);
     this.questions = new QuestionJobs(records, objects, answerer, questionsHeld, metrics, logger, o);
-    if (questionQueue) this.loops.push(this.questionLoop(questionQueue, questionsHeld, stopping, o, identity));
-  }
-
-  private questionLoop(queue: Queue, held: HeldMessages, stopping: AbortSignal, o: ResolvedWorkerOptions, identity: ConstructorParameters<typeof ReceiveLoop>[7]): ReceiveLoop {
-    const logger = this.logger.child({ queue: 'questions' });
-    return new ReceiveLoop(queue, held, new Heartbeat(held, undefined, logger, o), (messages) => this.processQuestions(messages), logger, stopping, o, identity);
+    if (questionQueue) {
+      const questionLogger = logger.child({ queue: 'questions' });
+      this.loops.push(
+        new ReceiveLoop(questionQueue, questionsHeld, new Heartbeat(questionsHeld, undefined, questionLogger, o), protection.holder('questions'), (messages) => this.processQuestions(messages), questionLogger, stopping, o, identity),
+      );
+    }
   }
 
   /**

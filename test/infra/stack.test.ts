@@ -234,30 +234,32 @@ describe('scaling on the backlog', () => {
     });
   });
 
-  it('tracks backlog per task = visible ÷ running tasks (metric math), scale-out only', () => {
+  it('tracks backlog per task = (visible + 1) ÷ running tasks (metric math), both ways', () => {
     s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
       PolicyType: 'TargetTrackingScaling',
       TargetTrackingScalingPolicyConfiguration: {
         TargetValue: 60,
-        DisableScaleIn: true,
+        DisableScaleIn: false,
         ScaleOutCooldown: 60,
+        ScaleInCooldown: 300,
         CustomizedMetricSpecification: {
           Metrics: [
             Match.objectLike({ Id: 'visible', ReturnData: false, MetricStat: Match.objectLike({ Metric: Match.objectLike({ Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible' }) }) }),
             Match.objectLike({ Id: 'running', ReturnData: false, MetricStat: Match.objectLike({ Metric: Match.objectLike({ Namespace: 'ECS/ContainerInsights', MetricName: 'RunningTaskCount' }) }) }),
-            { Id: 'backlogPerTask', Expression: 'visible / running', Label: 'Backlog per task', ReturnData: true },
+            { Id: 'backlogPerTask', Expression: '(visible + 1) / running', Label: 'Backlog (+1) per task', ReturnData: true },
           ],
         },
       },
     });
   });
 
-  it('starts the first tasks when messages are visible and none run (step rule sized by backlog)', () => {
+  it('adds the first tasks when messages are visible and none run (step rule sized by backlog; it can only add)', () => {
     const policy = logicalId('AWS::ApplicationAutoScaling::ScalingPolicy', 'ColdStart');
     s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
       PolicyType: 'StepScaling',
       StepScalingPolicyConfiguration: Match.objectLike({
-        AdjustmentType: 'ExactCapacity',
+        AdjustmentType: 'ChangeInCapacity',
+        Cooldown: 300,
         StepAdjustments: Match.arrayWith([{ MetricIntervalLowerBound: 0, MetricIntervalUpperBound: 60, ScalingAdjustment: 1 }, { MetricIntervalLowerBound: 480, ScalingAdjustment: 10 }]),
       }),
     });
@@ -288,9 +290,21 @@ describe('scaling on the backlog', () => {
         Match.objectLike({ Id: 'inFlight', MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'ApproximateNumberOfMessagesNotVisible' }) }) }),
       ]),
     });
-    // No other policy can remove tasks: target tracking has scale-in disabled, cold start only runs at 0.
+    // Three policies: target tracking, the additive cold start, the idle rule.
     const stepPolicies = resourcesOf(s.json, 'AWS::ApplicationAutoScaling::ScalingPolicy');
     expect(stepPolicies).toHaveLength(3);
+  });
+
+  it("lets the worker set its own task's scale-in protection (tasks of this cluster only)", () => {
+    const cluster = logicalId('AWS::ECS::Cluster', 'Cluster');
+    const policies = resourcesOf(s.json, 'AWS::IAM::Policy').filter(([id]) => id.includes('TaskRole'));
+    const statements = policies.flatMap(([, p]) => (p.Properties?.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement);
+    const protection = statements.filter((st) => [st.Action].flat().includes('ecs:UpdateTaskProtection'));
+    expect(protection).toHaveLength(1);
+    expect([protection[0]?.Action].flat().sort()).toEqual(['ecs:GetTaskProtection', 'ecs:UpdateTaskProtection']);
+    const resource = JSON.stringify(protection[0]?.Resource);
+    expect(resource).toContain(':task/');
+    expect(resource).toContain(cluster);
   });
 });
 
@@ -422,6 +436,8 @@ describe('IAM least privilege', () => {
       [['s3:ListBucket'], arn(logicalId('AWS::S3::Bucket', 'StorageImages'))],
       [['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'], arn(queue)],
       [['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], arn(table)],
+      // its own task's scale-in protection (resource checked in 'scaling on the backlog')
+      [['ecs:GetTaskProtection', 'ecs:UpdateTaskProtection'], expect.objectContaining({ 'Fn::Join': expect.any(Array) })],
     ]);
   });
 
@@ -465,9 +481,9 @@ describe('alarms and dashboard', () => {
     expect(alarmOn('Errors').length).toBeGreaterThan(0);
   });
 
-  it('counts worker errors from pino lines at level >= 50', () => {
+  it('counts worker errors from log lines at level error or fatal (test/infra/log-formats.test.ts checks them against the logger)', () => {
     s.template.hasResourceProperties('AWS::Logs::MetricFilter', {
-      FilterPattern: '{ $.level >= 50 }',
+      FilterPattern: '{ ($.level = "error") || ($.level = "fatal") }',
       MetricTransformations: [Match.objectLike({ MetricName: 'WorkerErrors', MetricNamespace: 'blipline', MetricValue: '1' })],
     });
   });

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { type BlipConfig, readBlipConfig } from '../config.js';
 import { BlipCheckpointError } from '../errors.js';
+import { readCompiledOnlyMarker, weightsRemovedError } from './compiled-only.js';
 import { cachedSha256 } from './hash.js';
 import { PytorchFile } from './pytorch.js';
 import { type FloatTensor, SafetensorsFile } from './safetensors.js';
@@ -12,6 +13,7 @@ export { SafetensorsFile, type FloatTensor, type TensorInfo } from './safetensor
 export { PytorchFile } from './pytorch.js';
 export { PickleRefusedError } from './pickle.js';
 export { cachedSha256, sha256OfFile } from './hash.js';
+export { COMPILED_ONLY_MARKER, readCompiledOnlyMarker, removeCompiledWeights } from './compiled-only.js';
 
 export const WEIGHTS_FILE = 'model.safetensors';
 /** Sharded checkpoints: `{"weight_map": {tensor name: shard file}}` beside the shards. */
@@ -30,7 +32,7 @@ export interface WeightFile {
 export interface BlipCheckpoint {
   readonly dir: string;
   readonly config: BlipConfig;
-  /** The safetensors file(s), or the pytorch_model.bin, holding the weights. */
+  /** The safetensors file(s), or the pytorch_model.bin, holding the weights; empty when they were removed after compiling (compiled-only.ts). */
   readonly weightFiles: readonly string[];
   /** SHA-256 of the weights file; for a sharded checkpoint, of its index and the shards' digests. */
   readonly sha256: string;
@@ -113,6 +115,17 @@ async function locateWeights(dir: string, cacheDir: string): Promise<{ files: st
 
 export async function openCheckpoint(dir: string, options: { cacheDir: string }): Promise<BlipCheckpoint> {
   const config = await readBlipConfig(dir);
+  const hasWeights = (await exists(path.join(dir, WEIGHTS_FILE))) || (await exists(path.join(dir, WEIGHTS_INDEX_FILE)));
+  const compiledOnly = hasWeights ? undefined : await readCompiledOnlyMarker(dir);
+  if (compiledOnly) {
+    return {
+      dir,
+      config,
+      weightFiles: [],
+      sha256: compiledOnly.checkpointSha256,
+      loadWeights: () => Promise.reject(weightsRemovedError(dir, compiledOnly)),
+    };
+  }
   const { files, sha256 } = await locateWeights(dir, options.cacheDir);
   return {
     dir,

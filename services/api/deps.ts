@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { Cache } from '../aws/cache.js';
+import { createCache } from '../aws/cache.js';
 import { createDynamoClient, createS3Client, createSqsClient } from '../aws/clients.js';
 import { RecordStore } from '../aws/record-store.js';
 import { ObjectStore } from '../aws/s3.js';
@@ -9,7 +9,7 @@ import type { ApiDeps } from './app.js';
 
 /** Builds the API's adapters from the validated configuration. */
 export function createApiDeps(config: Config, logger: Logger): ApiDeps & { close(): Promise<void> } {
-  const cache = new Cache({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger });
+  const cache = createCache(config, logger);
   return {
     config,
     logger,

@@ -4,3 +4,4 @@ export * from './errors.js';
 export * from './record-store.js';
 export * from './s3.js';
 export * from './sqs.js';
+export * from './secrets.js';

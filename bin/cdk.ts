@@ -1,18 +1,37 @@
-// The CDK app (cdk.json runs it): `npx cdk synth`, `npx cdk deploy`. Settings come from CDK context,
-// e.g. `npx cdk deploy -c allowedOrigins=https://example.com -c alarmEmail=ops@example.com`.
+// The CDK app (cdk.json runs it): `npx cdk synth`, `npx cdk deploy --all`. Settings come from CDK
+// context, e.g. `npx cdk deploy --all -c region=eu-west-1 -c alarmEmail=ops@example.com`.
+//
+// Region: -c region, else CDK_DEFAULT_REGION (the CLI sets it from the AWS profile), else us-east-1.
+// The stack always has a concrete region: CloudFront's web ACL must be made in us-east-1, and from
+// any other region a companion stack `<stackName>-Edge` there holds it (a cross-region reference).
+// The account comes only from -c account (left unset, synthesis never looks anything up, so
+// `cdk synth` works offline; deploying resolves it from the credentials).
 import { App, Duration } from 'aws-cdk-lib';
 import { z } from 'zod';
 import { buildApp } from '../lib/app.js';
+import type { AuthProps } from '../lib/security-config.js';
 import { StackConfigError } from '../lib/errors.js';
 
 const list = z
   .union([z.string(), z.array(z.string())])
   .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter((s) => s !== ''));
 const count = z.coerce.number().int();
+const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
 
 /** Context values the app reads; every one optional (the stack documents its defaults). */
 const contextSchema = z.object({
   stackName: z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, 'letters, digits and hyphens, starting with a letter').default('Blipline'),
+  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as eu-west-1').optional(),
+  account: z.string().regex(/^\d{12}$/, 'a 12-digit AWS account id').optional(),
+  auth: z.enum(['cognito', 'oidc', 'anonymous']).default('cognito'),
+  allowAnonymous: flag.optional(),
+  oidcIssuer: z.string().optional(),
+  oidcAudience: list.optional(),
+  oidcWebClientId: z.string().optional(),
+  cognitoDomainPrefix: z.string().optional(),
+  selfSignUp: flag.optional(),
+  edge: flag.optional(),
+  webAclArn: z.string().optional(),
   allowedOrigins: list.optional(),
   alarmEmail: z.string().optional(),
   notificationPrefix: z.string().optional(),
@@ -34,10 +53,24 @@ if (!parsed.success) {
   throw new StackConfigError(`invalid CDK context: ${issues}`);
 }
 const c = parsed.data;
+
+function authProps(): AuthProps {
+  if (c.auth === 'anonymous') return { mode: 'anonymous' };
+  if (c.auth === 'cognito') return { mode: 'cognito', domainPrefix: c.cognitoDomainPrefix, selfSignUp: c.selfSignUp };
+  if (c.oidcIssuer === undefined || c.oidcAudience === undefined || c.oidcWebClientId === undefined) {
+    throw new StackConfigError('-c auth=oidc needs -c oidcIssuer=URL -c oidcAudience=A[,B] -c oidcWebClientId=ID');
+  }
+  return { mode: 'oidc', issuer: c.oidcIssuer, audience: c.oidcAudience, webClientId: c.oidcWebClientId };
+}
+
 buildApp(
   app,
   {
+    env: { account: c.account, region: c.region ?? process.env.CDK_DEFAULT_REGION ?? 'us-east-1' },
     description: 'blipline: event-driven image captioning (S3 → SQS → Fargate BLIP → DynamoDB + Valkey, API on Lambda)',
+    auth: authProps(),
+    allowAnonymous: c.allowAnonymous,
+    edge: { enabled: c.edge, webAclArn: c.webAclArn },
     allowedOrigins: c.allowedOrigins,
     alarmEmail: c.alarmEmail,
     notificationPrefix: c.notificationPrefix,

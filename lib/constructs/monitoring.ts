@@ -13,6 +13,7 @@ export interface MonitoringProps {
   readonly config: ResolvedConfig;
   readonly queue: sqs.IQueue;
   readonly deadLetterQueue: sqs.IQueue;
+  readonly questionDeadLetterQueue: sqs.IQueue;
   readonly worker: Worker;
   readonly apiHandler: lambda.IFunction;
 }
@@ -21,7 +22,7 @@ export interface MonitoringProps {
 export class Monitoring extends Construct {
   readonly topic: sns.Topic;
   readonly dashboard: cloudwatch.Dashboard;
-  readonly alarms: Record<'deadLetters' | 'oldestMessage' | 'workerErrors' | 'tasksAtMax' | 'backlogPerTask' | 'apiErrors', cloudwatch.Alarm>;
+  readonly alarms: Record<'deadLetters' | 'questionDeadLetters' | 'oldestMessage' | 'workerErrors' | 'tasksAtMax' | 'backlogPerTask' | 'apiErrors', cloudwatch.Alarm>;
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
@@ -44,6 +45,14 @@ export class Monitoring extends Construct {
       deadLetters: new cloudwatch.Alarm(this, 'DeadLettersAlarm', {
         alarmDescription: 'Messages reached the dead-letter queue: jobs failed maxReceiveCount times. Inspect them, fix, then redrive.',
         metric: deadLetters,
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      questionDeadLetters: new cloudwatch.Alarm(this, 'QuestionDeadLettersAlarm', {
+        alarmDescription: 'Questions reached their dead-letter queue: they failed maxReceiveCount times. Inspect them, fix, then redrive.',
+        metric: props.questionDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum' }),
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 1,

@@ -2,16 +2,23 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwactions from 'aws-cdk-lib/aws-cloudwatch-actions';
-import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
+import { DockerImageAsset, Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { REPO_ROOT } from '../paths.js';
 import { TABLE_ITEM_ACTIONS } from './grants.js';
-import type { ServiceWiring } from './wiring.js';
+import { cacheEnvironment, type ServiceWiring } from './wiring.js';
 
-export type WorkerProps = ServiceWiring;
+export interface WorkerProps extends ServiceWiring {
+  /** HMAC key of dropped objects' image ids (BLIPLINE_OBJECT_ID_SECRET). */
+  readonly objectIdSecret: secretsmanager.ISecret;
+}
+
+/** Backlog per task: visible captioning jobs plus visible questions, per running task. */
+export const BACKLOG_PER_TASK = '(visible + FILL(questions, 0)) / running';
 
 /** Where the image build puts the prepared checkpoints and compiled graphs (see Dockerfile.inference). */
 export const MODEL_DIRS = { caption: '/models/caption', vqa: '/models/vqa', graphs: '/models/graphs' } as const;
@@ -29,6 +36,7 @@ export class Worker extends Construct {
   readonly cluster: ecs.Cluster;
   readonly service: ecs.FargateService;
   readonly taskDefinition: ecs.FargateTaskDefinition;
+  readonly image: DockerImageAsset;
   readonly logGroup: logs.LogGroup;
   readonly scalableTarget: appscaling.ScalableTarget;
   readonly errorsMetric: cloudwatch.Metric;
@@ -62,8 +70,9 @@ export class Worker extends Construct {
     const environment: Record<string, string> = {
       BLIPLINE_BUCKET: props.bucket.bucketName,
       BLIPLINE_QUEUE_URL: props.queue.queueUrl,
+      BLIPLINE_QUESTION_QUEUE_URL: props.questionQueue.queueUrl,
       BLIPLINE_TABLE: props.table.tableName,
-      BLIPLINE_REDIS_URL: props.redisUrl,
+      ...cacheEnvironment(props.cache),
       BLIPLINE_MODEL: MODEL_DIRS.caption,
       BLIPLINE_PRECISION: config.precision,
       BLIPLINE_DECODER_ROWS: String(config.workerDecoderRows),
@@ -77,21 +86,28 @@ export class Worker extends Construct {
     };
     if (config.vqaModel !== '') environment.BLIPLINE_VQA_MODEL = MODEL_DIRS.vqa;
 
+    this.image = new DockerImageAsset(this, 'Image', {
+      directory: REPO_ROOT,
+      file: 'Dockerfile.inference',
+      platform: arm ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
+      buildArgs: { CAPTION_MODEL: config.captionModel, VQA_MODEL: config.vqaModel, PRECISION: config.precision },
+    });
     this.taskDefinition.addContainer('worker', {
-      image: ecs.ContainerImage.fromAsset(REPO_ROOT, {
-        file: 'Dockerfile.inference',
-        platform: arm ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
-        buildArgs: { CAPTION_MODEL: config.captionModel, VQA_MODEL: config.vqaModel, PRECISION: config.precision },
-      }),
+      image: ecs.ContainerImage.fromDockerImageAsset(this.image),
       essential: true,
       environment,
+      // Fetched by Fargate at task start (execution role), never in the task definition.
+      secrets: {
+        BLIPLINE_REDIS_PASSWORD: ecs.Secret.fromSecretsManager(props.cache.password),
+        BLIPLINE_OBJECT_ID_SECRET: ecs.Secret.fromSecretsManager(props.objectIdSecret),
+      },
       logging: ecs.LogDrivers.awsLogs({ streamPrefix: 'worker', logGroup: this.logGroup }),
       // SIGTERM → the worker stops polling and finishes the job in hand; SIGKILL only after this.
       stopTimeout: Duration.seconds(config.stopTimeoutSeconds),
       linuxParameters: new ecs.LinuxParameters(this, 'Linux', { initProcessEnabled: true }),
     });
 
-    // Least privilege: read objects, consume the queue, item-level table access.
+    // Least privilege: read objects, consume the two queues, item-level table access.
     const taskRole = this.taskDefinition.taskRole;
     taskRole.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [props.bucket.arnForObjects('*')] }),
@@ -101,7 +117,7 @@ export class Worker extends Construct {
     taskRole.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'],
-        resources: [props.queue.queueArn],
+        resources: [props.queue.queueArn, props.questionQueue.queueArn],
       }),
     );
     taskRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...TABLE_ITEM_ACTIONS], resources: [props.table.tableArn] }));
@@ -117,9 +133,11 @@ export class Worker extends Construct {
       circuitBreaker: { rollback: true },
     });
 
-    // ---- Scaling on the backlog ----
+    // ---- Scaling on the backlog (captions and questions: one fleet serves both queues) ----
     const visible = props.queue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' });
     const inFlight = props.queue.metricApproximateNumberOfMessagesNotVisible({ period, statistic: 'Maximum' });
+    const questions = props.questionQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' });
+    const questionsInFlight = props.questionQueue.metricApproximateNumberOfMessagesNotVisible({ period, statistic: 'Maximum' });
     const serviceDimensions = { ClusterName: this.cluster.clusterName, ServiceName: this.service.serviceName };
     this.runningTasksMetric = new cloudwatch.Metric({
       namespace: 'ECS/ContainerInsights',
@@ -136,8 +154,8 @@ export class Worker extends Construct {
       period,
     });
     this.backlogPerTask = new cloudwatch.MathExpression({
-      expression: 'visible / running',
-      usingMetrics: { visible, running: this.runningTasksMetric },
+      expression: BACKLOG_PER_TASK,
+      usingMetrics: { visible, questions, running: this.runningTasksMetric },
       label: 'Backlog per task',
       period,
     });
@@ -161,8 +179,9 @@ export class Worker extends Construct {
       ),
     });
 
-    // 1. Target tracking on visible ÷ running (metric math). Scale-in is disabled: rule 3 owns it.
+    // 1. Target tracking on (visible captions + visible questions) ÷ running (metric math). Scale-in is disabled: rule 3 owns it.
     const sqsDimensions = [{ name: 'QueueName', value: props.queue.queueName }];
+    const questionDimensions = [{ name: 'QueueName', value: props.questionQueue.queueName }];
     new appscaling.CfnScalingPolicy(this, 'BacklogPerTaskTracking', {
       policyName: `${Stack.of(this).stackName}-backlog-per-task`,
       policyType: 'TargetTrackingScaling',
@@ -182,6 +201,14 @@ export class Worker extends Construct {
               returnData: false,
             },
             {
+              id: 'questions',
+              metricStat: {
+                metric: { namespace: 'AWS/SQS', metricName: 'ApproximateNumberOfMessagesVisible', dimensions: questionDimensions },
+                stat: 'Maximum',
+              },
+              returnData: false,
+            },
+            {
               id: 'running',
               metricStat: {
                 metric: {
@@ -196,7 +223,7 @@ export class Worker extends Construct {
               },
               returnData: false,
             },
-            { id: 'backlogPerTask', expression: 'visible / running', label: 'Backlog per task', returnData: true },
+            { id: 'backlogPerTask', expression: BACKLOG_PER_TASK, label: 'Backlog per task', returnData: true },
           ],
         },
       },
@@ -215,8 +242,8 @@ export class Worker extends Construct {
     const coldStartAlarm = new cloudwatch.Alarm(this, 'ColdStartAlarm', {
       alarmDescription: 'Scaling: messages are visible while no worker task runs; starts the first task(s).',
       metric: new cloudwatch.MathExpression({
-        expression: 'IF(FILL(running, 0) == 0, visible, 0)',
-        usingMetrics: { visible, running: this.runningTasksMetric },
+        expression: 'IF(FILL(running, 0) == 0, visible + FILL(questions, 0), 0)',
+        usingMetrics: { visible, questions, running: this.runningTasksMetric },
         label: 'Visible messages while no task runs',
         period,
       }),
@@ -239,8 +266,8 @@ export class Worker extends Construct {
     const idleAlarm = new cloudwatch.Alarm(this, 'IdleAlarm', {
       alarmDescription: `Scaling: no visible and no in-flight messages for ${policy.scaleInIdleMinutes} minutes; stops all worker tasks.`,
       metric: new cloudwatch.MathExpression({
-        expression: 'visible + inFlight',
-        usingMetrics: { visible, inFlight },
+        expression: 'visible + inFlight + questions + questionsInFlight',
+        usingMetrics: { visible, inFlight, questions, questionsInFlight },
         label: 'Visible + in-flight messages',
         period,
       }),

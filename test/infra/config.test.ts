@@ -7,8 +7,11 @@ describe('stack props', () => {
   it('documents defaults that resolve to the chosen settings', () => {
     const c = resolveConfig();
     expect(c).toMatchObject({
-      allowedOrigins: ['*'],
+      allowedOrigins: [],
       notificationPrefix: '',
+      uploadExpiresSeconds: 60,
+      droppedObjectDays: 30,
+      accessLogDays: 90,
       uploadRetentionDays: 30,
       maxUploadBytes: 10_485_760,
       captionModel: 'Salesforce/blip-image-captioning-base',
@@ -34,7 +37,6 @@ describe('stack props', () => {
   const rejects: [string, Parameters<typeof resolveConfig>[0], RegExp][] = [
     ['a job longer than the stop timeout allows', { worstCaseJobTime: Duration.seconds(110) }, /worstCaseJobTime .*make jobs shorter .*or give tasks more vCPUs/],
     ['an origin with a path', { allowedOrigins: ['https://example.com/app'] }, /allowedOrigins entry "https:\/\/example.com\/app" is not an origin; use scheme:\/\/host/],
-    ['no origins', { allowedOrigins: [] }, /allowedOrigins is empty/],
     ['memory that does not fit the CPU', { workerCpu: 2048, workerMemoryMiB: 2048 }, /workerMemoryMiB 2048 is not a valid Fargate size for workerCpu 2048/],
     ['an unknown CPU size', { workerCpu: 3000 }, /workerCpu must be one of 1024, 2048, 4096, 8192/],
     ['a model that is not a Hub id', { captionModel: 'blip' }, /captionModel "blip" is not a Hugging Face Hub id; use 'owner\/name'/],

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
-import { resourcesOf, synthBlipline } from './support.js';
+import { functionEnvironment, resourcesOf, synthBlipline } from './support.js';
 
 // One synthesis with non-default props: each setting must reach the resources it governs.
 const s = synthBlipline({
@@ -25,20 +25,22 @@ afterAll(() => {
 });
 
 describe('stack props reach the template', () => {
-  it('origins: bucket CORS and API CORS', () => {
+  it("origins: bucket CORS and the app's CORS allow the page and the extra origin", () => {
     s.template.hasResourceProperties('AWS::S3::Bucket', {
-      CorsConfiguration: { CorsRules: [Match.objectLike({ AllowedOrigins: ['https://photos.example.com'] })] },
+      CorsConfiguration: { CorsRules: [Match.objectLike({ AllowedOrigins: [Match.objectLike({ 'Fn::Join': Match.anyValue() }), 'https://photos.example.com'] })] },
     });
-    s.template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
-      CorsConfiguration: Match.objectLike({ AllowOrigins: ['https://photos.example.com'] }),
-    });
+    expect(JSON.stringify(functionEnvironment(s.json, 'ApiHandler').BLIPLINE_ALLOWED_ORIGINS)).toContain(',https://photos.example.com');
     s.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', { DefaultRouteSettings: { ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 } });
   });
 
-  it('notificationPrefix filters the ObjectCreated notification', () => {
+  it('notificationPrefix filters the ObjectCreated and ObjectRemoved notifications', () => {
+    const filter = { Key: { FilterRules: [{ Name: 'prefix', Value: 'uploads/' }] } };
     s.template.hasResourceProperties('Custom::S3BucketNotifications', {
       NotificationConfiguration: {
-        QueueConfigurations: [Match.objectLike({ Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'uploads/' }] } } })],
+        QueueConfigurations: [
+          Match.objectLike({ Events: ['s3:ObjectCreated:*'], Filter: filter }),
+          Match.objectLike({ Events: ['s3:ObjectRemoved:*'], Filter: filter }),
+        ],
       },
     });
   });
@@ -80,7 +82,7 @@ describe('stack props reach the template', () => {
     s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       ComparisonOperator: 'LessThanOrEqualToThreshold',
       EvaluationPeriods: 5,
-      Metrics: Match.arrayWith([Match.objectLike({ Expression: 'visible + inFlight' })]),
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: 'visible + inFlight + questions + questionsInFlight' })]),
     });
   });
 });

@@ -17,6 +17,7 @@ import {
   resolveIdentity,
   resolveQuotas,
 } from './security-config.js';
+import { fail, int } from './validate.js';
 
 /** Fargate's upper bound for a container's stopTimeout (SIGTERM → SIGKILL). */
 export const FARGATE_MAX_STOP_TIMEOUT_SECONDS = 120;
@@ -248,16 +249,6 @@ export interface ResolvedConfig {
   apiEntry: string | undefined;
 }
 
-function fail(message: string): never {
-  throw new StackConfigError(message);
-}
-
-function int(name: string, value: number, min: number, max: number, hint: string): number {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    fail(`${name} must be an integer from ${min} to ${max} (got ${value}); ${hint}`);
-  }
-  return value;
-}
 
 const ORIGIN = /^(\*|https?:\/\/[^/\s*]+(:\d+)?)$/;
 const HUB_ID = /^[\w.-]+\/[\w.-]+$/;

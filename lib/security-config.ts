@@ -1,15 +1,5 @@
-import { StackConfigError } from './errors.js';
+import { fail, int } from './validate.js';
 
-function fail(message: string): never {
-  throw new StackConfigError(message);
-}
-
-function int(name: string, value: number, min: number, max: number, hint: string): number {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    fail(`${name} must be an integer from ${min} to ${max} (got ${value}); ${hint}`);
-  }
-  return value;
-}
 
 /** Short names of the resource server's scopes (Cognito scopes are `blipline/<name>`). */
 export type ScopeName = 'images' | 'operator';

@@ -10,6 +10,25 @@ import type { ResolvedEdge } from '../security-config.js';
 /** The header CloudFront adds to every origin request; the API refuses requests without it. */
 export const ORIGIN_VERIFY_HEADER = 'x-origin-verify';
 
+/**
+ * Viewer headers the API receives through CloudFront (Authorization travels through the cache
+ * policy, which is the only way CloudFront forwards it): the body type, CORS preflight headers,
+ * content negotiation, the client's own request id, and CloudFront-Viewer-Address (the caller's IP
+ * and port, which the app uses for per-IP quotas in anonymous mode; the execute-api source IP is
+ * CloudFront's). Host is not forwarded: API Gateway needs its own. A header the app starts to read
+ * must be added here (CloudFront allows 10 by default).
+ */
+export const FORWARDED_HEADERS = [
+  'Content-Type',
+  'Accept',
+  'Origin',
+  'Access-Control-Request-Method',
+  'Access-Control-Request-Headers',
+  'User-Agent',
+  'X-Request-Id',
+  'CloudFront-Viewer-Address',
+] as const;
+
 export interface EdgeProps {
   readonly edge: ResolvedEdge;
   /** Domain name of the API origin (execute-api host, or the API's custom domain). */
@@ -55,7 +74,7 @@ export function pageContentSecurityPolicy(region: string, urlSuffix: string, con
  * CloudFront in front of the page and the API, guarded by the WAF web ACL.
  *
  * - API routes: no caching (the cache policy keys on Authorization only so that CloudFront forwards
- *   it; answers say no-store), every viewer header but Host forwarded, all methods.
+ *   it; answers say no-store), the FORWARDED_HEADERS and every query string, all methods.
  * - /assets/*: the page's hashed files, cached.
  * - Every answer gets the security headers policy (CSP with frame-ancestors 'none', HSTS,
  *   nosniff, Referrer-Policy no-referrer, X-Frame-Options DENY).
@@ -112,6 +131,13 @@ export class Edge extends Construct {
       removalPolicy: props.removalPolicy,
     });
 
+    const apiRequestPolicy = new cloudfront.OriginRequestPolicy(this, 'ApiRequestPolicy', {
+      comment: 'blipline API: the headers the app reads, the viewer address, all query strings; no cookies',
+      headerBehavior: cloudfront.OriginRequestHeaderBehavior.allowList(...FORWARDED_HEADERS),
+      queryStringBehavior: cloudfront.OriginRequestQueryStringBehavior.all(),
+      cookieBehavior: cloudfront.OriginRequestCookieBehavior.none(),
+    });
+
     const domain = props.edge.domain;
     this.distribution = new cloudfront.Distribution(this, 'Distribution', {
       comment: 'blipline: page and API',
@@ -133,7 +159,7 @@ export class Edge extends Construct {
         viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
         allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
         cachePolicy: apiCachePolicy,
-        originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+        originRequestPolicy: apiRequestPolicy,
         responseHeadersPolicy: this.responseHeadersPolicy,
         compress: true,
       },

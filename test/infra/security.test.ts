@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../lib/app.js';
 import { OPEN_ROUTES, OPERATOR_ROUTES, USER_ROUTES } from '../../lib/constructs/api.js';
 import { CACHE_ACCESS_STRING } from '../../lib/constructs/cache.js';
+import { FORWARDED_HEADERS } from '../../lib/constructs/edge.js';
 import { StackConfigError } from '../../lib/errors.js';
 import { cdkContext, functionEnvironment, logicalIdOf, type Resource, resourcesOf, type Synthesized, synthBlipline, workerContainer } from './support.js';
 
@@ -254,7 +255,7 @@ describe('edge: CloudFront + WAF', () => {
     expect(() => buildApp(app, {})).toThrow(/must be made in us-east-1 and this stack has no region; give the stack env: \{ region \}.*or pass edge.webAclArn, or turn the edge off/);
   });
 
-  it('serves the page and the API: no caching and every header but Host for the API, cached assets, HTTPS only', () => {
+  it('serves the page and the API: no caching and only the headers the app reads for the API, cached assets, HTTPS only', () => {
     const [, distribution] = resourcesOf(byDefault.json, 'AWS::CloudFront::Distribution')[0] ?? [];
     const config = distribution?.Properties?.DistributionConfig as Record<string, unknown>;
     const api = logicalIdOf(byDefault.json, 'AWS::ApiGatewayV2::Api', 'HttpApi');
@@ -270,9 +271,18 @@ describe('edge: CloudFront + WAF', () => {
       ViewerProtocolPolicy: 'redirect-to-https',
       AllowedMethods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'PATCH', 'POST', 'DELETE'],
       CachePolicyId: { Ref: apiCachePolicy },
-      // AWS's managed AllViewerExceptHostHeader (API Gateway needs its own Host).
-      OriginRequestPolicyId: 'b689b0a8-53d0-40ab-baf2-68738e2966ac',
+      OriginRequestPolicyId: { Ref: logicalIdOf(byDefault.json, 'AWS::CloudFront::OriginRequestPolicy', 'ApiRequestPolicy') },
     });
+    byDefault.template.hasResourceProperties('AWS::CloudFront::OriginRequestPolicy', {
+      OriginRequestPolicyConfig: Match.objectLike({
+        // Never Host (API Gateway answers only to its own) and never Authorization (the cache policy carries it).
+        HeadersConfig: { HeaderBehavior: 'whitelist', Headers: [...FORWARDED_HEADERS] },
+        QueryStringsConfig: { QueryStringBehavior: 'all' },
+        CookiesConfig: { CookieBehavior: 'none' },
+      }),
+    });
+    expect(FORWARDED_HEADERS).toContain('CloudFront-Viewer-Address');
+    expect(FORWARDED_HEADERS.length).toBeLessThanOrEqual(10);
     byDefault.template.hasResourceProperties('AWS::CloudFront::CachePolicy', {
       CachePolicyConfig: Match.objectLike({
         DefaultTTL: 0,

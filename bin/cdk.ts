@@ -32,6 +32,14 @@ const contextSchema = z.object({
   selfSignUp: flag.optional(),
   edge: flag.optional(),
   webAclArn: z.string().optional(),
+  edgeDomainName: z.string().optional(),
+  edgeCertificateArn: z.string().optional(),
+  apiDomainName: z.string().optional(),
+  apiCertificateArn: z.string().optional(),
+  quotaUploadsPerDay: count.optional(),
+  quotaUploadBytesPerDay: count.optional(),
+  quotaQuestionsPerImage: count.optional(),
+  quotaQuestionsPerMinute: count.optional(),
   allowedOrigins: list.optional(),
   alarmEmail: z.string().optional(),
   notificationPrefix: z.string().optional(),
@@ -63,6 +71,13 @@ function authProps(): AuthProps {
   return { mode: 'oidc', issuer: c.oidcIssuer, audience: c.oidcAudience, webClientId: c.oidcWebClientId };
 }
 
+/** A domain and its certificate, given together or not at all. */
+function domain(name: string, domainName: string | undefined, certificateArn: string | undefined): { domainName: string; certificateArn: string } | undefined {
+  if (domainName === undefined && certificateArn === undefined) return undefined;
+  if (domainName === undefined || certificateArn === undefined) throw new StackConfigError(`-c ${name}DomainName and -c ${name}CertificateArn go together`);
+  return { domainName, certificateArn };
+}
+
 buildApp(
   app,
   {
@@ -70,7 +85,14 @@ buildApp(
     description: 'blipline: event-driven image captioning (S3 → SQS → Fargate BLIP → DynamoDB + Valkey, API on Lambda)',
     auth: authProps(),
     allowAnonymous: c.allowAnonymous,
-    edge: { enabled: c.edge, webAclArn: c.webAclArn },
+    edge: { enabled: c.edge, webAclArn: c.webAclArn, domain: domain('edge', c.edgeDomainName, c.edgeCertificateArn) },
+    apiDomain: domain('api', c.apiDomainName, c.apiCertificateArn),
+    quotas: {
+      uploadsPerDay: c.quotaUploadsPerDay,
+      uploadBytesPerDay: c.quotaUploadBytesPerDay,
+      questionsPerImage: c.quotaQuestionsPerImage,
+      questionsPerMinute: c.quotaQuestionsPerMinute,
+    },
     allowedOrigins: c.allowedOrigins,
     alarmEmail: c.alarmEmail,
     notificationPrefix: c.notificationPrefix,

@@ -18,33 +18,40 @@ const list = z
 const count = z.coerce.number().int();
 const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
 
+/** Optional free-text context values (each is validated by the stack props it feeds). */
+function optionalTexts<const K extends string>(...names: K[]): Record<K, z.ZodOptional<z.ZodString>> {
+  return Object.fromEntries(names.map((name) => [name, z.string().optional()])) as Record<K, z.ZodOptional<z.ZodString>>;
+}
+
 /** Context values the app reads; every one optional (the stack documents its defaults). */
 const contextSchema = z.object({
   stackName: z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, 'letters, digits and hyphens, starting with a letter').default('Blipline'),
   region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as eu-west-1').optional(),
   account: z.string().regex(/^\d{12}$/, 'a 12-digit AWS account id').optional(),
+  ...optionalTexts(
+    'oidcIssuer',
+    'oidcWebClientId',
+    'cognitoDomainPrefix',
+    'webAclArn',
+    'edgeDomainName',
+    'edgeCertificateArn',
+    'apiDomainName',
+    'apiCertificateArn',
+    'alarmEmail',
+    'notificationPrefix',
+    'captionModel',
+    'vqaModel',
+  ),
   auth: z.enum(['cognito', 'oidc', 'anonymous']).default('cognito'),
   allowAnonymous: flag.optional(),
-  oidcIssuer: z.string().optional(),
   oidcAudience: list.optional(),
-  oidcWebClientId: z.string().optional(),
-  cognitoDomainPrefix: z.string().optional(),
   selfSignUp: flag.optional(),
   edge: flag.optional(),
-  webAclArn: z.string().optional(),
-  edgeDomainName: z.string().optional(),
-  edgeCertificateArn: z.string().optional(),
-  apiDomainName: z.string().optional(),
-  apiCertificateArn: z.string().optional(),
   quotaUploadsPerDay: count.optional(),
   quotaUploadBytesPerDay: count.optional(),
   quotaQuestionsPerImage: count.optional(),
   quotaQuestionsPerMinute: count.optional(),
   allowedOrigins: list.optional(),
-  alarmEmail: z.string().optional(),
-  notificationPrefix: z.string().optional(),
-  captionModel: z.string().optional(),
-  vqaModel: z.string().optional(),
   precision: z.enum(['int8', 'fp32']).optional(),
   workerArchitecture: z.enum(['x86_64', 'arm64']).optional(),
   maxTasks: count.optional(),

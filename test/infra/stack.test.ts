@@ -397,6 +397,9 @@ describe('API', () => {
         AWS_SECRET_ACCESS_KEY: 'test',
         BLIPLINE_BUCKET: 'images',
         BLIPLINE_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/jobs',
+        BLIPLINE_QUESTION_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/questions',
+        // No issuer to reach from the test: the open routes answer the same in either mode.
+        BLIPLINE_AUTH: 'anonymous',
         BLIPLINE_TABLE: 'records',
         // The deployed function reads /var/task/web; here the same folder inside the bundle.
         BLIPLINE_WEB_DIR: path.join(dir, 'web'),

@@ -1,6 +1,7 @@
 import { CfnOutput, Duration, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import { Construct } from 'constructs';
+import { InfraError } from '../errors.js';
 import type { ResolvedIdentity, ScopeName } from '../security-config.js';
 import { RESOURCE_SERVER_ID } from '../security-config.js';
 
@@ -52,7 +53,7 @@ export class Identity extends Construct {
       return;
     }
     const settings = identity.cognito;
-    if (settings === undefined) throw new Error('Identity needs auth mode cognito or oidc');
+    if (settings === undefined) throw new InfraError('identity_misuse', 'Identity needs auth mode cognito or oidc (anonymous mode has no identity provider)');
 
     const mfa = { required: cognito.Mfa.REQUIRED, optional: cognito.Mfa.OPTIONAL, off: cognito.Mfa.OFF }[settings.mfa];
     this.userPool = new cognito.UserPool(this, 'UserPool', {
@@ -125,9 +126,9 @@ export class Identity extends Construct {
     if (oidc !== undefined) return { issuer: oidc.issuer, audiences: oidc.audience, webClientId: oidc.webClientId, logoutUrl: oidc.logoutUrl };
     const settings = this.identity.cognito;
     if (this.userPool === undefined || this.domain === undefined || this.images === undefined || settings === undefined) {
-      throw new Error('Identity.trust needs the user pool');
+      throw new InfraError('identity_misuse', 'Identity.trust needs the user pool');
     }
-    if (this.webClient !== undefined) throw new Error('Identity.trust was called twice');
+    if (this.webClient !== undefined) throw new InfraError('identity_misuse', 'Identity.trust was called twice (the page has one client)');
     const urls = [pageUrl, ...settings.extraCallbackUrls];
     this.webClient = this.userPool.addClient('WebClient', {
       userPoolClientName: 'web',

@@ -18,6 +18,11 @@ const s = synthBlipline({
     scaling: { maxTasks: 4, secondsPerImage: 1.5, acceptableLatency: Duration.seconds(90), scaleInIdle: Duration.minutes(5) },
     apiRateLimit: 10,
     apiBurstLimit: 20,
+    uploadRetentionDays: 7,
+    retention: { droppedObjectDays: 'never', accessLogDays: 14 },
+    quotas: { uploadsPerDay: 5, uploadBytesPerDay: 1_000_000, questionsPerImage: 3, questionsPerMinute: 2 },
+    uploadExpires: Duration.seconds(120),
+    edge: { rateLimitPer5Minutes: 300 },
   },
 });
 afterAll(() => {
@@ -59,6 +64,31 @@ describe('stack props reach the template', () => {
     expect(names).not.toContain('BLIPLINE_VQA_MODEL');
     expect(env).toContainEqual({ Name: 'BLIPLINE_PRECISION', Value: 'fp32' });
     expect(env).toContainEqual({ Name: 'BLIPLINE_VISIBILITY_TIMEOUT_SECONDS', Value: '180' });
+  });
+
+  it('retention: uploads after 7 days, dropped objects kept, logs after 14 days', () => {
+    const rules = resourcesOf(s.json, 'AWS::S3::Bucket').map(([id, r]) => [id, (r.Properties?.LifecycleConfiguration as { Rules: Record<string, unknown>[] } | undefined)?.Rules ?? []] as const);
+    const images = rules.find(([id]) => id.startsWith('StorageImages'))?.[1] ?? [];
+    expect(images.map((r) => [r.Id, r.ExpirationInDays])).toEqual([
+      ['abort-incomplete-multipart-uploads', undefined],
+      ['expire-api-uploads', 7],
+    ]);
+    const logs = rules.filter(([id]) => id.startsWith('StorageAccessLogs') || id.startsWith('EdgeLogs'));
+    expect(logs).toHaveLength(2);
+    for (const [id, list] of logs) expect(list.map((r) => r.ExpirationInDays), id).toEqual([14]);
+  });
+
+  it('quotas, upload lifetime and the WAF rate limit reach the API and the web ACL', () => {
+    expect(functionEnvironment(s.json, 'ApiHandler')).toMatchObject({
+      BLIPLINE_QUOTA_UPLOADS_PER_DAY: '5',
+      BLIPLINE_QUOTA_UPLOAD_BYTES_PER_DAY: '1000000',
+      BLIPLINE_QUOTA_QUESTIONS_PER_IMAGE: '3',
+      BLIPLINE_QUOTA_QUESTIONS_PER_MINUTE: '2',
+      BLIPLINE_UPLOAD_EXPIRES_SECONDS: '120',
+    });
+    s.template.hasResourceProperties('AWS::WAFv2::WebACL', {
+      Rules: Match.arrayWith([Match.objectLike({ Name: 'RateLimitPerIp', Statement: { RateBasedStatement: Match.objectLike({ Limit: 300 }) } })]),
+    });
   });
 
   it('worst-case job time sizes the queue visibility', () => {

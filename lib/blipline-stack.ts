@@ -2,7 +2,7 @@ import { CfnOutput, Stack, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
 import { Api } from './constructs/api.js';
-import { Cache } from './constructs/cache.js';
+import { CACHE_PORTS, Cache } from './constructs/cache.js';
 import { Edge } from './constructs/edge.js';
 import { TABLE_ITEM_ACTIONS } from './constructs/grants.js';
 import { Identity } from './constructs/identity.js';
@@ -50,7 +50,9 @@ export class BliplineStack extends Stack {
     this.config = resolveConfig(props);
     const config = this.config;
 
-    this.network = new Network(this, 'Network');
+    // The API checks tokens against the issuer's keys, which live on the internet.
+    const apiEgress = config.identity.mode !== 'anonymous';
+    this.network = new Network(this, 'Network', { apiEgress });
     const { vpc, subnets } = this.network;
     this.workerSecurityGroup = new ec2.SecurityGroup(this, 'WorkerSecurityGroup', {
       vpc,
@@ -59,9 +61,11 @@ export class BliplineStack extends Stack {
     });
     this.apiSecurityGroup = new ec2.SecurityGroup(this, 'ApiSecurityGroup', {
       vpc,
-      description: 'blipline API function (no inbound)',
-      allowAllOutbound: true,
+      description: 'blipline API function (no inbound; out: HTTPS and Valkey)',
+      allowAllOutbound: false,
     });
+    // AWS endpoints and the token issuer's keys: HTTPS only.
+    this.apiSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS: AWS endpoints and the token issuer');
 
     this.network.allowClient(this.workerSecurityGroup);
     this.network.allowClient(this.apiSecurityGroup);
@@ -74,6 +78,9 @@ export class BliplineStack extends Stack {
       clients: [this.workerSecurityGroup, this.apiSecurityGroup],
       password: this.secrets.redisPassword,
     });
+    for (const port of CACHE_PORTS) {
+      this.apiSecurityGroup.addEgressRule(this.cache.securityGroup, ec2.Port.tcp(port), `Valkey ${port}`);
+    }
     const shared = {
       config,
       vpc,
@@ -85,7 +92,7 @@ export class BliplineStack extends Stack {
       cache: { url: this.cache.url, username: this.cache.username, keyPrefix: this.cache.keyPrefix, password: this.secrets.redisPassword },
     };
     this.worker = new Worker(this, 'Worker', { ...shared, securityGroup: this.workerSecurityGroup, objectIdSecret: this.secrets.objectIdSecret });
-    this.api = new Api(this, 'Api', { ...shared, securityGroup: this.apiSecurityGroup });
+    this.api = new Api(this, 'Api', { ...shared, subnets: this.network.apiSubnets, securityGroup: this.apiSecurityGroup });
 
     // Who signs in (the page's client comes once the page URL is known).
     this.identity =

@@ -21,20 +21,37 @@ export interface EndpointScope {
   readonly logGroupArns: string[];
 }
 
+export interface NetworkProps {
+  /**
+   * Give the API function a way out to the internet (a NAT gateway for its own subnets): it must
+   * fetch the token issuer's signing keys (JWKS), and neither Cognito user pools with a sign-in
+   * domain nor other issuers can be reached through a VPC endpoint.
+   */
+  readonly apiEgress: boolean;
+}
+
 /** Actions of the queues' producers and consumers (the API sends questions; the worker receives both queues). */
 export const QUEUE_ACTIONS = ['sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'] as const;
 /** Object actions through the S3 gateway: the worker reads, the API deletes (uploads go from browsers straight to S3, not through the VPC). */
 export const BUCKET_OBJECT_ACTIONS = ['s3:GetObject', 's3:DeleteObject'] as const;
 
 /**
- * A VPC with no internet route: two AZs of isolated subnets; S3 and DynamoDB through free gateway
- * endpoints; SQS, ECR (API + Docker) and CloudWatch Logs through interface endpoints.
+ * A VPC whose worker and cache have no internet route: two AZs of isolated subnets; S3 and DynamoDB
+ * through free gateway endpoints; SQS, ECR (API + Docker), CloudWatch Logs and Secrets Manager
+ * through interface endpoints.
+ *
+ * The API function alone (when tokens are checked) runs in subnets of its own whose route leads to
+ * one NAT gateway: it fetches the issuer's signing keys (JWKS) from the internet, which no VPC
+ * endpoint serves (Cognito's PrivateLink endpoint refuses user pools that have a sign-in domain).
+ * One NAT gateway ($33/month) in one AZ: if that AZ fails, warm functions keep their cached keys and
+ * new ones fail closed (401) until it is back. The function's security group lets out only HTTPS and
+ * Valkey. Everything AWS still goes through the endpoints (private DNS), not the NAT.
  *
  * Why endpoints and not a NAT gateway (us-east-1 list prices): 4 interface endpoints × 2 AZs cost
  * about 8 × $7.30 = $58/month plus $0.01/GB; one NAT gateway costs $33/month plus $0.045/GB and is a
  * single-AZ point of failure (two cost $66/month). Every task start pulls the worker image (about
  * 1 GB with the models) from ECR, so pulls are 4.5× cheaper through endpoints, the price is close to
- * a highly available NAT pair, and nothing in the VPC can reach the internet at all.
+ * a highly available NAT pair, and the worker cannot reach the internet at all.
  *
  * Secrets Manager has an endpoint too: Fargate fetches the worker's ECS secrets through it and the
  * API reads the Valkey password at cold start. Every endpoint has a policy (restrictTo) that admits
@@ -43,7 +60,10 @@ export const BUCKET_OBJECT_ACTIONS = ['s3:GetObject', 's3:DeleteObject'] as cons
  */
 export class Network extends Construct {
   readonly vpc: ec2.Vpc;
+  /** The worker's and the cache's subnets (no internet route); the interface endpoints live here. */
   readonly subnets: ec2.SubnetSelection = { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
+  /** The API function's subnets: with apiEgress, its own subnets behind the NAT gateway; else the isolated ones. */
+  readonly apiSubnets: ec2.SubnetSelection;
   readonly endpointSecurityGroup: ec2.SecurityGroup;
   readonly s3Endpoint: ec2.GatewayVpcEndpoint;
   readonly dynamoDbEndpoint: ec2.GatewayVpcEndpoint;
@@ -54,13 +74,21 @@ export class Network extends Construct {
     this.endpointSecurityGroup.addIngressRule(client, ec2.Port.tcp(443), `HTTPS from ${client.node.id}`);
   }
 
-  constructor(scope: Construct, id: string) {
+  constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
+    // Subnet groups are allocated in order: the isolated ones keep their ranges with or without the others.
+    const egress: ec2.SubnetConfiguration[] = props.apiEgress
+      ? [
+          { name: 'nat', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 28, mapPublicIpOnLaunch: false },
+          { name: 'api', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 24 },
+        ]
+      : [];
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       maxAzs: 2,
-      natGateways: 0,
-      subnetConfiguration: [{ name: 'private', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 22 }],
+      natGateways: props.apiEgress ? 1 : 0,
+      subnetConfiguration: [{ name: 'private', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 22 }, ...egress],
     });
+    this.apiSubnets = props.apiEgress ? { subnetGroupName: 'api' } : this.subnets;
     // The same construct ids the Vpc's gatewayEndpoints option gave them (logical ids unchanged).
     this.s3Endpoint = this.vpc.addGatewayEndpoint('S3', { service: ec2.GatewayVpcEndpointAwsService.S3 });
     this.dynamoDbEndpoint = this.vpc.addGatewayEndpoint('DynamoDB', { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB });

@@ -200,6 +200,9 @@ describe('anonymous mode', () => {
     for (const route of all) expect(route.AuthorizationType, String(route.RouteKey)).toBe('NONE');
     anonymous.template.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 0);
     anonymous.template.resourceCountIs('AWS::Cognito::UserPool', 0);
+    // No tokens to check, so no issuer keys to fetch: the function stays in the isolated subnets.
+    anonymous.template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    anonymous.template.resourceCountIs('AWS::EC2::InternetGateway', 0);
     const env = functionEnvironment(anonymous.json, 'ApiHandler');
     expect(env.BLIPLINE_AUTH).toBe('anonymous');
     expect(env.BLIPLINE_OIDC_ISSUER).toBeUndefined();

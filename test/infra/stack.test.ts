@@ -151,9 +151,30 @@ describe('table', () => {
 });
 
 describe('network and cache', () => {
-  it('has no internet route: no NAT, no internet gateway, only isolated subnets and endpoints', () => {
-    s.template.resourceCountIs('AWS::EC2::NatGateway', 0);
-    s.template.resourceCountIs('AWS::EC2::InternetGateway', 0);
+  it('gives only the API function a way out (one NAT gateway, for the issuer keys); the worker and cache subnets have no internet route', () => {
+    s.template.resourceCountIs('AWS::EC2::NatGateway', 1);
+    const defaultRoutes = resourcesOf(s.json, 'AWS::EC2::Route').filter(([, r]) => r.Properties?.DestinationCidrBlock === '0.0.0.0/0');
+    expect(defaultRoutes.map(([id]) => id.replace(/DefaultRoute[0-9A-F]{8}$/, '')).sort()).toEqual([
+      'NetworkVpcapiSubnet1',
+      'NetworkVpcapiSubnet2',
+      'NetworkVpcnatSubnet1',
+      'NetworkVpcnatSubnet2',
+    ]);
+    for (const [id, r] of defaultRoutes) {
+      if (id.includes('api')) expect(r.Properties?.NatGatewayId, id).toBeDefined();
+    }
+    const [, fn] = resourcesOf(s.json, 'AWS::Lambda::Function').find(([id]) => id.startsWith('ApiHandler')) ?? [];
+    expect(JSON.stringify((fn?.Properties?.VpcConfig as { SubnetIds: unknown }).SubnetIds)).toMatch(/NetworkVpcapiSubnet1.*NetworkVpcapiSubnet2/);
+    const [, task] = resourcesOf(s.json, 'AWS::ECS::Service')[0] ?? [];
+    expect(JSON.stringify(task?.Properties?.NetworkConfiguration)).toMatch(/NetworkVpcprivateSubnet1.*NetworkVpcprivateSubnet2/);
+    // The function may only open HTTPS connections and Valkey's ports.
+    const apiSg = logicalId('AWS::EC2::SecurityGroup', 'ApiSecurityGroup');
+    s.template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      GroupDescription: Match.stringLikeRegexp('blipline API function'),
+      SecurityGroupEgress: [Match.objectLike({ CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 443, ToPort: 443 })],
+    });
+    const egress = resourcesOf(s.json, 'AWS::EC2::SecurityGroupEgress').filter(([, r]) => JSON.stringify(r.Properties?.GroupId).includes(apiSg));
+    expect(egress.map(([, r]) => r.Properties?.FromPort).sort()).toEqual([6379, 6380]);
     const endpoints = resourcesOf(s.json, 'AWS::EC2::VPCEndpoint').map(([, r]) => JSON.stringify(r.Properties?.ServiceName));
     for (const service of ['.s3', '.dynamodb', '.sqs', '.ecr.api', '.ecr.dkr', '.logs', '.secretsmanager']) {
       expect(endpoints.some((e) => e.includes(service)), service).toBe(true);

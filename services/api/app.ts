@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
@@ -6,32 +7,41 @@ import { requestId } from 'hono/request-id';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { CACHE_KEYS, type Cache } from '../aws/cache.js';
+import { ImageEraser } from '../aws/image-eraser.js';
+import type { QuotaStore, QuotaVerdict } from '../aws/quota-store.js';
 import type { RecordStore } from '../aws/record-store.js';
 import type { ObjectStore } from '../aws/s3.js';
 import type { Queue } from '../aws/sqs.js';
+import { AuthError, AuthUnavailableError, createAuthenticator, type Authenticator, type Principal } from '../auth/index.js';
 import type { Config } from '../core/config.js';
 import { newId } from '../core/ids.js';
-import { imageIdForKey, uploadKey } from '../core/keys.js';
-import { imageRecordSchema, publicImage, TERMINAL_STATUSES, type PublicImage } from '../core/records.js';
+import { uploadKey } from '../core/keys.js';
+import { imageRecordSchema, operatorImageView, ownerImageView, questionView, TERMINAL_STATUSES, type CachedImage } from '../core/records.js';
 import { ApiError, notFound } from './errors.js';
-import { TokenBucketLimiter } from './rate-limit.js';
 import { IMAGE_CONTENT_TYPES, imageIdSchema, mediaType, objectKeySchema, questionRequestSchema, sanitizeFilename, uploadRequestSchema } from './schemas.js';
 import { webPage } from './web.js';
 
-export type ApiConfig = Pick<Config, 'maxUploadBytes' | 'uploadExpiresSeconds' | 'allowedOrigins' | 'model' | 'vqaModel' | 'webDir' | 'uploadRatePerMinute'>;
+export type ApiConfig = Pick<
+  Config,
+  'maxUploadBytes' | 'uploadExpiresSeconds' | 'allowedOrigins' | 'model' | 'vqaModel' | 'webDir' | 'auth' | 'quotas' | 'originVerifySecret' | 's3Endpoint'
+>;
 
 export interface ApiDeps {
   config: ApiConfig;
   records: RecordStore;
+  quotas: QuotaStore;
   objects: ObjectStore;
-  queue: Queue;
+  /** The questions queue (VQA jobs). */
+  questionQueue: Queue;
   cache: Cache;
   logger: Logger;
-  /** Identifies the client for rate limiting (the adapter knows the peer address). @default 'unknown' */
-  clientKey?: (c: Context) => string;
+  /** Who is calling. @default the one config.auth describes */
+  authenticator?: Authenticator;
+  /** The peer address (the adapter knows it); anonymous mode files records under it. @default 'unknown' */
+  clientIp?: (c: Context) => string;
 }
 
-type AppEnv = { Variables: { requestId: string; log: Logger } };
+type AppEnv = { Variables: { requestId: string; log: Logger; principal: Principal } };
 
 /** Largest JSON body accepted by any route. */
 export const MAX_JSON_BODY_BYTES = 16 * 1024;
@@ -39,8 +49,11 @@ export const MAX_JSON_BODY_BYTES = 16 * 1024;
 const CACHE_TTL_TERMINAL_SECONDS = 3_600;
 const CACHE_TTL_OPEN_SECONDS = 5;
 
-function errorBody(code: string, message: string) {
-  return { error: { code, message } };
+/** Routes anyone may call: the health check, the page's configuration and the OpenAPI description. */
+const OPEN_API_ROUTES = new Set(['/v1/config', '/v1/openapi.json']);
+
+function errorBody(code: string, message: string, extra: Record<string, unknown> = {}) {
+  return { error: { code, message, ...extra } };
 }
 
 async function readJson<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
@@ -55,14 +68,34 @@ async function readJson<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
   return parsed.data;
 }
 
+/** A refused quota as a 429 naming it, with Retry-After. */
+function quotaError(verdict: Extract<QuotaVerdict, { ok: false }>, limit: string): ApiError {
+  return new ApiError(429, 'quota_exceeded', `quota ${verdict.quota} (${limit}) reached; retry in ${verdict.retryAfterSeconds} s`, {
+    headers: { 'Retry-After': String(verdict.retryAfterSeconds) },
+    extra: { quota: verdict.quota },
+  });
+}
+
+/** May `p` see this image? Its owner may; a dropped object (no owner) is the operator's. */
+function mayAccess(p: Principal, image: { owner?: string | undefined }): boolean {
+  return image.owner === undefined ? p.operator : p.user && image.owner === p.owner;
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
 /**
  * The HTTP API (contract in DESIGN.md). One app object serves the Node server (server.ts) and
  * Lambda (lambda.ts); every error goes through `app.onError` as `{"error": {"code", "message"}}`.
  */
 export function createApp(deps: ApiDeps): Hono<AppEnv> {
-  const { config, records, objects, queue, cache, logger } = deps;
-  const limiter = new TokenBucketLimiter(config.uploadRatePerMinute);
-  const clientKey = deps.clientKey ?? (() => 'unknown');
+  const { config, records, quotas, objects, questionQueue, cache, logger } = deps;
+  const authenticator = deps.authenticator ?? createAuthenticator(config.auth);
+  const eraser = new ImageEraser(records, objects, cache);
+  const clientIp = deps.clientIp ?? (() => 'unknown');
   const app = new Hono<AppEnv>();
 
   app.use('*', requestId());
@@ -71,15 +104,24 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
     c.set('log', log);
     const started = performance.now();
     await next();
-    log.info({ method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) }, 'request');
+    log.info({ method: c.req.method, path: c.req.path, status: c.res.status, owner: c.get('principal')?.owner, ms: Math.round(performance.now() - started) }, 'request');
   });
+  const originSecret = config.originVerifySecret;
+  if (originSecret !== undefined) {
+    // Behind CloudFront: a request that did not come through it (no or a wrong origin header) is refused.
+    app.use('*', async (c, next) => {
+      if (c.req.path === '/healthz') return next();
+      if (!sameSecret(c.req.header('x-origin-verify') ?? '', originSecret)) throw new ApiError(403, 'forbidden', 'requests must come through the distribution in front of this API');
+      return next();
+    });
+  }
   app.use(
     '/v1/*',
     cors({
       origin: config.allowedOrigins === '*' ? '*' : config.allowedOrigins,
-      allowMethods: ['GET', 'POST', 'OPTIONS'],
-      allowHeaders: ['Content-Type'],
-      exposeHeaders: ['X-Request-Id', 'Retry-After'],
+      allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+      allowHeaders: ['Content-Type', 'Authorization'],
+      exposeHeaders: ['X-Request-Id', 'Retry-After', 'WWW-Authenticate'],
       maxAge: 600,
     }),
   );
@@ -97,12 +139,26 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
       },
     }),
   );
+  // Every /v1 route but the open ones needs a caller.
+  app.use('/v1/*', async (c, next) => {
+    if (OPEN_API_ROUTES.has(c.req.path) && c.req.method === 'GET') return next();
+    c.set('principal', await authenticator.authenticate({ authorization: c.req.header('authorization'), sourceIp: clientIp(c) }));
+    return next();
+  });
 
   app.onError((error, c) => {
     const log = c.get('log') ?? logger;
     if (error instanceof ApiError) {
       for (const [k, v] of Object.entries(error.headers)) c.header(k, v);
-      return c.json(errorBody(error.code, error.message), error.status);
+      return c.json(errorBody(error.code, error.message, error.extra), error.status);
+    }
+    if (error instanceof AuthError) {
+      c.header('WWW-Authenticate', error.challenge);
+      return c.json(errorBody(error.authCode, error.message), error.status);
+    }
+    if (error instanceof AuthUnavailableError) {
+      log.error({ err: error }, 'identity provider unavailable');
+      return c.json(errorBody('auth_unavailable', `tokens cannot be checked right now; try again later (request id ${c.get('requestId')})`), 503);
     }
     if (error instanceof HTTPException) {
       return c.json(errorBody(error.status === 413 ? 'body_too_large' : 'http_error', error.message || 'request rejected'), error.status);
@@ -112,39 +168,56 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   });
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
 
-  /** The HTTP view of an image record: Redis first, DynamoDB on a miss (and refill). */
-  async function loadImage(imageId: string): Promise<PublicImage | undefined> {
-    const cached = await cache.getJson(CACHE_KEYS.image(imageId), (v) => imageRecordSchema.parse(v));
-    if (cached) return publicImage(cached);
-    const stored = await records.getImage(imageId);
-    if (!stored) return undefined;
-    const terminal = TERMINAL_STATUSES.includes(stored.status);
-    // NX: never overwrite a fresher value the worker wrote meanwhile.
-    const view = publicImage(stored);
-    await cache.setJson(CACHE_KEYS.image(imageId), view, terminal ? CACHE_TTL_TERMINAL_SECONDS : CACHE_TTL_OPEN_SECONDS, { onlyIfAbsent: true });
-    return view;
+  /** Needs the scope of a user (own images) or of the operator (dropped objects). */
+  function requireScope(p: Principal, which: 'user' | 'any' | 'operator'): void {
+    const ok = which === 'user' ? p.user : which === 'operator' ? p.operator : p.user || p.operator;
+    if (ok) return;
+    const scope = which === 'operator' ? config.auth.operatorScope : config.auth.userScope;
+    throw new AuthError('insufficient_scope', `the token lacks the scope this route needs (${scope})`, { scope });
   }
+
+  /** An image record (Redis first, DynamoDB on a miss, then refilled) the caller may see; 404 otherwise. */
+  async function loadImage(p: Principal, imageId: string): Promise<CachedImage> {
+    let image = await cache.getJson(CACHE_KEYS.image(imageId), (v) => imageRecordSchema.parse(v));
+    if (!image) {
+      const stored = await records.getImage(imageId);
+      if (stored) {
+        const terminal = TERMINAL_STATUSES.includes(stored.status);
+        // NX: never overwrite a fresher value the worker wrote meanwhile.
+        await cache.setJson(CACHE_KEYS.image(imageId), stored, terminal ? CACHE_TTL_TERMINAL_SECONDS : CACHE_TTL_OPEN_SECONDS, { onlyIfAbsent: true });
+        image = stored;
+      }
+    }
+    // Another owner's image answers exactly as an unknown one.
+    if (!image || !mayAccess(p, image)) throw notFound(`image ${imageId}`);
+    return image;
+  }
+
+  const view = (image: CachedImage) => (image.owner === undefined ? operatorImageView(image) : ownerImageView(image));
 
   app.get('/healthz', (c) =>
     c.json({ status: 'ok', cache: cache.enabled ? (cache.ready ? 'ready' : 'unavailable') : 'disabled' }),
   );
 
-  app.get('/v1/config', (c) =>
-    c.json({
+  app.get('/v1/config', (c) => {
+    const auth = config.auth;
+    return c.json({
       maxUploadBytes: config.maxUploadBytes,
       uploadExpiresSeconds: config.uploadExpiresSeconds,
       uploadMethod: 'PUT',
       contentTypes: IMAGE_CONTENT_TYPES,
       prompt: true,
       questions: config.vqaModel !== undefined,
-    }),
-  );
+      auth:
+        auth.mode === 'oidc'
+          ? { mode: 'oidc', issuer: auth.issuer, clientId: auth.webClientId ?? null, scope: `openid ${auth.userScope}`, logoutUrl: auth.logoutUrl ?? null }
+          : { mode: 'anonymous' },
+    });
+  });
 
   app.post('/v1/uploads', async (c) => {
-    const retryAfter = limiter.take(clientKey(c));
-    if (retryAfter > 0) {
-      throw new ApiError(429, 'rate_limited', `too many uploads from this client; retry in ${retryAfter} s`, { headers: { 'Retry-After': String(retryAfter) } });
-    }
+    const p = c.get('principal');
+    requireScope(p, 'user');
     const body = await readJson(c, uploadRequestSchema);
     const contentType = mediaType(body.contentType);
     if (!(IMAGE_CONTENT_TYPES as readonly string[]).includes(contentType)) {
@@ -153,10 +226,14 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
     if (body.contentLength > config.maxUploadBytes) {
       throw new ApiError(413, 'too_large', `contentLength ${body.contentLength} exceeds the limit of ${config.maxUploadBytes} bytes`);
     }
+    const verdict = await quotas.takeUpload(p.owner, body.contentLength, config.quotas);
+    if (!verdict.ok) {
+      throw quotaError(verdict, verdict.quota === 'uploads_per_day' ? `${config.quotas.uploadsPerDay} uploads a day` : `${config.quotas.uploadBytesPerDay} bytes a day`);
+    }
     const imageId = newId();
     const key = uploadKey(imageId);
     const filename = sanitizeFilename(body.filename);
-    await records.createUpload({ imageId, objectKey: key, model: config.model ?? 'unconfigured', contentType, contentLength: body.contentLength, filename, prompt: body.prompt });
+    await records.createUpload({ imageId, owner: p.owner, objectKey: key, model: config.model ?? 'unconfigured', contentType, contentLength: body.contentLength, filename, prompt: body.prompt });
     const upload = await objects.presignPut(key, contentType, body.contentLength, config.uploadExpiresSeconds);
     c.get('log').info({ imageId, contentType, contentLength: body.contentLength }, 'upload created');
     return c.json(
@@ -183,58 +260,82 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   }
 
   app.get('/v1/images/:imageId', async (c) => {
+    const p = c.get('principal');
+    requireScope(p, 'any');
+    const image = await loadImage(p, pathId(c, 'imageId', 'image'));
+    return c.json(view(image));
+  });
+
+  app.delete('/v1/images/:imageId', async (c) => {
+    const p = c.get('principal');
+    requireScope(p, 'any');
     const imageId = pathId(c, 'imageId', 'image');
-    const image = await loadImage(imageId);
-    if (!image) throw notFound(`image ${imageId}`);
-    return c.json(image);
+    const image = await records.getImage(imageId);
+    if (!image || !mayAccess(p, image)) throw notFound(`image ${imageId}`);
+    await eraser.erase(image, { deleteObject: true });
+    c.get('log').info({ imageId }, 'image deleted');
+    return c.body(null, 204);
   });
 
   app.get('/v1/objects', async (c) => {
+    const p = c.get('principal');
+    requireScope(p, 'operator');
     const key = objectKeySchema.safeParse(c.req.query('key'));
     if (!key.success) throw new ApiError(400, 'invalid_request', 'query parameter `key` (1..1024 characters) is required');
-    // The image id is a pure function of the key (uploads/<id> or UUIDv5 of the key): one point read.
-    const image = await loadImage(imageIdForKey(key.data));
+    const object = await records.getObject(key.data);
+    if (!object?.imageId) throw notFound(`object ${JSON.stringify(key.data)}`);
+    const image = await loadImage(p, object.imageId).catch(() => undefined);
     if (!image || image.objectKey !== key.data) throw notFound(`object ${JSON.stringify(key.data)}`);
-    return c.json(image);
+    return c.json(view(image));
   });
 
   app.post('/v1/images/:imageId/questions', async (c) => {
+    const p = c.get('principal');
+    requireScope(p, 'any');
     const imageId = pathId(c, 'imageId', 'image');
     const body = await readJson(c, questionRequestSchema);
     const image = await records.getImage(imageId);
-    if (!image) throw notFound(`image ${imageId}`);
+    if (!image || !mayAccess(p, image)) throw notFound(`image ${imageId}`);
     // Refused before anything is written: no worker could ever answer it.
     if (config.vqaModel === undefined) {
       throw new ApiError(409, 'vqa_unavailable', 'no question-answering model is configured (GET /v1/config says questions: false)');
     }
     if (image.status === 'awaiting_upload') throw new ApiError(409, 'not_uploaded', 'the image has not been uploaded yet');
     if (image.status === 'failed') throw new ApiError(409, 'image_failed', `the image failed (${image.error?.code ?? 'unknown'}); it cannot be asked about`);
+    const perMinute = await quotas.takeQuestion(p.owner, config.quotas.questionsPerMinute);
+    if (!perMinute.ok) throw quotaError(perMinute, `${config.quotas.questionsPerMinute} questions a minute`);
     const questionId = newId();
-    await records.createQuestion({ imageId, questionId, question: body.question });
+    const added = await records.addQuestion(imageId, questionId, image.owner, config.quotas.questionsPerImage);
+    if (added === 'not_found') throw notFound(`image ${imageId}`);
+    if (added === 'quota_exceeded') {
+      throw new ApiError(429, 'quota_exceeded', `quota questions_per_image (${config.quotas.questionsPerImage} questions an image) reached`, { extra: { quota: 'questions_per_image' } });
+    }
+    await records.createQuestion({ imageId, questionId, question: body.question, owner: image.owner });
     try {
-      await queue.send({ type: 'question', imageId, questionId });
+      await questionQueue.send({ type: 'question', imageId, questionId });
     } catch (error) {
       // Never leave a question `queued` that no job will ever answer.
-      const message = `the question could not be queued: ${error instanceof Error ? error.message : String(error)}`;
       c.get('log').error({ err: error, imageId, questionId }, 'question not queued');
       await records
-        .updateQuestion(imageId, questionId, ['queued'], { status: 'failed', error: { code: 'enqueue_failed', message } })
+        .updateQuestion(imageId, questionId, ['queued'], { status: 'failed', error: { code: 'enqueue_failed', message: `the question could not be queued: ${error instanceof Error ? error.message : String(error)}` } })
         .catch((markError: unknown) => c.get('log').error({ err: markError, imageId, questionId }, 'question could not be marked failed'));
-      throw new ApiError(503, 'queue_unavailable', `question ${questionId} could not be queued (recorded as failed); try again later`, { cause: error });
+      throw new ApiError(503, 'queue_unavailable', `question ${questionId} could not be queued (recorded as failed); try again later (request id ${c.get('requestId')})`, { cause: error });
     }
     const statusUrl = `/v1/images/${imageId}/questions/${questionId}`;
     return c.json({ questionId, statusUrl }, 202, { Location: statusUrl });
   });
 
   app.get('/v1/images/:imageId/questions/:questionId', async (c) => {
+    const p = c.get('principal');
+    requireScope(p, 'any');
     const imageId = pathId(c, 'imageId', 'image');
     const questionId = pathId(c, 'questionId', 'question');
     const question = await records.getQuestion(imageId, questionId);
-    if (!question) throw notFound(`question ${questionId}`);
-    return c.json(question);
+    if (!question || !mayAccess(p, question)) throw notFound(`question ${questionId}`);
+    return c.json(questionView(question));
   });
 
   app.all('/v1/*', (c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
-  app.get('*', webPage(config.webDir));
+  app.get('*', webPage(config));
   return app;
 }

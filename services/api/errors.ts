@@ -7,13 +7,16 @@ export class ApiError extends BliplineError {
     readonly status: ContentfulStatusCode,
     code: string,
     message: string,
-    options?: { cause?: unknown; headers?: Record<string, string> },
+    options?: { cause?: unknown; headers?: Record<string, string>; extra?: Record<string, unknown> },
   ) {
     super(code, message, options);
     this.headers = options?.headers ?? {};
+    this.extra = options?.extra ?? {};
   }
 
   readonly headers: Record<string, string>;
+  /** More fields of the error object (e.g. `quota` on a 429). */
+  readonly extra: Record<string, unknown>;
 }
 
 export const notFound = (what: string) => new ApiError(404, 'not_found', `${what} not found`);

@@ -12,8 +12,12 @@ const logger = createLogger({ level: config.logLevel, name: 'api' });
 /** API Gateway HTTP API (payload 2.0) / Lambda function URL handler over the same app as server.ts. */
 const app = createApp({
   ...createApiDeps(config, logger),
-  // The client address from the event (HTTP API / function URL: requestContext.http.sourceIp).
-  clientKey: (c) => getConnInfo(c).remote.address ?? 'unknown',
+  // The caller's address: behind CloudFront (origin verified) its viewer address, else the event's
+  // requestContext.http.sourceIp.
+  clientIp: (c) => {
+    const viewer = config.originVerifySecret !== undefined ? c.req.header('cloudfront-viewer-address') : undefined;
+    return viewer?.replace(/:\d+$/, '') ?? getConnInfo(c).remote.address ?? 'unknown';
+  },
 });
 
 export const handler = handle(app);

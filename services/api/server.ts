@@ -17,7 +17,7 @@ export interface RunningServer {
 export async function startServer(options: { config: Config; port?: number; hostname?: string; logger?: ReturnType<typeof createLogger> }): Promise<RunningServer> {
   const logger = options.logger ?? createLogger({ level: options.config.logLevel, name: 'api' });
   const deps = createApiDeps(options.config, logger);
-  const app = createApp({ ...deps, clientKey: (c) => getConnInfo(c).remote.address ?? 'unknown' });
+  const app = createApp({ ...deps, clientIp: (c) => getConnInfo(c).remote.address ?? 'unknown' });
   const hostname = options.hostname ?? '127.0.0.1';
   let server: ServerType;
   try {

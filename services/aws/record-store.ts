@@ -1,4 +1,4 @@
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { PK } from '../core/keys.js';
 import {
   captionRecordSchema,
@@ -67,7 +67,10 @@ export interface ImageResult {
   error?: RecordError;
   cacheHit?: boolean;
   timingsMs?: { queueMs?: number; inferenceMs?: number; totalMs?: number };
+  captionKey?: string;
 }
+
+export type AddQuestionOutcome = 'added' | 'not_found' | 'quota_exceeded';
 
 /**
  * The DynamoDB record store (one table, partition key `pk`, TTL attribute `ttl`). Every status
@@ -105,7 +108,7 @@ export class RecordStore {
   // ---- images -------------------------------------------------------------------------------
 
   /** Creates the `awaiting_upload` record of an API upload (fails if the id exists). */
-  async createUpload(input: { imageId: string; objectKey: string; model: string; contentType: string; contentLength: number; filename?: string; prompt?: string }): Promise<ImageRecord> {
+  async createUpload(input: { imageId: string; owner: string; objectKey: string; model: string; contentType: string; contentLength: number; filename?: string; prompt?: string }): Promise<ImageRecord> {
     const now = this.iso();
     const record: ImageRecord = imageRecordSchema.parse({ ...input, status: 'awaiting_upload', createdAt: now, updatedAt: now });
     await this.doc.send(
@@ -129,52 +132,133 @@ export class RecordStore {
   }
 
   /**
-   * Accepts an ObjectCreated event: maps the key to the image (newer sequencer wins) and moves the
-   * image to `queued`. `duplicate`: this event was already fully processed; `stale`: a newer event
-   * for the key has been accepted. A redelivery of an event whose job died mid-way is `accepted`.
+   * Accepts an ObjectCreated event and moves the image to `queued`. `duplicate`: this event was already fully
+   * processed; `stale`: a newer event for the key has been accepted (or the key was removed later); a redelivery
+   * of an event whose job died mid-way is `accepted`; `unknown_upload`: an `uploads/` key without an API upload
+   * record (the prefix is the API's; such objects are not captioned).
+   *
+   * Dropped objects: the key maps to the image, newer sequencer wins. API uploads are one-shot: only the first
+   * event of the key is accepted, so a replayed presigned PUT causes no second inference and never replaces
+   * the caption.
    */
-  async acceptObject(input: { imageId: string; objectKey: string; sequencer: string; model: string }): Promise<AcceptOutcome> {
+  async acceptObject(input: { imageId: string; objectKey: string; sequencer: string; model: string; upload: boolean }): Promise<AcceptOutcome | 'unknown_upload'> {
     const nowS = Math.floor(this.nowMs() / 1000);
     const now = this.iso();
-    try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: { pk: PK.object(input.objectKey), ttl: this.ttl(), objectKey: input.objectKey, imageId: input.imageId, sequencer: input.sequencer, updatedAt: now },
-          ConditionExpression: 'attribute_not_exists(pk) OR #ttl < :nowS OR #sequencer <= :seq',
-          ExpressionAttributeNames: { '#ttl': 'ttl', '#sequencer': 'sequencer' },
-          ExpressionAttributeValues: { ':nowS': nowS, ':seq': input.sequencer },
-        }),
-      );
-    } catch (error) {
-      if (isConditionFailure(error)) return 'stale';
-      throw error;
+    if (!input.upload) {
+      try {
+        await this.doc.send(
+          new PutCommand({
+            TableName: this.table,
+            Item: { pk: PK.object(input.objectKey), ttl: this.ttl(), objectKey: input.objectKey, imageId: input.imageId, sequencer: input.sequencer, updatedAt: now },
+            ConditionExpression: 'attribute_not_exists(pk) OR #ttl < :nowS OR #sequencer <= :seq',
+            ExpressionAttributeNames: { '#ttl': 'ttl', '#sequencer': 'sequencer' },
+            ExpressionAttributeValues: { ':nowS': nowS, ':seq': input.sequencer },
+          }),
+        );
+      } catch (error) {
+        if (isConditionFailure(error)) return 'stale';
+        throw error;
+      }
     }
     const u = update(
       { imageId: input.imageId, status: 'queued', objectKey: input.objectKey, sequencer: input.sequencer, model: input.model, updatedAt: now, ttl: this.ttl() },
-      ['caption', 'tokenIds', 'contentSha256', 'error', 'cacheHit', 'timingsMs'],
+      ['caption', 'tokenIds', 'contentSha256', 'error', 'cacheHit', 'timingsMs', 'captionKey'],
       { createdAt: now },
     );
+    const redelivery = '(#sequencer = :sequencer AND (#status IN (:sQueued, :sProcessing) OR #error.#code = :processingError))';
+    const condition = input.upload
+      ? `attribute_exists(pk) AND #ttl >= :nowS AND (#status = :sAwaiting OR ${redelivery})`
+      : `attribute_not_exists(pk) OR #ttl < :nowS OR attribute_not_exists(#sequencer) OR #sequencer < :sequencer OR ${redelivery}`;
     try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.table,
           Key: { pk: PK.image(input.imageId) },
           ...u,
-          ConditionExpression:
-            'attribute_not_exists(pk) OR #ttl < :nowS OR attribute_not_exists(#sequencer) OR #sequencer < :sequencer OR ' +
-            '(#sequencer = :sequencer AND (#status IN (:sQueued, :sProcessing) OR #error.#code = :processingError))',
+          ConditionExpression: condition,
           ExpressionAttributeNames: { ...u.ExpressionAttributeNames, '#error': 'error', '#code': 'code' },
-          ExpressionAttributeValues: { ...u.ExpressionAttributeValues, ':nowS': nowS, ':sQueued': 'queued', ':sProcessing': 'processing', ':processingError': 'processing_error' },
+          ExpressionAttributeValues: {
+            ...u.ExpressionAttributeValues,
+            ':nowS': nowS,
+            ':sQueued': 'queued',
+            ':sProcessing': 'processing',
+            ':processingError': 'processing_error',
+            ...(input.upload ? { ':sAwaiting': 'awaiting_upload' } : {}),
+          },
         }),
       );
       return 'accepted';
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       const current = await this.getImage(input.imageId);
+      if (input.upload && current === undefined) return 'unknown_upload';
       if (current?.sequencer !== undefined && current.sequencer > input.sequencer) return 'stale';
       return 'duplicate';
     }
+  }
+
+  /**
+   * An ObjectRemoved event of a dropped object's key: leaves a tombstone (the key, the removal's sequencer, no
+   * image) so older events of the key arriving later are stale. Returns the image id the key held, or undefined
+   * when a newer event owns the key (it was written again) or the key held nothing.
+   */
+  async removeObject(objectKey: string, sequencer: string): Promise<string | undefined> {
+    try {
+      const out = await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { pk: PK.object(objectKey), ttl: this.ttl(), objectKey, sequencer, removed: true, updatedAt: this.iso() },
+          ConditionExpression: 'attribute_not_exists(pk) OR #sequencer <= :seq',
+          ExpressionAttributeNames: { '#sequencer': 'sequencer' },
+          ExpressionAttributeValues: { ':seq': sequencer },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      const old = out.Attributes;
+      return old && old.removed !== true && typeof old.imageId === 'string' ? old.imageId : undefined;
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Files a question under its image: appends its id and counts it against the per-image quota, in one
+   * conditional write that also checks who may ask (`owner`; undefined: the image must be a dropped object's).
+   */
+  async addQuestion(imageId: string, questionId: string, owner: string | undefined, maxPerImage: number): Promise<AddQuestionOutcome> {
+    const ownerCondition = owner === undefined ? 'attribute_not_exists(#owner)' : '#owner = :owner';
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: PK.image(imageId) },
+          UpdateExpression: 'SET #questionIds = list_append(if_not_exists(#questionIds, :empty), :ids), #questionCount = if_not_exists(#questionCount, :zero) + :one',
+          ConditionExpression: `attribute_exists(pk) AND ${ownerCondition} AND (attribute_not_exists(#questionCount) OR #questionCount < :max)`,
+          ExpressionAttributeNames: { '#questionIds': 'questionIds', '#questionCount': 'questionCount', '#owner': 'owner' },
+          ExpressionAttributeValues: { ':empty': [], ':ids': [questionId], ':zero': 0, ':one': 1, ':max': maxPerImage, ...(owner === undefined ? {} : { ':owner': owner }) },
+        }),
+      );
+      return 'added';
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const current = await this.getImage(imageId);
+      return current !== undefined && current.owner === owner ? 'quota_exceeded' : 'not_found';
+    }
+  }
+
+  /**
+   * Deletes an image's items: its questions, the caption item its caption came from, its object mapping (dropped
+   * objects) and the image record last, so a failure half-way leaves a record to delete again.
+   */
+  async deleteImage(image: ImageRecord): Promise<void> {
+    const keys = [
+      ...(image.questionIds ?? []).map((q) => PK.question(image.imageId, q)),
+      ...(image.captionKey ? [image.captionKey] : []),
+      ...(image.owner === undefined ? [PK.object(image.objectKey)] : []),
+    ];
+    await Promise.all(keys.map((pk) => this.doc.send(new DeleteCommand({ TableName: this.table, Key: { pk } }))));
+    await this.doc.send(new DeleteCommand({ TableName: this.table, Key: { pk: PK.image(image.imageId) } }));
   }
 
   /** queued -> processing for the event `sequencer`; false when a newer event took the record over. */
@@ -316,7 +400,7 @@ export class RecordStore {
 
   // ---- questions ----------------------------------------------------------------------------
 
-  async createQuestion(input: { imageId: string; questionId: string; question: string }): Promise<QuestionRecord> {
+  async createQuestion(input: { imageId: string; questionId: string; question: string; owner?: string }): Promise<QuestionRecord> {
     const now = this.iso();
     const record = questionRecordSchema.parse({ ...input, status: 'queued', createdAt: now, updatedAt: now });
     await this.doc.send(

@@ -1,12 +1,12 @@
-import { GetObjectCommand, HeadObjectCommand, NotFound, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, NotFound, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { ObjectMissingError, ObjectTooLargeError } from './errors.js';
 
 export interface PresignedPut {
   method: 'PUT';
   url: string;
-  /** Headers the client must send exactly: both are covered by the signature. */
-  headers: { 'Content-Type': string; 'Content-Length': string };
+  /** Headers the client must send exactly: all are covered by the signature. */
+  headers: { 'Content-Type': string; 'Content-Length': string; 'If-None-Match': '*' };
   expiresAt: Date;
 }
 
@@ -30,20 +30,20 @@ export class ObjectStore {
   ) {}
 
   /**
-   * A presigned PUT whose signature covers Content-Type and Content-Length as well as host: S3
-   * answers 403 to an upload with any other type or size. (Without `signableHeaders` a presigned
-   * PUT signs only `host`.)
+   * A presigned PUT whose signature covers Content-Type, Content-Length and `If-None-Match: *` as well as host:
+   * S3 answers 403 to an upload with any other type or size, and 412 to a second PUT of the same URL (a
+   * conditional write: the object exists). (Without `signableHeaders` a presigned PUT signs only `host`.)
    */
   async presignPut(key: string, contentType: string, contentLength: number, expiresInSeconds: number): Promise<PresignedPut> {
-    const command = new PutObjectCommand({ Bucket: this.bucket, Key: key, ContentType: contentType, ContentLength: contentLength });
+    const command = new PutObjectCommand({ Bucket: this.bucket, Key: key, ContentType: contentType, ContentLength: contentLength, IfNoneMatch: '*' });
     const url = await getSignedUrl(this.client, command, {
       expiresIn: expiresInSeconds,
-      signableHeaders: new Set(['content-type', 'content-length']),
+      signableHeaders: new Set(['content-type', 'content-length', 'if-none-match']),
     });
     return {
       method: 'PUT',
       url,
-      headers: { 'Content-Type': contentType, 'Content-Length': String(contentLength) },
+      headers: { 'Content-Type': contentType, 'Content-Length': String(contentLength), 'If-None-Match': '*' },
       expiresAt: new Date(Date.now() + expiresInSeconds * 1000),
     };
   }
@@ -97,5 +97,10 @@ export class ObjectStore {
 
   async put(key: string, body: Uint8Array | string, contentType?: string): Promise<void> {
     await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }));
+  }
+
+  /** Deletes an object; deleting a missing one is not an error (S3 answers 204 either way). */
+  async delete(key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
   }
 }

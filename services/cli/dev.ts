@@ -10,16 +10,21 @@ import { fixturesDir, loadConfig, runtimeEnv, type Config } from '../core/config
 import { createLogger } from '../core/logger.js';
 import { Metrics } from '../core/metrics.js';
 import { repoRoot } from '../core/paths.js';
+import { ANONYMOUS_WARNING } from '../auth/index.js';
 import { startLocalStack } from '../local/index.js';
+import { LOCAL_USERS } from '../local/oidc.js';
 import { blipAnswerer, blipCaptioner } from '../worker/blip-adapter.js';
 import { createWorker } from '../worker/deps.js';
 import { DEFAULT_CAPTION_MODEL, DEFAULT_VQA_MODEL } from './defaults.js';
 import { cliCommand, CliRuntimeError, CliUsageError } from './errors.js';
 
-const USAGE = `usage: blipline dev [--model DIR|HUB_ID] [--vqa-model DIR|HUB_ID] [--port 3000] [--json]
+const USAGE = `usage: blipline dev [--model DIR|HUB_ID] [--vqa-model DIR|HUB_ID] [--port 3000] [--json] [--anonymous]
 
-Starts the whole system locally: S3, SQS, DynamoDB and Redis emulators, the API and one worker.
-Prints the URL when ready (with --json one line {"api", "s3": {...}}); Ctrl-C stops everything.
+Starts the whole system locally: S3, SQS, DynamoDB and Redis emulators, an OpenID provider, the API and
+one worker. Prints the URL when ready (with --json one line {"api", "s3": {...}, "auth": {...}});
+Ctrl-C stops everything. The page signs in at the local provider as alice or bob (any password); scripts
+get tokens with a client-credentials POST to auth.tokenUrl. --anonymous turns authentication off (every
+source address is one owner): for private demos only.
 Model: --model, else BLIPLINE_MODEL, else ${DEFAULT_CAPTION_MODEL}; VQA: --vqa-model, else
 BLIPLINE_VQA_MODEL, else ${DEFAULT_VQA_MODEL}. When a default Hub model cannot be fetched, falls back
 to the tiny fixture checkpoint (BLIPLINE_FIXTURES), else to a tiny random-weight checkpoint written
@@ -75,6 +80,7 @@ export const runDev = cliCommand('dev', async (argv: string[]): Promise<number> 
         'vqa-model': { type: 'string' },
         port: { type: 'string', default: '3000' },
         json: { type: 'boolean', default: false },
+        anonymous: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -122,7 +128,7 @@ export const runDev = cliCommand('dev', async (argv: string[]): Promise<number> 
   for (const [k, v] of Object.entries(env)) process.env[k] = v;
   let config: Config;
   try {
-    config = loadConfig({ ...process.env, ...env, BLIPLINE_MODEL: caption.name, BLIPLINE_VQA_MODEL: vqa.name });
+    config = loadConfig({ ...process.env, ...env, BLIPLINE_MODEL: caption.name, BLIPLINE_VQA_MODEL: vqa.name, ...(args.anonymous ? { BLIPLINE_AUTH: 'anonymous' } : {}) });
   } catch (error) {
     // e.g. an invalid BLIPLINE_* variable: stop what started, then one line through the CLI's reporter.
     await stack.stop();
@@ -144,13 +150,29 @@ export const runDev = cliCommand('dev', async (argv: string[]): Promise<number> 
   );
   const workerDone = worker.start();
 
+  if (config.auth.mode === 'anonymous') process.stderr.write(`\n${'!'.repeat(100)}\n${ANONYMOUS_WARNING}\n${'!'.repeat(100)}\n\n`);
+  const { oidc } = stack;
   if (args.json) {
     process.stdout.write(
-      `${JSON.stringify({ api: server.url, s3: { endpoint: stack.s3.endpoint, region: stack.region, bucket: stack.s3.bucket, accessKeyId: stack.credentials.accessKeyId, secretAccessKey: stack.credentials.secretAccessKey } })}\n`,
+      `${JSON.stringify({
+        api: server.url,
+        s3: { endpoint: stack.s3.endpoint, region: stack.region, bucket: stack.s3.bucket, accessKeyId: stack.credentials.accessKeyId, secretAccessKey: stack.credentials.secretAccessKey },
+        auth: {
+          mode: config.auth.mode,
+          issuer: oidc.issuer,
+          tokenUrl: oidc.tokenUrl,
+          audience: oidc.audience,
+          clients: oidc.clients,
+          scopes: oidc.scopes,
+          users: LOCAL_USERS,
+        },
+      })}\n`,
     );
   } else {
     process.stdout.write(
-      `\nblipline is running: ${server.url}\n  model: ${caption.name}\n  vqa:   ${vqa.name}\n  S3:    ${stack.s3.endpoint} bucket ${stack.s3.bucket} (access key ${stack.credentials.accessKeyId})\nCtrl-C stops everything.\n`,
+      `\nblipline is running: ${server.url}\n  model: ${caption.name}\n  vqa:   ${vqa.name}\n  S3:    ${stack.s3.endpoint} bucket ${stack.s3.bucket} (access key ${stack.credentials.accessKeyId})\n` +
+        (config.auth.mode === 'oidc' ? `  sign in: ${LOCAL_USERS.join(' or ')} (any password) at ${oidc.issuer}\n` : '  sign in: none (ANONYMOUS MODE)\n') +
+        'Ctrl-C stops everything.\n',
     );
   }
 

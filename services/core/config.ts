@@ -51,7 +51,7 @@ const envSchema = z.object({
   BLIPLINE_SQS_ENDPOINT: optionalUrl(['http:', 'https:']),
   BLIPLINE_DYNAMODB_ENDPOINT: optionalUrl(['http:', 'https:']),
   BLIPLINE_MAX_UPLOAD_BYTES: positiveInt(10_485_760),
-  BLIPLINE_UPLOAD_EXPIRES_SECONDS: positiveInt(300).pipe(z.number().max(604_800, 'must be at most 604800 (7 days)')),
+  BLIPLINE_UPLOAD_EXPIRES_SECONDS: positiveInt(60).pipe(z.number().max(604_800, 'must be at most 604800 (7 days)')),
   BLIPLINE_ALLOWED_ORIGINS: z.string().default('*'),
   BLIPLINE_MODEL: optionalString,
   BLIPLINE_VQA_MODEL: optionalString,
@@ -59,7 +59,20 @@ const envSchema = z.object({
   BLIPLINE_WEB_DIR: z.string().default(path.join(repoRoot, 'services/web/dist')),
   BLIPLINE_RECORD_TTL_DAYS: positiveInt(30),
   BLIPLINE_MAX_RECEIVE_COUNT: positiveInt(5),
-  BLIPLINE_UPLOAD_RATE_PER_MINUTE: positiveInt(60),
+  BLIPLINE_QUESTION_QUEUE_URL: url(['http:', 'https:']),
+  BLIPLINE_AUTH: z.enum(['oidc', 'anonymous'], { error: 'must be oidc or anonymous' }).default('oidc'),
+  BLIPLINE_OIDC_ISSUER: optionalUrl(['http:', 'https:']),
+  BLIPLINE_OIDC_AUDIENCE: optionalString,
+  BLIPLINE_OIDC_CLIENT_ID: optionalString,
+  BLIPLINE_OIDC_LOGOUT_URL: optionalUrl(['http:', 'https:']),
+  BLIPLINE_USER_SCOPE: z.string().trim().min(1).default('blipline/images'),
+  BLIPLINE_OPERATOR_SCOPE: z.string().trim().min(1).default('blipline/operator'),
+  BLIPLINE_QUOTA_UPLOADS_PER_DAY: positiveInt(100),
+  BLIPLINE_QUOTA_UPLOAD_BYTES_PER_DAY: positiveInt(524_288_000),
+  BLIPLINE_QUOTA_QUESTIONS_PER_IMAGE: positiveInt(20),
+  BLIPLINE_QUOTA_QUESTIONS_PER_MINUTE: positiveInt(10),
+  BLIPLINE_ORIGIN_VERIFY_SECRET: optionalString,
+  BLIPLINE_OBJECT_ID_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, 'must be at least 32 characters'),
   BLIPLINE_VISIBILITY_TIMEOUT_SECONDS: positiveInt(60).pipe(z.number().max(43_200, 'must be at most 43200 (12 h, the SQS maximum)')),
   BLIPLINE_RECEIVE_WAIT_SECONDS: z.preprocess((v) => (v === undefined || v === '' ? 20 : v), z.coerce.number().int('must be an integer').min(0).max(20, 'must be at most 20 (the SQS maximum)')),
   BLIPLINE_RECEIVE_BATCH_SIZE: positiveInt(10).pipe(z.number().max(10, 'must be at most 10 (the SQS maximum)')),
@@ -127,8 +140,16 @@ export interface Config {
   recordTtlDays: number;
   /** The queue's redrive maxReceiveCount: the receive on which a failing job is recorded as failed. */
   maxReceiveCount: number;
-  /** Token-bucket refill rate of POST /v1/uploads per client (burst = the same number). */
-  uploadRatePerMinute: number;
+  /** The questions queue (VQA jobs): its own queue, so questions never hold up captions. */
+  questionQueueUrl: string;
+  /** Who may call the API: bearer tokens of an OpenID issuer, or nobody checked (a private demo). */
+  auth: AuthConfig;
+  /** Per-owner limits, counted in DynamoDB (shared by every API instance). */
+  quotas: QuotaLimits;
+  /** When set, every request but GET /healthz must carry `x-origin-verify` with this value (CloudFront adds it). */
+  originVerifySecret: string | undefined;
+  /** Worker: the key of the HMAC that turns a dropped object's key into its image id; absent in the API. */
+  objectIdSecret: string | undefined;
   /** Worker: visibility timeout requested on receive and renewed by the heartbeat; also the caption claim lease. */
   visibilityTimeoutSeconds: number;
   /** Worker: long-poll wait of each receive (0..20 s). */
@@ -148,6 +169,27 @@ export interface Config {
   decoderRows: number | undefined;
   logLevel: LogLevel;
 }
+
+export interface QuotaLimits {
+  uploadsPerDay: number;
+  uploadBytesPerDay: number;
+  questionsPerImage: number;
+  questionsPerMinute: number;
+}
+
+export type AuthConfig =
+  | {
+      mode: 'oidc';
+      issuer: string;
+      /** A token is accepted when its `aud` holds one of these, or (no `aud`, as in Cognito access tokens) its `client_id` is one. */
+      audiences: string[];
+      /** The page's public client (authorization code + PKCE). */
+      webClientId: string | undefined;
+      logoutUrl: string | undefined;
+      userScope: string;
+      operatorScope: string;
+    }
+  | { mode: 'anonymous'; userScope: string; operatorScope: string };
 
 /**
  * Reads and validates the configuration. Throws one ConfigError naming every missing or invalid
@@ -169,8 +211,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
   if (options.requireModel && (env.BLIPLINE_MODEL ?? '').trim() === '') {
     issues.push('BLIPLINE_MODEL: is required (a captioning model directory or Hugging Face Hub id)');
   }
+  if (result.success && result.data.BLIPLINE_AUTH === 'oidc') {
+    if (result.data.BLIPLINE_OIDC_ISSUER === undefined) issues.push('BLIPLINE_OIDC_ISSUER: is required unless BLIPLINE_AUTH=anonymous (the OpenID issuer whose tokens the API accepts)');
+    if (result.data.BLIPLINE_OIDC_AUDIENCE === undefined) issues.push('BLIPLINE_OIDC_AUDIENCE: is required unless BLIPLINE_AUTH=anonymous (the audience or client ids the API accepts)');
+  }
   if (!result.success || issues.length > 0) throw new ConfigError(issues);
   const e = result.data;
+  const list = (v: string | undefined) => (v ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const scopes = { userScope: e.BLIPLINE_USER_SCOPE, operatorScope: e.BLIPLINE_OPERATOR_SCOPE };
+  const auth: AuthConfig =
+    e.BLIPLINE_AUTH === 'anonymous'
+      ? { mode: 'anonymous', ...scopes }
+      : { mode: 'oidc', issuer: e.BLIPLINE_OIDC_ISSUER!, audiences: list(e.BLIPLINE_OIDC_AUDIENCE), webClientId: e.BLIPLINE_OIDC_CLIENT_ID, logoutUrl: e.BLIPLINE_OIDC_LOGOUT_URL, ...scopes };
   const origins = e.BLIPLINE_ALLOWED_ORIGINS.split(',')
     .map((o) => o.trim())
     .filter((o) => o !== '');
@@ -196,7 +248,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
     webDir: path.resolve(e.BLIPLINE_WEB_DIR),
     recordTtlDays: e.BLIPLINE_RECORD_TTL_DAYS,
     maxReceiveCount: e.BLIPLINE_MAX_RECEIVE_COUNT,
-    uploadRatePerMinute: e.BLIPLINE_UPLOAD_RATE_PER_MINUTE,
+    questionQueueUrl: e.BLIPLINE_QUESTION_QUEUE_URL,
+    auth,
+    quotas: {
+      uploadsPerDay: e.BLIPLINE_QUOTA_UPLOADS_PER_DAY,
+      uploadBytesPerDay: e.BLIPLINE_QUOTA_UPLOAD_BYTES_PER_DAY,
+      questionsPerImage: e.BLIPLINE_QUOTA_QUESTIONS_PER_IMAGE,
+      questionsPerMinute: e.BLIPLINE_QUOTA_QUESTIONS_PER_MINUTE,
+    },
+    originVerifySecret: e.BLIPLINE_ORIGIN_VERIFY_SECRET,
+    objectIdSecret: e.BLIPLINE_OBJECT_ID_SECRET,
     visibilityTimeoutSeconds: e.BLIPLINE_VISIBILITY_TIMEOUT_SECONDS,
     receiveWaitSeconds: e.BLIPLINE_RECEIVE_WAIT_SECONDS,
     receiveBatchSize: e.BLIPLINE_RECEIVE_BATCH_SIZE,

@@ -37,6 +37,17 @@ export interface ObjectCreated {
   eventTime: Date;
 }
 
+/** An object-removed event of a key (ObjectRemoved:*, LifecycleExpiration:Delete), decoded. */
+export interface ObjectRemoved {
+  bucket: string;
+  key: string;
+  sequencer: string;
+  eventTime: Date;
+}
+
+/** Event names that mean the object under the key is gone. */
+const isRemoval = (eventName: string) => eventName.startsWith('ObjectRemoved:Delete') || eventName === 'LifecycleExpiration:Delete';
+
 /** A record of an S3 event that cannot be processed (schema, sequencer or key encoding), with why. */
 export interface InvalidRecord {
   index: number;
@@ -46,14 +57,14 @@ export interface InvalidRecord {
 }
 
 export type QueueMessage =
-  | { type: 'objects'; objects: ObjectCreated[]; ignored: number; invalid: InvalidRecord[] }
+  | { type: 'objects'; objects: ObjectCreated[]; removed: ObjectRemoved[]; ignored: number; invalid: InvalidRecord[] }
   | { type: 'test' }
   | { type: 'question'; job: QuestionJob }
   | { type: 'invalid'; reason: string };
 
 /**
- * Parses an SQS message body: an S3 event notification (ObjectCreated records are kept, other
- * event kinds counted as ignored; records that cannot be read listed in `invalid` with a reason, without
+ * Parses an SQS message body: an S3 event notification (ObjectCreated and ObjectRemoved records are kept,
+ * other event kinds counted as ignored; records that cannot be read listed in `invalid` with a reason, without
  * affecting the others), an `s3:TestEvent`, or a question job. Anything else is `invalid` with a reason.
  */
 export function parseQueueMessage(body: string): QueueMessage {
@@ -72,6 +83,7 @@ export function parseQueueMessage(body: string): QueueMessage {
     return { type: 'invalid', reason: `not an S3 event, s3:TestEvent or question job: ${z.prettifyError(event.error)}` };
   }
   const objects: ObjectCreated[] = [];
+  const removed: ObjectRemoved[] = [];
   const invalid: InvalidRecord[] = [];
   let ignored = 0;
   event.data.Records.forEach((raw, index) => {
@@ -80,11 +92,24 @@ export function parseQueueMessage(body: string): QueueMessage {
     const parsed = s3EventRecordSchema.safeParse(raw);
     if (!parsed.success) return bad(`not an S3 event record: ${z.prettifyError(parsed.error)}`);
     const record = parsed.data;
+    const eventTime = new Date(record.eventTime);
+    if (isRemoval(record.eventName)) {
+      try {
+        removed.push({
+          bucket: record.s3.bucket.name,
+          key: decodeS3EventKey(record.s3.object.key),
+          sequencer: normalizeSequencer(record.s3.object.sequencer ?? eventTime.getTime().toString(16)),
+          eventTime,
+        });
+      } catch (error) {
+        bad((error as Error).message);
+      }
+      return;
+    }
     if (!record.eventName.startsWith('ObjectCreated:')) {
       ignored += 1;
       return;
     }
-    const eventTime = new Date(record.eventTime);
     try {
       objects.push({
         bucket: record.s3.bucket.name,
@@ -99,6 +124,6 @@ export function parseQueueMessage(body: string): QueueMessage {
     }
   });
   // Nothing usable at all: the message as a whole is invalid.
-  if (objects.length === 0 && ignored === 0) return { type: 'invalid', reason: invalid.map((i) => `record ${i.index}: ${i.reason}`).join('; ') };
-  return { type: 'objects', objects, ignored, invalid };
+  if (objects.length === 0 && removed.length === 0 && ignored === 0) return { type: 'invalid', reason: invalid.map((i) => `record ${i.index}: ${i.reason}`).join('; ') };
+  return { type: 'objects', objects, removed, ignored, invalid };
 }

@@ -1,16 +1,21 @@
-import { v5 as uuidv5, v7 as uuidv7, validate, version } from 'uuid';
-
-/** Namespace for image ids derived from object keys (UUIDv5 of the key). Never change it. */
-export const OBJECT_KEY_NAMESPACE = '4f2c9c1e-6a57-4a8e-9d0b-2b8f1e7c5a31';
+import { createHmac } from 'node:crypto';
+import { stringify, v7 as uuidv7, validate, version } from 'uuid';
 
 /** A new time-ordered id (UUIDv7) for images created through the API, questions and jobs. */
 export function newId(): string {
   return uuidv7();
 }
 
-/** Deterministic image id for an object dropped into the bucket under `key`. */
-export function idForObjectKey(key: string): string {
-  return uuidv5(key, OBJECT_KEY_NAMESPACE);
+/**
+ * The image id of an object dropped into the bucket under `key`: every event for one key lands on the same
+ * record, and nobody without `secret` (BLIPLINE_OBJECT_ID_SECRET) can derive an id from a key. The first 16
+ * bytes of HMAC-SHA256(secret, key), as a UUIDv8 (RFC 9562's version for custom layouts).
+ */
+export function idForObjectKey(key: string, secret: string): string {
+  const bytes = createHmac('sha256', secret).update(key, 'utf8').digest().subarray(0, 16);
+  bytes[6] = (bytes[6]! & 0x0f) | 0x80;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  return stringify(bytes);
 }
 
 /** True when `value` is a UUID in canonical lower-case form. */

@@ -15,6 +15,8 @@ export const PK = {
       ? `caption#${model}#${sha256}`
       : `caption#${model}#${sha256}#prompt-${createHash('sha256').update(prompt).digest('hex').slice(0, 32)}`,
   question: (imageId: string, questionId: string) => `question#${imageId}#${questionId}`,
+  /** A quota counter: `quota#<name>#<owner>#<window>` (TTL'd after its window). */
+  quota: (name: string, owner: string, window: string) => `quota#${name}#${owner}#${window}`,
 } as const;
 
 /**
@@ -31,17 +33,21 @@ export function uploadKey(imageId: string): string {
   return `${UPLOAD_PREFIX}${imageId}`;
 }
 
+/** The image id of an API upload's key (`uploads/<uuidv7>`), else undefined. */
+export function uploadIdOfKey(key: string): string | undefined {
+  if (!key.startsWith(UPLOAD_PREFIX)) return undefined;
+  const rest = key.slice(UPLOAD_PREFIX.length);
+  return isUuidV7(rest) ? rest : undefined;
+}
+
 /**
- * The image id an object key belongs to: `uploads/<uuidv7>` keys carry it; any other key is a
- * "dropped" object whose id is derived deterministically from the key (UUIDv5), so every event
- * for one key lands on the same image record.
+ * The image an object key belongs to: `uploads/<uuidv7>` keys are API uploads and carry their id; any other key
+ * is a "dropped" object whose id is derived from the key with a secret (idForObjectKey), so every event for one
+ * key lands on the same image record and outsiders cannot compute it.
  */
-export function imageIdForKey(key: string): string {
-  if (key.startsWith(UPLOAD_PREFIX)) {
-    const rest = key.slice(UPLOAD_PREFIX.length);
-    if (isUuidV7(rest)) return rest;
-  }
-  return idForObjectKey(key);
+export function imageForKey(key: string, secret: string): { imageId: string; upload: boolean } {
+  const uploadId = uploadIdOfKey(key);
+  return uploadId !== undefined ? { imageId: uploadId, upload: true } : { imageId: idForObjectKey(key, secret), upload: false };
 }
 
 /**

@@ -13,6 +13,7 @@ export const METRICS = {
   queueWaitMs: 'QueueWaitMs',
   failures: 'Failures',
   questionsAnswered: 'QuestionsAnswered',
+  imagesRemoved: 'ImagesRemoved',
 } as const;
 
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];

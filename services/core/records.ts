@@ -39,6 +39,8 @@ const isoDate = z.iso.datetime();
 /** The image record as stored (item `image#<imageId>`) and served by GET /v1/images/{imageId}. */
 export const imageRecordSchema = z.object({
   imageId: z.string(),
+  /** Who uploaded it (the token's subject); absent for objects dropped into the bucket by other writers (the operator's). */
+  owner: z.string().optional(),
   status: imageStatusSchema,
   /** Model that made (or will make) the caption. */
   model: z.string(),
@@ -55,6 +57,11 @@ export const imageRecordSchema = z.object({
   timingsMs: timingsSchema.optional(),
   /** Normalised S3 sequencer of the event the record reflects (newer events win). */
   sequencer: z.string().optional(),
+  /** Partition key of the caption item this image's caption came from (deleted with the image). */
+  captionKey: z.string().optional(),
+  /** The questions asked about it (deleted with the image); `questionCount` is their number, the per-image quota. */
+  questionIds: z.array(z.string()).optional(),
+  questionCount: z.number().int().optional(),
   createdAt: isoDate,
   updatedAt: isoDate,
 });
@@ -99,6 +106,8 @@ export type QuestionStatus = z.infer<typeof questionStatusSchema>;
 export const questionRecordSchema = z.object({
   questionId: z.string(),
   imageId: z.string(),
+  /** Who asked (the token's subject); absent only on records written before owners existed. */
+  owner: z.string().optional(),
   question: z.string(),
   status: questionStatusSchema,
   answer: z.string().optional(),
@@ -110,10 +119,64 @@ export const questionRecordSchema = z.object({
 });
 export type QuestionRecord = z.infer<typeof questionRecordSchema>;
 
-export type PublicImage = Omit<ImageRecord, 'sequencer'>;
+/** An image record as cached in Redis: everything but the sequencer (the API still needs the owner). */
+export type CachedImage = Omit<ImageRecord, 'sequencer'>;
 
-/** Strips storage-only fields for the HTTP view of an image record. */
-export function publicImage(record: ImageRecord): PublicImage {
+/** Strips storage-only fields before an image record is cached. */
+export function cachedImage(record: ImageRecord): CachedImage {
   const { sequencer: _sequencer, ...rest } = record;
   return rest;
+}
+
+/**
+ * What a caller is told about a failure: the code and a fixed message per code. The recorded message (with
+ * internal details) stays in the logs and the operator's view.
+ */
+export const FAILURE_MESSAGES: Record<FailureReason, string> = {
+  empty: 'the object is empty',
+  not_an_image: 'the object is not an image',
+  unsupported_format: 'the image format is not supported',
+  truncated: 'the image file is truncated',
+  too_large: 'the object is larger than the size limit',
+  too_many_pixels: 'the image has more pixels than the limit',
+  corrupt: 'the image file is corrupt',
+  object_missing: 'the object was deleted before it could be processed',
+  processing_error: 'processing failed repeatedly; try again later',
+  enqueue_failed: 'the job could not be queued; try again later',
+  vqa_unavailable: 'no question-answering model is configured',
+  image_failed: 'the image could not be processed, so it cannot be asked about',
+};
+
+/** GET /v1/images/{id} for the image's owner: what they need, no storage internals, no cross-owner hints. */
+export type OwnerImageView = Pick<ImageRecord, 'imageId' | 'status' | 'model' | 'caption' | 'tokenIds' | 'contentSha256' | 'contentType' | 'contentLength' | 'filename' | 'prompt' | 'error' | 'createdAt' | 'updatedAt'>;
+/** The operator's view: the whole record but the storage-only fields. */
+export type OperatorImageView = Omit<ImageRecord, 'sequencer' | 'captionKey' | 'questionIds'>;
+
+export function ownerImageView(r: CachedImage): OwnerImageView {
+  return {
+    imageId: r.imageId,
+    status: r.status,
+    model: r.model,
+    caption: r.caption,
+    tokenIds: r.tokenIds,
+    contentSha256: r.contentSha256,
+    contentType: r.contentType,
+    contentLength: r.contentLength,
+    filename: r.filename,
+    prompt: r.prompt,
+    error: r.error ? { code: r.error.code, message: FAILURE_MESSAGES[r.error.code] } : undefined,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+  };
+}
+
+export function operatorImageView(r: CachedImage): OperatorImageView {
+  const { captionKey: _c, questionIds: _q, ...rest } = r;
+  return rest;
+}
+
+/** A question record for its asker: the owner field and internal error details stripped. */
+export function questionView(q: QuestionRecord): Omit<QuestionRecord, 'owner'> {
+  const { owner: _owner, ...rest } = q;
+  return { ...rest, error: q.error ? { code: q.error.code, message: FAILURE_MESSAGES[q.error.code] } : undefined };
 }

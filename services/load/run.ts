@@ -10,7 +10,7 @@ import { bundle as buildBundle, CLI_ENTRY } from '../build/cli-bundle.js';
 import { RecordStore } from '../aws/record-store.js';
 import { loadConfig } from '../core/config.js';
 import { repoRoot } from '../core/paths.js';
-import { imageIdForKey } from '../core/keys.js';
+import { idForObjectKey } from '../core/ids.js';
 import type { ImageRecord } from '../core/records.js';
 import { startLocalStack } from '../local/index.js';
 import { makeLoadImages, type LoadImage } from './images.js';
@@ -127,7 +127,7 @@ export async function runLoad(options: LoadOptions): Promise<{ load: LoadReport;
       const before = finals.size;
       const open = images.filter((i) => !finals.has(i.key));
       await mapLimit(open, 16, async (image) => {
-        const r = await records.getImage(imageIdForKey(image.key));
+        const r = await records.getImage(idForObjectKey(image.key, stack.objectIdSecret));
         if (isFinal(r)) finals.set(image.key, r);
       });
       if (finals.size > before) lastProgress = Date.now();
@@ -154,15 +154,17 @@ export async function runLoad(options: LoadOptions): Promise<{ load: LoadReport;
     };
 
     // The status route with a warm cache: the API as a Node server on the same stack.
-    server = await startServer({ config: { ...config, uploadRatePerMinute: 1_000_000 }, port: 0, logger: logger.child({ component: 'api' }, { level: 'warn' }) });
+    // The dropped objects are the operator's: their records are read with an operator token.
+    server = await startServer({ config, port: 0, logger: logger.child({ component: 'api' }, { level: 'warn' }) });
+    const headers = { authorization: `Bearer ${await stack.oidc.token('operator')}` };
     const ids = [...finals.values()].slice(0, 100).map((r) => r.imageId);
-    for (const id of ids) await fetch(`${server.url}/v1/images/${id}`).then((r) => r.arrayBuffer());
+    for (const id of ids) await fetch(`${server.url}/v1/images/${id}`, { headers }).then((r) => r.arrayBuffer());
     const health = (await (await fetch(`${server.url}/healthz`)).json()) as { cache: string };
     const result = await autocannon({
       url: server.url,
       connections: options.httpConnections,
       duration: options.httpSeconds,
-      requests: ids.map((id) => ({ method: 'GET', path: `/v1/images/${id}` })),
+      requests: ids.map((id) => ({ method: 'GET', path: `/v1/images/${id}`, headers })),
     });
     const http: HttpReport = {
       route: 'GET /v1/images/{imageId}',

@@ -2,7 +2,7 @@ import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { Logger } from 'pino';
 import type { LocalS3, ObjectCreated } from './s3.js';
-import { objectCreatedNotification, testEventNotification } from './s3-event.js';
+import { objectCreatedNotification, objectRemovedNotification, testEventNotification } from './s3-event.js';
 
 export interface BridgeOptions {
   region: string;
@@ -20,7 +20,7 @@ export interface S3ToSqsBridge {
 }
 
 /**
- * Dev-only stand-in for an S3 bucket notification to SQS: every object created in the emulator,
+ * Dev-only stand-in for an S3 bucket notification to SQS: every object created or deleted in the emulator,
  * whatever its key, becomes one S3 event notification message (eventVersion 2.1) on the queue.
  * Sends the `s3:TestEvent` message first, as S3 does when the notification is configured.
  * Messages are sent one after another in the order the objects were written.
@@ -69,6 +69,15 @@ export async function startS3ToSqsBridge(options: BridgeOptions): Promise<S3ToSq
     chain = chain.then(() =>
       forward(event).catch((error: unknown) => {
         logger.error({ err: error, key: event.key }, 'could not forward an S3 event to SQS; the object will not be processed');
+      }),
+    );
+  });
+
+  options.s3.onObjectRemoved((event) => {
+    if (stopped) return;
+    chain = chain.then(() =>
+      send(objectRemovedNotification({ region: options.region, bucket: event.bucket, key: event.key, eventTime: event.eventTime })).catch((error: unknown) => {
+        logger.error({ err: error, key: event.key }, 'could not forward an S3 removal to SQS; its records stay');
       }),
     );
   });

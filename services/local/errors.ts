@@ -1,5 +1,5 @@
 /** The emulator (or helper) a failure belongs to. */
-export type StackPiece = 's3' | 'sqs' | 'dynamodb' | 'redis' | 'bridge';
+export type StackPiece = 's3' | 'sqs' | 'dynamodb' | 'redis' | 'oidc' | 'bridge';
 
 export type LocalStackErrorCode =
   | 'missing_dependency' // a program the piece needs is not installed (java, redis-server)

@@ -1,11 +1,14 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { JWK } from 'jose';
 import { pino, type Logger } from 'pino';
 import { startS3ToSqsBridge, type S3ToSqsBridge } from './bridge.js';
 import { startDynamoDb, type LocalDynamoDb } from './dynamodb.js';
 import { LocalStackError, LocalStackStartError, type StackPiece } from './errors.js';
 import { OwnRedis, SHARED_REDIS_URL, deleteKeysWithPrefix, randomRedisPrefix, redisAnswers } from './redis.js';
+import { startLocalOidc, type LocalOidc } from './oidc.js';
 import { S3RVER_CREDENTIALS, startS3, type LocalS3 } from './s3.js';
 import { startSqs, type LocalSqs } from './sqs.js';
 
@@ -29,6 +32,8 @@ export interface LocalStackOptions {
   maxReceiveCount?: number;
   /** Main queue visibility timeout. @default 60 */
   visibilityTimeoutSeconds?: number;
+  /** The OpenID provider's signing key (a private JWK with kid and alg); one is made for the run when absent. */
+  oidcSigningKey?: JWK;
   /** Keep S3 objects and DynamoDB items here across runs; temporary / in memory when absent. */
   dataDir?: string;
   logger?: Logger;
@@ -38,7 +43,11 @@ export interface LocalStack {
   region: string;
   credentials: { accessKeyId: string; secretAccessKey: string };
   s3: { endpoint: string; bucket: string }; // path-style
-  sqs: { endpoint: string; queueUrl: string; dlqUrl: string };
+  sqs: { endpoint: string; queueUrl: string; dlqUrl: string; questionQueueUrl: string; questionDlqUrl: string };
+  /** The OpenID provider whose tokens the API accepts (dev users and clients). */
+  oidc: Omit<LocalOidc, 'stop'>;
+  /** BLIPLINE_OBJECT_ID_SECRET of this stack (made for this run). */
+  objectIdSecret: string;
   dynamodb: { endpoint: string; table: string };
   /** undefined when no Redis is reachable (cache disabled). */
   redisUrl: string | undefined;
@@ -64,6 +73,8 @@ export const LOCAL_REGION = 'us-east-1';
 export const LOCAL_BUCKET = 'blipline-local';
 export const LOCAL_QUEUE = 'blipline-jobs';
 export const LOCAL_DLQ = 'blipline-jobs-dlq';
+export const LOCAL_QUESTION_QUEUE = 'blipline-questions';
+export const LOCAL_QUESTION_DLQ = 'blipline-questions-dlq';
 export const LOCAL_TABLE = 'blipline';
 
 const liveStacks = new Set<LocalStack>();
@@ -156,16 +167,26 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   }
 
   const timings: Record<string, number> = {};
-  const [s3, sqs, dynamodb, redis] = await Promise.all([
+  const [s3, sqs, dynamodb, redis, oidc] = await Promise.all([
     settle('s3', () => startS3({ bucket: LOCAL_BUCKET, directory: s3Dir }), timings),
     settle(
       'sqs',
       () =>
-        startSqs({ region, credentials, queueName: LOCAL_QUEUE, dlqName: LOCAL_DLQ, maxReceiveCount, visibilityTimeoutSeconds }),
+        startSqs({
+          region,
+          credentials,
+          queueName: LOCAL_QUEUE,
+          dlqName: LOCAL_DLQ,
+          questionQueueName: LOCAL_QUESTION_QUEUE,
+          questionDlqName: LOCAL_QUESTION_DLQ,
+          maxReceiveCount,
+          visibilityTimeoutSeconds,
+        }),
       timings,
     ),
     settle('dynamodb', () => startDynamoDb({ region, credentials, table: LOCAL_TABLE, dbPath: dynamoDir }), timings),
     settle('redis', () => chooseRedis(options.redis ?? 'shared', logger), timings),
+    settle('oidc', () => startLocalOidc({ logger, signingKey: options.oidcSigningKey }), timings),
   ]);
 
   let bridge: S3ToSqsBridge | LocalStackError | undefined;
@@ -182,6 +203,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   if (!(s3 instanceof LocalStackError)) pieceStops.push(() => s3.stop());
   if (!(sqs instanceof LocalStackError)) pieceStops.push(() => sqs.stop());
   if (!(dynamodb instanceof LocalStackError)) pieceStops.push(() => dynamodb.stop());
+  if (!(oidc instanceof LocalStackError)) pieceStops.push(() => oidc.stop());
   if (!(redis instanceof LocalStackError)) {
     const { own, url, prefix } = redis;
     if (own) pieceStops.push(() => own.stop());
@@ -199,13 +221,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   };
   let stopping: Promise<void> | undefined;
 
-  const failures = [s3, sqs, dynamodb, redis, bridge].filter((r): r is LocalStackError => r instanceof LocalStackError);
+  const failures = [s3, sqs, dynamodb, redis, oidc, bridge].filter((r): r is LocalStackError => r instanceof LocalStackError);
   if (
     failures.length > 0 ||
     s3 instanceof LocalStackError ||
     sqs instanceof LocalStackError ||
     dynamodb instanceof LocalStackError ||
     redis instanceof LocalStackError ||
+    oidc instanceof LocalStackError ||
     bridge === undefined ||
     bridge instanceof LocalStackError
   ) {
@@ -217,11 +240,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     logger.warn('!!! local stack without Redis: BLIPLINE_REDIS_URL is unset, the cache is DISABLED !!!');
   }
 
+  const objectIdSecret = randomBytes(32).toString('base64url');
+  const { stop: _stopOidc, ...oidcInfo } = oidc;
   const stack: LocalStack = {
     region,
     credentials,
     s3: { endpoint: s3.endpoint, bucket: s3.bucket },
-    sqs: { endpoint: sqs.endpoint, queueUrl: sqs.queueUrl, dlqUrl: sqs.dlqUrl },
+    sqs: { endpoint: sqs.endpoint, queueUrl: sqs.queueUrl, dlqUrl: sqs.dlqUrl, questionQueueUrl: sqs.questionQueueUrl, questionDlqUrl: sqs.questionDlqUrl },
+    oidc: oidcInfo,
+    objectIdSecret,
     dynamodb: { endpoint: dynamodb.endpoint, table: dynamodb.table },
     redisUrl: redis.url,
     redisKeyPrefix: redis.prefix,
@@ -234,7 +261,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
         BLIPLINE_BUCKET: s3.bucket,
         BLIPLINE_QUEUE_URL: sqs.queueUrl,
+        BLIPLINE_QUESTION_QUEUE_URL: sqs.questionQueueUrl,
         BLIPLINE_TABLE: dynamodb.table,
+        BLIPLINE_OIDC_ISSUER: oidc.issuer,
+        BLIPLINE_OIDC_AUDIENCE: oidc.audience,
+        BLIPLINE_OIDC_CLIENT_ID: oidc.webClientId,
+        BLIPLINE_OBJECT_ID_SECRET: objectIdSecret,
         BLIPLINE_S3_ENDPOINT: s3.endpoint,
         BLIPLINE_SQS_ENDPOINT: sqs.endpoint,
         BLIPLINE_DYNAMODB_ENDPOINT: dynamodb.endpoint,

@@ -85,6 +85,30 @@ export function objectCreatedNotification(input: ObjectCreatedInput): {
   };
 }
 
+/** One ObjectRemoved:Delete notification (an unversioned bucket's DeleteObject), eventVersion 2.1. */
+export function objectRemovedNotification(input: { region: string; bucket: string; key: string; eventTime?: Date }): { Records: Array<Record<string, unknown>> } {
+  return {
+    Records: [
+      {
+        eventVersion: '2.1',
+        eventSource: 'aws:s3',
+        awsRegion: input.region,
+        eventTime: (input.eventTime ?? new Date()).toISOString(),
+        eventName: 'ObjectRemoved:Delete',
+        userIdentity: { principalId: `AWS:${hex(10)}` },
+        requestParameters: { sourceIPAddress: '127.0.0.1' },
+        responseElements: { 'x-amz-request-id': hex(8), 'x-amz-id-2': randomBytes(48).toString('base64') },
+        s3: {
+          s3SchemaVersion: '1.0',
+          configurationId: 'blipline-local-bridge',
+          bucket: { name: input.bucket, ownerIdentity: { principalId: hex(7) }, arn: `arn:aws:s3:::${input.bucket}` },
+          object: { key: encodeS3EventKey(input.key), sequencer: nextSequencer() },
+        },
+      },
+    ],
+  };
+}
+
 /** The message S3 sends to a queue when a notification configuration is saved. */
 export function testEventNotification(bucket: string, time = new Date()): Record<string, string> {
   return {

@@ -33,10 +33,18 @@ export interface ObjectCreated {
   eventTime: Date;
 }
 
+/** An object-removed event seen by the emulator (a DeleteObject), with the raw key. */
+export interface ObjectRemoved {
+  bucket: string;
+  key: string;
+  eventTime: Date;
+}
+
 export interface LocalS3 {
   endpoint: string;
   bucket: string;
   onObjectCreated(listener: (event: ObjectCreated) => void): void;
+  onObjectRemoved(listener: (event: ObjectRemoved) => void): void;
   stop(): Promise<void>;
 }
 
@@ -77,11 +85,17 @@ export async function startS3(options: { bucket: string; directory: string }): P
   );
 
   const listeners: Array<(event: ObjectCreated) => void> = [];
+  const removedListeners: Array<(event: ObjectRemoved) => void> = [];
   server.on('event', (event) => {
     const request = requestContext.getStore();
     for (const record of event.Records) {
+      if (record.eventName.startsWith('ObjectRemoved:')) {
+        const removed: ObjectRemoved = { bucket: record.s3.bucket.name, key: record.s3.object.key, eventTime: new Date(record.eventTime) };
+        for (const listener of removedListeners) listener(removed);
+        continue;
+      }
       let eventName = s3rverEventNames[record.eventName];
-      if (eventName === undefined) continue; // ObjectRemoved:*
+      if (eventName === undefined) continue;
       if (eventName === 'ObjectCreated:Post' && request?.method === 'POST' && /[?&]uploadId=/.test(request.url ?? '')) {
         eventName = 'ObjectCreated:CompleteMultipartUpload';
       }
@@ -102,6 +116,7 @@ export async function startS3(options: { bucket: string; directory: string }): P
     endpoint: `http://${LOCALHOST}:${address.port}`,
     bucket: options.bucket,
     onObjectCreated: (listener) => listeners.push(listener),
+    onObjectRemoved: (listener) => removedListeners.push(listener),
     stop() {
       stopped ??= (async () => {
         httpServer.closeAllConnections();

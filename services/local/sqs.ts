@@ -9,8 +9,12 @@ import { LOCALHOST } from './net.js';
 
 export interface LocalSqs {
   endpoint: string;
+  /** The captions queue (S3 events) and its DLQ. */
   queueUrl: string;
   dlqUrl: string;
+  /** The questions queue (VQA jobs) and its DLQ. */
+  questionQueueUrl: string;
+  questionDlqUrl: string;
   stop(): Promise<void>;
 }
 
@@ -19,6 +23,8 @@ export interface SqsOptions {
   credentials: { accessKeyId: string; secretAccessKey: string };
   queueName: string;
   dlqName: string;
+  questionQueueName: string;
+  questionDlqName: string;
   maxReceiveCount: number;
   visibilityTimeoutSeconds: number;
 }
@@ -49,22 +55,16 @@ export async function startSqs(options: SqsOptions): Promise<LocalSqs> {
   }
 
   const client = new SQSClient({ region: options.region, endpoint, credentials: options.credentials });
-  try {
-    const dlq = await client.send(
-      new CreateQueueCommand({
-        QueueName: options.dlqName,
-        Attributes: { MessageRetentionPeriod: String(14 * 24 * 3600) },
-      }),
-    );
-    if (!dlq.QueueUrl) throw new Error('CreateQueue returned no QueueUrl for the DLQ');
-    const dlqAttributes = await client.send(
-      new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }),
-    );
+  /** A queue with its dead-letter queue (redrive after maxReceiveCount receives). */
+  const createPair = async (name: string, dlqName: string): Promise<{ queueUrl: string; dlqUrl: string }> => {
+    const dlq = await client.send(new CreateQueueCommand({ QueueName: dlqName, Attributes: { MessageRetentionPeriod: String(14 * 24 * 3600) } }));
+    if (!dlq.QueueUrl) throw new Error(`CreateQueue returned no QueueUrl for ${dlqName}`);
+    const dlqAttributes = await client.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }));
     const dlqArn = dlqAttributes.Attributes?.QueueArn;
-    if (!dlqArn) throw new Error('GetQueueAttributes returned no QueueArn for the DLQ');
+    if (!dlqArn) throw new Error(`GetQueueAttributes returned no QueueArn for ${dlqName}`);
     const queue = await client.send(
       new CreateQueueCommand({
-        QueueName: options.queueName,
+        QueueName: name,
         Attributes: {
           VisibilityTimeout: String(options.visibilityTimeoutSeconds),
           MessageRetentionPeriod: String(4 * 24 * 3600),
@@ -72,13 +72,19 @@ export async function startSqs(options: SqsOptions): Promise<LocalSqs> {
         },
       }),
     );
-    if (!queue.QueueUrl) throw new Error('CreateQueue returned no QueueUrl');
+    if (!queue.QueueUrl) throw new Error(`CreateQueue returned no QueueUrl for ${name}`);
+    return { queueUrl: resolvableQueueUrl(queue.QueueUrl, endpoint), dlqUrl: resolvableQueueUrl(dlq.QueueUrl, endpoint) };
+  };
+  try {
+    const captions = await createPair(options.queueName, options.dlqName);
+    const questions = await createPair(options.questionQueueName, options.questionDlqName);
 
     let stopped: Promise<void> | undefined;
     return {
       endpoint,
-      queueUrl: resolvableQueueUrl(queue.QueueUrl, endpoint),
-      dlqUrl: resolvableQueueUrl(dlq.QueueUrl, endpoint),
+      ...captions,
+      questionQueueUrl: questions.queueUrl,
+      questionDlqUrl: questions.dlqUrl,
       stop() {
         stopped ??= (async () => {
           client.destroy();

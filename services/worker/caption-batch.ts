@@ -7,7 +7,7 @@ import type { ImageResults } from './image-results.js';
 import type { Item } from './item.js';
 
 /**
- * Captions the read items of a receive: one lookup and claim per distinct content (sha256 + prompt), one model call
+ * Captions the read items of a receive: one lookup and claim per distinct content (owner-scoped content id + prompt), one model call
  * per prompt over the claimed misses, the contents claimed by other workers awaited.
  */
 export class CaptionBatch {
@@ -26,7 +26,7 @@ export class CaptionBatch {
     if (items.length === 0) return;
     const groups = new Map<string, Item[]>();
     for (const item of items) {
-      const key = contentKey(item.sha256, item.prompt);
+      const key = contentKey(item.contentId, item.prompt);
       groups.set(key, [...(groups.get(key) ?? []), item]);
     }
     const toInfer: Item[][] = [];
@@ -34,11 +34,11 @@ export class CaptionBatch {
     await Promise.all(
       [...groups.values()].map(async (group) => {
         const first = group[0]!;
-        const sha256 = first.sha256!;
+        const contentId = first.contentId!;
         try {
-          const hit = await this.claims.lookup(sha256, first.prompt);
+          const hit = await this.claims.lookup(contentId, first.prompt);
           if (hit) return this.results.finishGroup(group, hit, true);
-          const claim = await this.claims.claim(sha256, first.prompt);
+          const claim = await this.claims.claim(contentId, first.prompt);
           if (claim.kind === 'claimed') {
             toInfer.push(group);
           } else if (claim.kind === 'done') {
@@ -58,7 +58,7 @@ export class CaptionBatch {
       // completed nor released (an unexpected error), so it is released now.
       for (const group of groups.values()) {
         const first = group[0]!;
-        if (this.claims.holds(first.sha256, first.prompt)) await this.releaseClaim(first);
+        if (this.claims.holds(first.contentId, first.prompt)) await this.releaseClaim(first);
       }
     }
   }
@@ -111,7 +111,7 @@ export class CaptionBatch {
               await Promise.all(g.map((item) => this.results.fail(item, reason, outcome?.message ?? 'the model returned no result')));
               return;
             }
-            const done = await this.claims.complete(first.sha256!, first.prompt, outcome.generation, Math.round(inferenceMs / promptGroups.length));
+            const done = await this.claims.complete(first.contentId!, first.prompt, outcome.generation, Math.round(inferenceMs / promptGroups.length));
             await this.results.finishGroup(g, done, false);
           } catch (error) {
             for (const item of g) item.error = error;
@@ -122,14 +122,14 @@ export class CaptionBatch {
   }
 
   private releaseClaim(first: Item): Promise<void> {
-    return this.claims.release(first.sha256!, first.prompt);
+    return this.claims.release(first.contentId!, first.prompt);
   }
 
   /** Another worker holds the claim for this content: wait for its caption (or take over a lapsed claim). */
   private async waitForOtherWorker(group: Item[]): Promise<void> {
     const first = group[0]!;
     try {
-      const result = await this.claims.waitForOtherWorker(first.sha256!, first.prompt, this.stopping);
+      const result = await this.claims.waitForOtherWorker(first.contentId!, first.prompt, this.stopping);
       if (result.kind === 'done') return await this.results.finishGroup(group, result.caption, true);
       return await this.infer([group]);
     } catch (error) {

@@ -5,6 +5,7 @@ import { RecordStore } from '../aws/record-store.js';
 import { ObjectStore } from '../aws/s3.js';
 import { Queue } from '../aws/sqs.js';
 import type { Config } from '../core/config.js';
+import { ConfigError } from '../core/errors.js';
 import { Metrics } from '../core/metrics.js';
 import type { Captioner, QuestionAnswerer } from './captioner.js';
 import { Worker, type WorkerOptions } from './worker.js';
@@ -17,8 +18,11 @@ export function createWorker(
 ): { worker: Worker; metrics: Metrics; close(): Promise<void> } {
   const cache = createCache(config, options.logger);
   const metrics = options.metrics ?? new Metrics({ service: 'worker' });
+  if (config.objectIdSecret === undefined) throw new ConfigError(['BLIPLINE_OBJECT_ID_SECRET: is required by the worker (>= 32 characters; image ids of dropped objects are an HMAC of their keys with it)']);
+  const sqs = createSqsClient(config);
   const worker = new Worker({
-    queue: new Queue(createSqsClient(config), config.queueUrl),
+    queue: new Queue(sqs, config.queueUrl),
+    questionQueue: new Queue(sqs, config.questionQueueUrl),
     objects: new ObjectStore(createS3Client(config), config.bucket),
     records: new RecordStore(createDynamoClient(config), config.table, { ttlDays: config.recordTtlDays }),
     cache,
@@ -34,6 +38,7 @@ export function createWorker(
       batchSize: config.receiveBatchSize,
       claimLeaseMs: config.claimLeaseSeconds * 1000,
       maxJobMs: config.maxJobSeconds * 1000,
+      objectIdSecret: config.objectIdSecret,
       ...options.worker,
     },
   });

@@ -13,7 +13,8 @@ export class Heartbeat {
 
   constructor(
     private readonly held: HeldMessages,
-    private readonly claims: CaptionClaims,
+    /** The caption claims to renew too (the captions loop's); undefined for the questions loop. */
+    private readonly claims: CaptionClaims | undefined,
     private readonly logger: Logger,
     private readonly options: Pick<ResolvedWorkerOptions, 'visibilityTimeoutSeconds' | 'maxJobMs'>,
   ) {}
@@ -38,7 +39,7 @@ export class Heartbeat {
     const messages = this.held.all();
     try {
       if (messages.length > 0) await this.held.keepInvisible(messages);
-      await this.claims.renew(now, maxJobMs);
+      await this.claims?.renew(now, maxJobMs);
     } catch (error) {
       this.logger.warn({ err: error }, 'visibility heartbeat failed');
     }

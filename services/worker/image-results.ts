@@ -1,7 +1,8 @@
 import { CACHE_KEYS, type Cache } from '../aws/cache.js';
 import type { RecordStore } from '../aws/record-store.js';
+import { PK } from '../core/keys.js';
 import { METRICS, type Metrics } from '../core/metrics.js';
-import { publicImage, type DoneCaption, type FailureReason, type ImageRecord, type RecordError } from '../core/records.js';
+import { cachedImage, type DoneCaption, type FailureReason, type ImageRecord, type RecordError } from '../core/records.js';
 import { guard, type Item } from './item.js';
 import type { ResolvedWorkerOptions } from './options.js';
 
@@ -11,8 +12,8 @@ export class ImageResults {
     private readonly records: RecordStore,
     private readonly cache: Cache,
     private readonly metrics: Metrics,
-    /** Model name written on records. */
-    private readonly modelName: string,
+    /** Model name written on records and the model part of the caption dedup key. */
+    private readonly model: { name: string; key: string },
     private readonly options: Pick<ResolvedWorkerOptions, 'cacheTtlSeconds'>,
   ) {}
 
@@ -54,13 +55,13 @@ export class ImageResults {
       ...(result.status === 'done' ? { inferenceMs: result.inferenceMs } : {}),
     };
     const written = await this.records.finishImage(item.imageId, item.event.sequencer, {
-      model: this.modelName,
+      model: this.model.name,
       contentSha256: item.sha256,
       contentType: item.contentType,
       contentLength: item.bytes?.byteLength,
       timingsMs,
       ...(result.status === 'done'
-        ? { status: 'done', caption: result.caption, tokenIds: result.tokenIds, cacheHit: result.cacheHit }
+        ? { status: 'done', caption: result.caption, tokenIds: result.tokenIds, cacheHit: result.cacheHit, captionKey: PK.caption(this.model.key, item.contentId ?? '', item.prompt) }
         : { status: 'failed', error: result.error }),
     });
     item.settled = true;
@@ -77,6 +78,6 @@ export class ImageResults {
   async cacheImage(image: ImageRecord | undefined): Promise<void> {
     if (!image) return;
     const terminal = image.status === 'done' || image.status === 'failed';
-    await this.cache.setJson(CACHE_KEYS.image(image.imageId), publicImage(image), terminal ? this.options.cacheTtlSeconds : 5);
+    await this.cache.setJson(CACHE_KEYS.image(image.imageId), cachedImage(image), terminal ? this.options.cacheTtlSeconds : 5);
   }
 }

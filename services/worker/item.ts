@@ -7,6 +7,10 @@ export interface Item {
   message: ReceivedMessage;
   event: ObjectCreated;
   imageId: string;
+  /** An API upload (`uploads/<id>`, one-shot) rather than an object dropped by another writer. */
+  upload: boolean;
+  /** The image's owner (from its upload record); undefined for dropped objects (the operator's). */
+  owner?: string;
   log: Logger;
   acceptedAt: number;
   /** Aborts the item's S3 calls at the job deadline (maxJobMs). */
@@ -14,6 +18,11 @@ export interface Item {
   prompt?: string;
   bytes?: Uint8Array;
   sha256?: string;
+  /**
+   * The caption dedup id: the content hash within the owner's scope, so identical images are inferred once per
+   * owner and nobody learns from a caption's speed or a field whether another owner uploaded the same picture.
+   */
+  contentId?: string;
   contentType?: string;
   /** Final: nothing more to do for this item (written, or skipped as stale/duplicate). */
   settled: boolean;

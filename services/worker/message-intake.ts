@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { ReceivedMessage } from '../aws/sqs.js';
-import { parseQueueMessage, type QuestionJob } from '../core/events.js';
-import { imageIdForKey } from '../core/keys.js';
+import { parseQueueMessage, type ObjectRemoved, type QuestionJob } from '../core/events.js';
+import { imageForKey } from '../core/keys.js';
 import { METRICS, type Metrics } from '../core/metrics.js';
 import type { HeldMessages } from './held-messages.js';
 import type { Item } from './item.js';
@@ -13,8 +13,14 @@ export interface QuestionMessage {
   job: QuestionJob;
 }
 
+/** ObjectRemoved records of one message. */
+export interface RemovalMessage {
+  message: ReceivedMessage;
+  removed: ObjectRemoved[];
+}
+
 /**
- * Parses the messages of one receive into work: an item per ObjectCreated record and the question jobs. Test events
+ * Parses the messages of one receive into work: an item per ObjectCreated record, the removals and the question jobs. Test events
  * and events without ObjectCreated records are deleted; unparseable messages are left for the DLQ; unreadable
  * records of an event are skipped alone.
  */
@@ -23,11 +29,12 @@ export class MessageIntake {
     private readonly held: HeldMessages,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
-    private readonly options: Pick<ResolvedWorkerOptions, 'maxJobMs'>,
+    private readonly options: Pick<ResolvedWorkerOptions, 'maxJobMs' | 'objectIdSecret'>,
   ) {}
 
-  async read(messages: ReceivedMessage[]): Promise<{ items: Item[]; questions: QuestionMessage[] }> {
+  async read(messages: ReceivedMessage[]): Promise<{ items: Item[]; removals: RemovalMessage[]; questions: QuestionMessage[] }> {
     const items: Item[] = [];
+    const removals: RemovalMessage[] = [];
     const questions: QuestionMessage[] = [];
     const jobSignal = AbortSignal.timeout(this.options.maxJobMs);
     for (const message of messages) {
@@ -50,16 +57,17 @@ export class MessageIntake {
           log.error({ record: bad.index, rawKey: bad.rawKey, reason: bad.reason }, 'S3 event record cannot be processed: skipped');
           this.metrics.count(METRICS.failures, 1, { Reason: 'invalid_event_record' });
         }
-        if (parsed.objects.length === 0) {
-          log.info({ ignored: parsed.ignored }, 'event without ObjectCreated records ignored');
+        if (parsed.removed.length > 0) removals.push({ message, removed: parsed.removed });
+        if (parsed.objects.length === 0 && parsed.removed.length === 0) {
+          log.info({ ignored: parsed.ignored }, 'event without ObjectCreated or ObjectRemoved records ignored');
           await this.held.delete(message).catch((error: unknown) => log.warn({ err: error }, 'delete failed'));
         }
         for (const event of parsed.objects) {
-          const imageId = imageIdForKey(event.key);
-          items.push({ message, event, imageId, log: log.child({ imageId, key: event.key }), acceptedAt: Date.now(), signal: jobSignal, settled: false });
+          const { imageId, upload } = imageForKey(event.key, this.options.objectIdSecret);
+          items.push({ message, event, imageId, upload, log: log.child({ imageId, key: event.key }), acceptedAt: Date.now(), signal: jobSignal, settled: false });
         }
       }
     }
-    return { items, questions };
+    return { items, removals, questions };
   }
 }

@@ -8,6 +8,21 @@ import type { ImageResults } from './image-results.js';
 import type { Item } from './item.js';
 import type { ResolvedWorkerOptions } from './options.js';
 
+/** Why an event was skipped, for the log. */
+const SKIPPED = {
+  stale: 'a newer event for this key exists: skipped',
+  duplicate: 'event already processed (a duplicate delivery, or a replayed one-shot upload): skipped',
+  unknown_upload: 'an uploads/ key without an API upload record (the prefix is the API\'s): not captioned',
+} as const;
+
+/**
+ * The caption dedup id of a content within its owner's scope: the content hash itself for dropped objects (the
+ * operator's), else a hash of owner and content hash.
+ */
+export function contentIdOf(sha256: string, owner: string | undefined): string {
+  return owner === undefined ? sha256 : createHash('sha256').update(`${owner}\u0000${sha256}`).digest('hex');
+}
+
 /**
  * Accepts an item's event (key → image, newer sequencer wins; stale and duplicate events settle the item) and reads
  * its object: HeadObject, GetObject bounded to `maxObjectBytes`, sha256 and sniffed type. A missing or too large
@@ -34,15 +49,16 @@ export class ObjectReader {
       item.settled = true;
       return;
     }
-    const outcome = await records.acceptObject({ imageId: item.imageId, objectKey: event.key, sequencer: event.sequencer, model: this.modelName });
+    const outcome = await records.acceptObject({ imageId: item.imageId, objectKey: event.key, sequencer: event.sequencer, model: this.modelName, upload: item.upload });
     if (outcome !== 'accepted') {
-      item.log.info({ outcome }, outcome === 'stale' ? 'a newer event for this key exists: skipped' : 'event already processed: duplicate delivery skipped');
+      item.log.info({ outcome }, SKIPPED[outcome]);
       item.settled = true;
       return;
     }
     metrics.count(METRICS.queueWaitMs, Math.max(0, item.acceptedAt - event.eventTime.getTime()));
     const image = await records.getImage(item.imageId);
     item.prompt = image?.prompt;
+    item.owner = image?.owner;
     await this.results.cacheImage(image);
     if (!(await records.markProcessing(item.imageId, event.sequencer))) {
       item.settled = true;
@@ -59,6 +75,7 @@ export class ObjectReader {
       throw error;
     }
     item.sha256 = createHash('sha256').update(item.bytes).digest('hex');
+    item.contentId = contentIdOf(item.sha256, item.owner);
     item.contentType = (await fileTypeFromBuffer(item.bytes).catch(() => undefined))?.mime;
   }
 }

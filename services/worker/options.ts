@@ -43,6 +43,8 @@ export interface WorkerOptions {
    * (a hung call or model run cannot hold a message forever). @default 900000 (15 min)
    */
   maxJobMs?: number;
+  /** The HMAC key that turns a dropped object's key into its image id (BLIPLINE_OBJECT_ID_SECRET, >= 32 characters). */
+  objectIdSecret: string;
 }
 
 /** WorkerOptions with every default filled in. */
@@ -66,7 +68,10 @@ export function resolveOptions(options: WorkerOptions): ResolvedWorkerOptions {
 }
 
 export interface WorkerDeps {
+  /** The captions queue: S3 event notifications. */
   queue: Queue;
+  /** The questions queue (VQA jobs), polled by a loop of its own; absent: questions are not consumed. */
+  questionQueue?: Queue;
   objects: ObjectStore;
   records: RecordStore;
   cache: Cache;

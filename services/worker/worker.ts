@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { ReceivedMessage } from '../aws/sqs.js';
+import { ImageEraser } from '../aws/image-eraser.js';
+import type { Queue, ReceivedMessage } from '../aws/sqs.js';
 import { CaptionBatch } from './caption-batch.js';
 import { CaptionClaims } from './caption-claims.js';
 import { Heartbeat } from './heartbeat.js';
@@ -9,7 +10,8 @@ import { ImageResults } from './image-results.js';
 import { MessageIntake } from './message-intake.js';
 import { ObjectJobs } from './object-jobs.js';
 import { ObjectReader } from './object-reader.js';
-import { resolveOptions, type WorkerDeps } from './options.js';
+import { ObjectRemovals } from './object-removals.js';
+import { resolveOptions, type ResolvedWorkerOptions, type WorkerDeps } from './options.js';
 import { QuestionJobs } from './questions.js';
 import { ReceiveLoop } from './receive-loop.js';
 
@@ -19,7 +21,9 @@ export { MAX_VISIBILITY_SECONDS, retryDelaySeconds } from './retry-backoff.js';
 /**
  * The SQS consumer. Receives up to 10 messages per long poll, keeps the next receive in flight
  * while the model runs, captions every distinct uncached content of a receive in one model call,
- * and deletes a message only after its records are written. See services/worker/README.md.
+ * and deletes a message only after its records are written. Questions come from a queue of their own,
+ * polled by a second loop, so a flood of questions never holds up captions (nor the other way round).
+ * See services/worker/README.md.
  *
  * This class only wires the parts, one job a module (listed in services/worker/README.md).
  */
@@ -29,20 +33,24 @@ export class Worker {
   private readonly abort = new AbortController();
   private readonly logger: Logger;
   private readonly intake: MessageIntake;
+  private readonly questionIntake: MessageIntake;
+  private readonly questionsHeld: HeldMessages;
   private readonly objects: ObjectJobs;
+  private readonly removals: ObjectRemovals;
   private readonly questions: QuestionJobs;
-  private readonly loop: ReceiveLoop;
+  private readonly loops: ReceiveLoop[];
   private running: Promise<void> | undefined;
 
   constructor(deps: WorkerDeps) {
-    const { queue, objects, records, cache, captioner, answerer, metrics, logger } = deps;
+    const { queue, questionQueue, objects, records, cache, captioner, answerer, metrics, logger } = deps;
     const o = resolveOptions(deps.options);
     // The caption dedup key's model part (name + precision + checkpoint) and the readable name for records.
     const captionModel = { name: captioner.name, key: captioner.dedupKey ?? captioner.name };
     const stopping = this.abort.signal;
     const held = new HeldMessages(queue, logger, o);
     const claims = new CaptionClaims(records, cache, captionModel, this.id, o);
-    const results = new ImageResults(records, cache, metrics, captioner.name, o);
+    const results = new ImageResults(records, cache, metrics, captionModel, o);
+    const identity = { workerId: this.id, captioner: captioner.name, captionKey: captionModel.key, vqa: answerer?.name ?? null };
     this.logger = logger;
     this.intake = new MessageIntake(held, metrics, logger, o);
     this.objects = new ObjectJobs(
@@ -53,13 +61,20 @@ export class Worker {
       metrics,
       o,
     );
-    this.questions = new QuestionJobs(records, objects, answerer, held, metrics, logger, o);
-    this.loop = new ReceiveLoop(queue, held, new Heartbeat(held, claims, logger, o), (messages) => this.processBatch(messages), logger, stopping, o, {
-      workerId: this.id,
-      captioner: captioner.name,
-      captionKey: captionModel.key,
-      vqa: answerer?.name ?? null,
-    });
+    this.removals = new ObjectRemovals(records, new ImageEraser(records, objects, cache), held, metrics, logger, { ...o, bucket: objects.bucket });
+    const captionLoop = new ReceiveLoop(queue, held, new Heartbeat(held, claims, logger, o), (messages) => this.processBatch(messages), logger, stopping, o, identity);
+    this.loops = [captionLoop];
+    // Questions: their own queue, messages held (and renewed) apart from the captions'.
+    const questionsHeld = questionQueue ? new HeldMessages(questionQueue, logger, o) : held;
+    this.questionsHeld = questionsHeld;
+    this.questionIntake = new MessageIntake(questionsHeld, metrics, logger, o);
+    this.questions = new QuestionJobs(records, objects, answerer, questionsHeld, metrics, logger, o);
+    if (questionQueue) this.loops.push(this.questionLoop(questionQueue, questionsHeld, stopping, o, identity));
+  }
+
+  private questionLoop(queue: Queue, held: HeldMessages, stopping: AbortSignal, o: ResolvedWorkerOptions, identity: ConstructorParameters<typeof ReceiveLoop>[7]): ReceiveLoop {
+    const logger = this.logger.child({ queue: 'questions' });
+    return new ReceiveLoop(queue, held, new Heartbeat(held, undefined, logger, o), (messages) => this.processQuestions(messages), logger, stopping, o, identity);
   }
 
   /**
@@ -67,7 +82,19 @@ export class Worker {
    * be polled `receiveFailureLimit` times in a row.
    */
   start(): Promise<void> {
-    this.running ??= this.loop.run();
+    // One loop giving up stops the other (it finishes its batch); the worker then rejects, the process exits
+    // and is replaced.
+    this.running ??= Promise.allSettled(
+      this.loops.map((loop) =>
+        loop.run().catch((error: unknown) => {
+          this.abort.abort();
+          throw error;
+        }),
+      ),
+    ).then((outcomes) => {
+      const failed = outcomes.find((o) => o.status === 'rejected');
+      if (failed) throw failed.reason;
+    });
     return this.running;
   }
 
@@ -81,10 +108,26 @@ export class Worker {
     await this.running?.catch(() => undefined);
   }
 
-  /** Processes one receive: captions, then questions. Never throws; per-message outcomes. */
+  /**
+   * Processes one receive of the captions queue: removals, then created objects (and question jobs queued there
+   * before questions had a queue of their own). Never throws; per-message outcomes.
+   */
   async processBatch(messages: ReceivedMessage[]): Promise<void> {
-    const { items, questions } = await this.intake.read(messages);
+    const { items, removals, questions } = await this.intake.read(messages);
+    for (const r of removals) await this.removals.process(r, items.filter((i) => i.message.messageId === r.message.messageId));
     if (items.length > 0) await this.objects.process(items);
+    for (const q of questions) await this.questions.process(q.message, q.job);
+  }
+
+  /** Processes one receive of the questions queue. */
+  async processQuestions(messages: ReceivedMessage[]): Promise<void> {
+    const { items, removals, questions } = await this.questionIntake.read(messages);
+    const misrouted = new Set([...items.map((i) => i.message), ...removals.map((r) => r.message)]);
+    for (const message of misrouted) {
+      // An S3 event on the questions queue is a wiring mistake: left for its DLQ, where the alarm shows it.
+      this.logger.error({ jobId: message.messageId }, 'S3 event on the questions queue: left for its dead-letter queue');
+      await this.questionsHeld.abandon(message);
+    }
     for (const q of questions) await this.questions.process(q.message, q.job);
   }
 }

@@ -21,34 +21,39 @@ describe('RecordStore', () => {
   it('walks an upload through awaiting_upload -> queued -> processing -> done, idempotently', async () => {
     const imageId = newId();
     const objectKey = `uploads/${imageId}`;
-    await store.createUpload({ imageId, objectKey, model: 'm', contentType: 'image/png', contentLength: 10, prompt: 'a picture of' });
-    await expect(store.createUpload({ imageId, objectKey, model: 'm', contentType: 'image/png', contentLength: 10 })).rejects.toThrow();
-    expect(await store.acceptObject({ imageId, objectKey, sequencer: seq(1), model: 'm' })).toBe('accepted');
+    await store.createUpload({ imageId, owner: 'alice', objectKey, model: 'm', contentType: 'image/png', contentLength: 10, prompt: 'a picture of' });
+    await expect(store.createUpload({ imageId, owner: 'alice', objectKey, model: 'm', contentType: 'image/png', contentLength: 10 })).rejects.toThrow();
+    expect(await store.acceptObject({ imageId, objectKey, sequencer: seq(1), model: 'm', upload: objectKey.startsWith('uploads/') })).toBe('accepted');
     // A redelivery of the same event while the job is open is accepted again (the job died mid-way).
-    expect(await store.acceptObject({ imageId, objectKey, sequencer: seq(1), model: 'm' })).toBe('accepted');
+    expect(await store.acceptObject({ imageId, objectKey, sequencer: seq(1), model: 'm', upload: objectKey.startsWith('uploads/') })).toBe('accepted');
     expect(await store.markProcessing(imageId, seq(1))).toBe(true);
     const done = await store.finishImage(imageId, seq(1), { status: 'done', model: 'm', caption: 'a cat', tokenIds: [30522, 1037, 102], contentSha256: 'ab' });
     expect(done).toMatchObject({ status: 'done', caption: 'a cat', prompt: 'a picture of', contentType: 'image/png' });
     // Finishing twice returns the stored result; a redelivery after that is a duplicate.
     expect(await store.finishImage(imageId, seq(1), { status: 'failed', model: 'm', error: { code: 'corrupt', message: 'x' } })).toMatchObject({ status: 'done' });
-    expect(await store.acceptObject({ imageId, objectKey, sequencer: seq(1), model: 'm' })).toBe('duplicate');
-    expect((await store.getObject(objectKey))?.imageId).toBe(imageId);
+    expect(await store.acceptObject({ imageId, objectKey, sequencer: seq(1), model: 'm', upload: objectKey.startsWith('uploads/') })).toBe('duplicate');
+    // One-shot: a second PUT of the upload's URL (a newer event) is not accepted and never replaces the caption.
+    expect(await store.acceptObject({ imageId, objectKey, sequencer: seq(2), model: 'm', upload: true })).toBe('duplicate');
+    expect((await store.getImage(imageId))?.caption).toBe('a cat');
+    // An uploads/ key without an API upload record is not the API's: not captioned.
+    const stray = newId();
+    expect(await store.acceptObject({ imageId: stray, objectKey: `uploads/${stray}`, sequencer: seq(1), model: 'm', upload: true })).toBe('unknown_upload');
   });
 
   it('lets the newer sequencer of one key win, in any arrival order', async () => {
     const objectKey = `drop/${newId()}.jpg`;
     const imageId = newId();
-    expect(await store.acceptObject({ imageId, objectKey, sequencer: seq(10), model: 'm' })).toBe('accepted');
-    expect(await store.acceptObject({ imageId, objectKey, sequencer: seq(20), model: 'm' })).toBe('accepted');
+    expect(await store.acceptObject({ imageId, objectKey, sequencer: seq(10), model: 'm', upload: objectKey.startsWith('uploads/') })).toBe('accepted');
+    expect(await store.acceptObject({ imageId, objectKey, sequencer: seq(20), model: 'm', upload: objectKey.startsWith('uploads/') })).toBe('accepted');
     // The older job cannot write its result any more.
     expect(await store.markProcessing(imageId, seq(10))).toBe(false);
     expect(await store.finishImage(imageId, seq(10), { status: 'done', model: 'm', caption: 'old', tokenIds: [1] })).toBe('superseded');
     expect(await store.finishImage(imageId, seq(20), { status: 'done', model: 'm', caption: 'new', tokenIds: [2] })).toMatchObject({ caption: 'new' });
     // An older event arriving late is stale.
-    expect(await store.acceptObject({ imageId, objectKey, sequencer: seq(15), model: 'm' })).toBe('stale');
+    expect(await store.acceptObject({ imageId, objectKey, sequencer: seq(15), model: 'm', upload: objectKey.startsWith('uploads/') })).toBe('stale');
     expect((await store.getImage(imageId))?.caption).toBe('new');
     // A later overwrite resets the record for the new content.
-    expect(await store.acceptObject({ imageId, objectKey, sequencer: seq(30), model: 'm' })).toBe('accepted');
+    expect(await store.acceptObject({ imageId, objectKey, sequencer: seq(30), model: 'm', upload: objectKey.startsWith('uploads/') })).toBe('accepted');
     const reset = await store.getImage(imageId);
     expect(reset).toMatchObject({ status: 'queued' });
     expect(reset?.caption).toBeUndefined();
@@ -86,7 +91,7 @@ describe('RecordStore', () => {
     expect(await later.getCaption('m', sha)).toBeUndefined();
     expect(await later.claimCaption('m', sha, undefined, 'b', 60_000)).toEqual({ kind: 'claimed' });
     const imageId = newId();
-    await store.createUpload({ imageId, objectKey: `uploads/${imageId}`, model: 'm', contentType: 'image/png', contentLength: 1 });
+    await store.createUpload({ imageId, owner: 'alice', objectKey: `uploads/${imageId}`, model: 'm', contentType: 'image/png', contentLength: 1 });
     expect(await later.getImage(imageId)).toBeUndefined();
   });
 
@@ -109,7 +114,7 @@ describe('RecordStore', () => {
     );
     const throttled = new RecordStore(doc, config.table, { ttlDays: 1 });
     const imageId = newId();
-    await store.createUpload({ imageId, objectKey: `uploads/${imageId}`, model: 'm', contentType: 'image/png', contentLength: 1 });
+    await store.createUpload({ imageId, owner: 'alice', objectKey: `uploads/${imageId}`, model: 'm', contentType: 'image/png', contentLength: 1 });
     expect((await throttled.getImage(imageId))?.status).toBe('awaiting_upload');
     expect(attempts).toBe(3);
   });

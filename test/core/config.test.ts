@@ -6,6 +6,9 @@ const base = {
   BLIPLINE_BUCKET: 'my-bucket',
   BLIPLINE_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs',
   BLIPLINE_TABLE: 'blipline',
+  BLIPLINE_QUESTION_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/questions',
+  BLIPLINE_OIDC_ISSUER: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc',
+  BLIPLINE_OIDC_AUDIENCE: 'client-a, client-b',
 };
 
 describe('loadConfig', () => {
@@ -15,12 +18,14 @@ describe('loadConfig', () => {
       region: 'eu-west-1',
       bucket: 'my-bucket',
       maxUploadBytes: 10_485_760,
-      uploadExpiresSeconds: 300,
+      uploadExpiresSeconds: 60,
       allowedOrigins: '*',
       precision: 'fp32',
       recordTtlDays: 30,
       redisUrl: undefined,
       maxReceiveCount: 5,
+      auth: { mode: 'oidc', issuer: base.BLIPLINE_OIDC_ISSUER, audiences: ['client-a', 'client-b'], userScope: 'blipline/images', operatorScope: 'blipline/operator' },
+      quotas: { uploadsPerDay: 100, uploadBytesPerDay: 524_288_000, questionsPerImage: 20, questionsPerMinute: 10 },
     });
     expect(config.webDir.endsWith('services/web/dist')).toBe(true);
   });
@@ -34,10 +39,10 @@ describe('loadConfig', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     const issues = (error as ConfigError).issues.join('\n');
-    for (const name of ['AWS_REGION', 'BLIPLINE_BUCKET', 'BLIPLINE_TABLE', 'BLIPLINE_QUEUE_URL', 'BLIPLINE_REDIS_URL', 'BLIPLINE_MAX_UPLOAD_BYTES', 'BLIPLINE_PRECISION', 'BLIPLINE_MODEL']) {
+    for (const name of ['AWS_REGION', 'BLIPLINE_BUCKET', 'BLIPLINE_TABLE', 'BLIPLINE_QUEUE_URL', 'BLIPLINE_QUESTION_QUEUE_URL', 'BLIPLINE_REDIS_URL', 'BLIPLINE_MAX_UPLOAD_BYTES', 'BLIPLINE_PRECISION', 'BLIPLINE_MODEL']) {
       expect(issues).toContain(name);
     }
-    expect((error as ConfigError).issues).toHaveLength(8);
+    expect((error as ConfigError).issues).toHaveLength(9);
     expect((error as ConfigError).message).toContain('AWS_REGION: is required');
   });
 
@@ -55,6 +60,14 @@ describe('loadConfig', () => {
     expect(config.redisUrl).toBe('rediss://cache.example:6379');
     expect(config.maxUploadBytes).toBe(2048);
     expect(config.vqaModel).toBeUndefined();
+  });
+
+  it('needs an issuer and audience unless anonymous mode is asked for in words', () => {
+    const { BLIPLINE_OIDC_ISSUER: _i, BLIPLINE_OIDC_AUDIENCE: _a, ...rest } = base;
+    expect(() => loadConfig(rest)).toThrow(/BLIPLINE_OIDC_ISSUER: is required unless BLIPLINE_AUTH=anonymous[\s\S]*BLIPLINE_OIDC_AUDIENCE/);
+    expect(loadConfig({ ...rest, BLIPLINE_AUTH: 'anonymous' }).auth.mode).toBe('anonymous');
+    expect(() => loadConfig({ ...rest, BLIPLINE_AUTH: 'none' })).toThrow(/BLIPLINE_AUTH: must be oidc or anonymous/);
+    expect(() => loadConfig({ ...base, BLIPLINE_OBJECT_ID_SECRET: 'short' })).toThrow(/BLIPLINE_OBJECT_ID_SECRET: must be at least 32 characters/);
   });
 });
 

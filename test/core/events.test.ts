@@ -26,8 +26,10 @@ describe('parseQueueMessage', () => {
   });
 
   it('ignores other event kinds and rejects junk with a reason', () => {
+    const restored = { ...record('k'), eventName: 'ObjectRestore:Completed' };
+    expect(parseQueueMessage(JSON.stringify({ Records: [restored] }))).toEqual({ type: 'objects', objects: [], removed: [], ignored: 1, invalid: [] });
     const removed = { ...record('k'), eventName: 'ObjectRemoved:Delete' };
-    expect(parseQueueMessage(JSON.stringify({ Records: [removed] }))).toEqual({ type: 'objects', objects: [], ignored: 1, invalid: [] });
+    expect(parseQueueMessage(JSON.stringify({ Records: [removed] }))).toMatchObject({ type: 'objects', objects: [], removed: [{ key: 'k' }], ignored: 0 });
     expect(parseQueueMessage('not json')).toEqual({ type: 'invalid', reason: 'body is not JSON' });
     const junk = parseQueueMessage(JSON.stringify({ hello: 'world' }));
     expect(junk.type).toBe('invalid');

@@ -1,19 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { PK, UPLOAD_PREFIX, decodeS3EventKey, imageIdForKey, isUuidV7, newId, normalizeSequencer, uploadKey } from '../../services/core/index.js';
+import { PK, UPLOAD_PREFIX, decodeS3EventKey, imageForKey, isUuidV7, newId, normalizeSequencer, uploadKey } from '../../services/core/index.js';
+
+const SECRET = 'a-test-secret-of-at-least-32-characters';
+const idOf = (key: string, secret = SECRET) => imageForKey(key, secret).imageId;
 
 describe('object keys', () => {
   it('puts API uploads under the upload prefix and reads the id back', () => {
     const id = newId();
     expect(isUuidV7(id)).toBe(true);
     expect(uploadKey(id)).toBe(`${UPLOAD_PREFIX}${id}`);
-    expect(imageIdForKey(uploadKey(id))).toBe(id);
+    expect(imageForKey(uploadKey(id), SECRET)).toEqual({ imageId: id, upload: true });
   });
 
-  it('derives a stable id for dropped objects, different per key', () => {
-    const a = imageIdForKey('photos/cat one.jpg');
-    expect(a).toBe(imageIdForKey('photos/cat one.jpg'));
-    expect(a).not.toBe(imageIdForKey('photos/cat two.jpg'));
-    expect(imageIdForKey('uploads/not-a-uuid')).not.toBe('not-a-uuid');
+  it('derives a stable id for dropped objects, different per key and per secret (outsiders cannot compute it)', () => {
+    const a = idOf('photos/cat one.jpg');
+    expect(a).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(a).toBe(idOf('photos/cat one.jpg'));
+    expect(a).not.toBe(idOf('photos/cat two.jpg'));
+    expect(a).not.toBe(idOf('photos/cat one.jpg', 'another-secret-of-at-least-32-chars'));
+    expect(imageForKey('uploads/not-a-uuid', SECRET).upload).toBe(false);
   });
 
   it('decodes S3 event keys: + is a space, then percent-decoding', () => {

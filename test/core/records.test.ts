@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { captionRecordSchema, imageRecordSchema, publicImage, questionRecordSchema } from '../../services/core/records.js';
+import { cachedImage, captionRecordSchema, imageRecordSchema, operatorImageView, ownerImageView, questionRecordSchema } from '../../services/core/records.js';
 
 const now = '2026-11-27T12:00:00.000Z';
 
 describe('records', () => {
-  it('accepts a finished image record and hides storage fields from the HTTP view', () => {
+  it('accepts a finished image record; the owner sees no storage or cross-owner fields, the operator no storage fields', () => {
     const record = imageRecordSchema.parse({
       imageId: 'i',
       status: 'done',
@@ -13,11 +13,22 @@ describe('records', () => {
       caption: 'a cat',
       tokenIds: [30522, 1037, 4937, 102],
       sequencer: '0'.repeat(32),
+      owner: 'alice',
+      cacheHit: true,
+      timingsMs: { inferenceMs: 0 },
+      captionKey: 'caption#m#x',
+      questionIds: ['q'],
       createdAt: now,
       updatedAt: now,
     });
-    expect(publicImage(record)).not.toHaveProperty('sequencer');
-    expect(publicImage(record)).toMatchObject({ caption: 'a cat', status: 'done' });
+    expect(cachedImage(record)).not.toHaveProperty('sequencer');
+    expect(cachedImage(record)).toMatchObject({ owner: 'alice' });
+    const owner = ownerImageView(cachedImage(record));
+    expect(owner).toMatchObject({ caption: 'a cat', status: 'done' });
+    expect(Object.keys(owner).filter((k) => ['owner', 'objectKey', 'cacheHit', 'timingsMs', 'captionKey', 'questionIds', 'sequencer'].includes(k))).toEqual([]);
+    const operator = operatorImageView(cachedImage(record));
+    expect(operator).toMatchObject({ cacheHit: true, objectKey: 'uploads/i' });
+    expect(operator).not.toHaveProperty('captionKey');
   });
 
   it('rejects unknown statuses and failure reasons', () => {

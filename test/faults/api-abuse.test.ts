@@ -19,7 +19,8 @@ const stack = useLocalStack({ redis: 'none' });
 let server: RunningServer;
 
 beforeAll(async () => {
-  const config = configFor(stack(), { BLIPLINE_MAX_UPLOAD_BYTES: String(MAX_BYTES), BLIPLINE_UPLOAD_RATE_PER_MINUTE: String(RATE), BLIPLINE_UPLOAD_EXPIRES_SECONDS: '60' });
+  // Anonymous mode: every source address is an owner of its own, with its own upload quota (counted in DynamoDB).
+  const config = configFor(stack(), { BLIPLINE_AUTH: 'anonymous', BLIPLINE_MAX_UPLOAD_BYTES: String(MAX_BYTES), BLIPLINE_QUOTA_UPLOADS_PER_DAY: String(RATE), BLIPLINE_UPLOAD_EXPIRES_SECONDS: '60' });
   server = await startServer({ config, port: 0, logger: createLogger({ level: 'silent' }) });
 });
 
@@ -33,7 +34,7 @@ interface Answer {
   body: string;
 }
 
-/** One HTTP request from a chosen loopback source address (a distinct client for the rate limit). */
+/** One HTTP request from a chosen loopback source address (a distinct anonymous owner). */
 function send(method: string, path: string, options: { body?: Buffer | string; from?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const url = new URL(path, server.url);
@@ -56,7 +57,7 @@ function send(method: string, path: string, options: { body?: Buffer | string; f
 
 const errorOf = (a: Answer) => (JSON.parse(a.body) as { error: { code: string; message: string } }).error;
 let client = 10;
-/** A fresh loopback source address: its own rate-limit bucket. */
+/** A fresh loopback source address: its own quota. */
 const freshClient = () => `127.0.0.${(client += 1)}`;
 
 describe('API abuse over real HTTP (scenario 9)', () => {
@@ -93,15 +94,16 @@ describe('API abuse over real HTTP (scenario 9)', () => {
     expect(a.status).toBe(201);
     const created = JSON.parse(a.body) as { imageId: string; statusUrl: string; upload: { url: string } };
     expect(decodeURIComponent(new URL(created.upload.url).pathname)).toBe(`/${stack().s3.bucket}/${UPLOAD_PREFIX}${created.imageId}`);
-    const record = JSON.parse((await send('GET', created.statusUrl)).body) as { filename?: string; objectKey: string };
+    const record = JSON.parse((await send('GET', created.statusUrl, { from })).body) as { filename?: string; objectKey: string };
     expect(record.filename).toBe('victim.png');
-    expect(record.objectKey).toBe(`${UPLOAD_PREFIX}${created.imageId}`);
+    expect(record).not.toHaveProperty('objectKey'); // the key is storage, not the owner's business
 
     const probes: [string, string, number, string][] = [
       ['GET', '/v1/images/0190f1d2-0000-7000-8000-000000000000', 404, 'not_found'],
       ['GET', '/v1/images/..%2F..%2Fetc%2Fpasswd', 404, 'not_found'],
-      ['GET', '/v1/objects?key=..%2F..%2Fetc%2Fpasswd', 404, 'not_found'],
-      ['GET', '/v1/objects', 400, 'invalid_request'],
+      // Dropped objects are the operator's; anonymous callers never have that scope.
+      ['GET', '/v1/objects?key=..%2F..%2Fetc%2Fpasswd', 403, 'insufficient_scope'],
+      ['GET', '/v1/objects', 403, 'insufficient_scope'],
       ['POST', '/v1/images/0190f1d2-0000-7000-8000-000000000000/questions', 404, 'not_found'],
       ['GET', '/v1/images/0190f1d2-0000-7000-8000-000000000000/questions/0190f1d2-0000-7000-8000-000000000001', 404, 'not_found'],
     ];
@@ -111,7 +113,7 @@ describe('API abuse over real HTTP (scenario 9)', () => {
     }
   });
 
-  it('limits POST /v1/uploads per client address, other clients unaffected', async () => {
+  it('limits POST /v1/uploads per anonymous client address (a daily quota), other clients unaffected', async () => {
     const noisy = freshClient();
     const statuses: number[] = [];
     let retryAfter: string | undefined;
@@ -119,7 +121,7 @@ describe('API abuse over real HTTP (scenario 9)', () => {
       const a = await send('POST', '/v1/uploads', { body: JSON.stringify({ contentType: 'image/jpeg', contentLength: 100 }), from: noisy });
       statuses.push(a.status);
       if (a.status === 429) {
-        expect(errorOf(a).code).toBe('rate_limited');
+        expect(errorOf(a)).toMatchObject({ code: 'quota_exceeded', quota: 'uploads_per_day' });
         retryAfter = String(a.headers['retry-after']);
       }
     }
@@ -136,7 +138,7 @@ describe('API abuse over real HTTP (scenario 9)', () => {
     const { upload } = JSON.parse(a.body) as { upload: { method: string; url: string; headers: Record<string, string> } };
     expect(upload.method).toBe('PUT');
     const signed = new URL(upload.url);
-    expect(signed.searchParams.get('X-Amz-SignedHeaders')).toBe('content-length;content-type;host');
+    expect(signed.searchParams.get('X-Amz-SignedHeaders')).toBe('content-length;content-type;host;if-none-match');
     expect(Number(signed.searchParams.get('X-Amz-Expires'))).toBe(60);
     // One byte more than signed is already refused (a larger body makes the emulator drop the connection mid-upload).
     const oversize = await fetch(upload.url, { method: 'PUT', headers: { 'Content-Type': 'image/png' }, body: new Uint8Array(1_001) });

@@ -87,7 +87,7 @@ function startWorker(rule: FaultRule, maxAttempts: number) {
     captioner: counting,
     metrics: new Metrics({ service: 'worker', sink: null }),
     logger,
-    options: { maxObjectBytes: config.maxUploadBytes, maxReceiveCount: 5, waitSeconds: 1, visibilityTimeoutSeconds: 2 },
+    options: { maxObjectBytes: config.maxUploadBytes, maxReceiveCount: 5, waitSeconds: 1, visibilityTimeoutSeconds: 2, objectIdSecret: config.objectIdSecret! },
   });
   workers.push(worker);
   void worker.start();

@@ -5,11 +5,13 @@ import { createApp } from '../../services/api/app.js';
 import { createApiDeps } from '../../services/api/deps.js';
 import type { RecordStore } from '../../services/aws/record-store.js';
 import type { Config } from '../../services/core/config.js';
-import { PK, imageIdForKey } from '../../services/core/keys.js';
+import { idForObjectKey } from '../../services/core/ids.js';
+import { PK } from '../../services/core/keys.js';
 import { createLogger } from '../../services/core/logger.js';
 import type { ImageRecord } from '../../services/core/records.js';
 import { objectCreatedNotification, testEventNotification } from '../../services/local/s3-event.js';
 import { configFor } from '../pipeline/support.js';
+import { authHeader } from '../support/auth.js';
 import { useLocalClients, useLocalStack } from '../support/local-stack.js';
 import { spawnWorker, type WorkerLine, type WorkerProcess } from '../support/worker-process.js';
 import { animatedGif, poisonCases } from './poison.js';
@@ -35,6 +37,8 @@ let records: RecordStore;
 let config: Config;
 let api: ReturnType<typeof createApiDeps>;
 let app: ReturnType<typeof createApp>;
+/** Dropped objects are the operator's: their records are read with an operator token. */
+let operator: { authorization: string };
 
 beforeAll(async () => {
   const env: Record<string, string> = { ...stack().env(), BLIPLINE_VISIBILITY_TIMEOUT_SECONDS: String(VISIBILITY_S), BLIPLINE_RECEIVE_WAIT_SECONDS: '1', BLIPLINE_MAX_UPLOAD_BYTES: String(MAX_BYTES) };
@@ -43,6 +47,7 @@ beforeAll(async () => {
   config = configFor(stack(), { BLIPLINE_MAX_UPLOAD_BYTES: String(MAX_BYTES), BLIPLINE_REDIS_PREFIX: env.BLIPLINE_REDIS_PREFIX ?? '' });
   api = createApiDeps(config, logger);
   app = createApp(api);
+  operator = await authHeader(stack(), 'operator');
   await worker.ready;
 }, 180_000);
 
@@ -122,10 +127,11 @@ describe('poison inputs (scenario 5)', () => {
   it('offered through the upload API: refused up front with a 4xx, or uploaded and ending like the dropped copy', { timeout: 240_000 }, async () => {
     const cases = await poisonCases(MAX_BYTES);
     const statusUrls = new Map<string, string>();
+    const alice = await authHeader(stack(), 'alice');
     for (const c of cases) {
       const res = await app.request('/v1/uploads', {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
+        headers: { 'Content-Type': 'application/json', ...alice },
         body: JSON.stringify({ contentType: c.contentType, contentLength: c.bytes.length, filename: c.key.split('/').pop() }),
       });
       const body = (await res.json()) as { statusUrl: string; upload: { url: string; headers: Record<string, string> }; error?: { code: string; message: string } };
@@ -139,7 +145,7 @@ describe('poison inputs (scenario 5)', () => {
       }
     }
     const finals = await poll(
-      async () => Promise.all([...statusUrls].map(async ([name, url]) => [name, (await (await app.request(url)).json()) as ImageRecord] as const)),
+      async () => Promise.all([...statusUrls].map(async ([name, url]) => [name, (await (await app.request(url, { headers: alice })).json()) as ImageRecord] as const)),
       (rs) => rs.every(([, r]) => r.status === 'done' || r.status === 'failed'),
       120_000,
       'API uploads final',
@@ -228,14 +234,14 @@ describe('Redis outage (scenario 3)', () => {
     for (const [i, k] of keys.slice(half).entries()) await drop(s3(), stack(), k, images[half + i]!);
     const all = await waitFinal(keys);
     // Status lookups answer from DynamoDB while Redis is down.
-    const during = await Promise.all(keys.map(async (k) => (await app.request(`/v1/objects?key=${encodeURIComponent(k)}`)).status));
+    const during = await Promise.all(keys.map(async (k) => (await app.request(`/v1/objects?key=${encodeURIComponent(k)}`, { headers: operator })).status));
     expect(during).toEqual(Array(n).fill(200));
     expect((await (await app.request('/healthz')).json()) as { cache: string }).toMatchObject({ cache: 'unavailable' });
     expect([...all.values()].map((r) => r.status)).toEqual(Array(n).fill('done'));
     await stack().startRedis();
     await poll(async () => api.cache.ready, Boolean, 20_000, 'API cache reconnected');
-    for (const k of keys) expect((await app.request(`/v1/objects?key=${encodeURIComponent(k)}`)).status).toBe(200);
-    const cached = await Promise.all(keys.map((k) => api.cache.getJson(`image:${imageIdForKey(k)}`, (v) => v as ImageRecord)));
+    for (const k of keys) expect((await app.request(`/v1/objects?key=${encodeURIComponent(k)}`, { headers: operator })).status).toBe(200);
+    const cached = await Promise.all(keys.map((k) => api.cache.getJson(`image:${idForObjectKey(k, stack().objectIdSecret)}`, (v) => v as ImageRecord)));
     expect(cached.map((r) => r?.status)).toEqual(Array(n).fill('done'));
     await drained();
     expect(await peekDlq(sqs(), stack())).toEqual([]);
@@ -248,7 +254,7 @@ describe('a message that keeps failing (scenario 6, DLQ)', () => {
     // The unexpected fault: the image's record in the table is unreadable (written by something else,
     // `createdAt` a number), so every attempt fails validation. Nothing about the image is wrong.
     const key = 'unexpected/unreadable-record.png';
-    const imageId = imageIdForKey(key);
+    const imageId = idForObjectKey(key, stack().objectIdSecret);
     const table = stack().dynamodb.table;
     await clients().dynamodb.send(new PutItemCommand({ TableName: table, Item: { pk: { S: PK.image(imageId) }, imageId: { S: imageId }, createdAt: { N: '12345' } } }));
     await drop(s3(), stack(), key, await noiseImage(95_000));

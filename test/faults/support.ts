@@ -4,7 +4,6 @@ import { GetQueueAttributesCommand, ReceiveMessageCommand, type SQSClient } from
 import sharp from 'sharp';
 import { createDynamoClient } from '../../services/aws/clients.js';
 import { RecordStore } from '../../services/aws/record-store.js';
-import { imageIdForKey } from '../../services/core/keys.js';
 import type { ImageRecord } from '../../services/core/records.js';
 import type { LocalStack } from '../../services/local/index.js';
 import { loadConfig } from '../../services/core/config.js';
@@ -48,9 +47,10 @@ export async function drop(s3: S3Client, stack: LocalStack, key: string, body: U
 
 export const isFinal = (r: ImageRecord | undefined): boolean => r?.status === 'done' || r?.status === 'failed';
 
-/** The image record of a dropped object key. */
+/** The image record of a dropped object key (through the key's object mapping). */
 export async function recordOfKey(records: RecordStore, key: string): Promise<ImageRecord | undefined> {
-  return records.getImage(imageIdForKey(key));
+  const object = await records.getObject(key);
+  return object?.imageId ? records.getImage(object.imageId) : undefined;
 }
 
 export interface QueueCounts {

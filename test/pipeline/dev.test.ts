@@ -31,6 +31,20 @@ afterAll(() => {
 interface DevReady {
   api: string;
   s3: { endpoint: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string };
+  auth: { issuer: string; tokenUrl: string; clients: Record<'alice' | 'bob' | 'operator', { clientId: string; clientSecret: string }>; scopes: { user: string; operator: string } };
+}
+
+/** A client-credentials token from the printed tokenUrl, with a plain form POST (as scripts do). */
+async function clientToken(ready: DevReady, who: 'alice' | 'bob' | 'operator'): Promise<string> {
+  const client = ready.auth.clients[who];
+  const scope = who === 'operator' ? ready.auth.scopes.operator : ready.auth.scopes.user;
+  const res = await fetch(ready.auth.tokenUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: client.clientId, client_secret: client.clientSecret, scope }),
+  });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { access_token: string }).access_token;
 }
 
 /** Everything a stream has written so far. */
@@ -55,8 +69,9 @@ async function readyLine(child: ChildProcessWithoutNullStreams): Promise<{ ready
 async function dropAndAwaitRecord(ready: DevReady, key: string) {
   const s3 = new S3Client({ endpoint: ready.s3.endpoint, region: ready.s3.region, forcePathStyle: true, credentials: { accessKeyId: ready.s3.accessKeyId, secretAccessKey: ready.s3.secretAccessKey } });
   await s3.send(new PutObjectCommand({ Bucket: ready.s3.bucket, Key: key, Body: await readFile(fixturePath('images', 'gray_200x200.png')) }));
+  const headers = { authorization: `Bearer ${await clientToken(ready, 'operator')}` };
   return waitFor(
-    async () => (await (await fetch(`${ready.api}/v1/objects?key=${encodeURIComponent(key)}`)).json()) as { status?: string; tokenIds?: number[]; caption?: string },
+    async () => (await (await fetch(`${ready.api}/v1/objects?key=${encodeURIComponent(key)}`, { headers })).json()) as { status?: string; tokenIds?: number[]; caption?: string },
     (r) => r.status === 'done' || r.status === 'failed',
     60_000,
     `dropped object ${key} captioned`,
@@ -69,7 +84,12 @@ describe('blipline dev', () => {
     const { ready, close } = await readyLine(child);
     expect(ready.api).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(await (await fetch(`${ready.api}/healthz`)).json()).toMatchObject({ status: 'ok' });
-    expect(await (await fetch(`${ready.api}/v1/config`)).json()).toMatchObject({ questions: true });
+    expect(await (await fetch(`${ready.api}/v1/config`)).json()).toMatchObject({ questions: true, auth: { mode: 'oidc', issuer: ready.auth.issuer } });
+    // Every /v1 route but the config needs a token; alice's client-credentials token is alice.
+    expect((await fetch(`${ready.api}/v1/uploads`, { method: 'POST' })).status).toBe(401);
+    const alice = { authorization: `Bearer ${await clientToken(ready, 'alice')}`, 'content-type': 'application/json' };
+    const upload = await fetch(`${ready.api}/v1/uploads`, { method: 'POST', headers: alice, body: JSON.stringify({ contentType: 'image/png', contentLength: 10 }) });
+    expect(upload.status).toBe(201);
 
     const record = await dropAndAwaitRecord(ready, 'from script/cat.png');
     expect(record.status).toBe('done');

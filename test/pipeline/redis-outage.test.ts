@@ -10,6 +10,7 @@ import { Metrics } from '../../services/core/metrics.js';
 import type { ImageRecord } from '../../services/core/records.js';
 import { createWorker } from '../../services/worker/deps.js';
 import { fixturePath } from '../support/fixtures.js';
+import { authHeader } from '../support/auth.js';
 import { useLocalStack } from '../support/local-stack.js';
 import { Counting, loadCaptioner } from './models.js';
 import type { BlipModel } from '../../services/blip/index.js';
@@ -29,7 +30,7 @@ const metrics = new Metrics({ service: 'worker', sink: null });
 const drop = async (key: string, file: string) =>
   createS3Client(config).send(new PutObjectCommand({ Bucket: config.bucket, Key: key, Body: await readFile(fixturePath('images', file)) }));
 const status = async (key: string) => {
-  const res = await app.request(`/v1/objects?key=${encodeURIComponent(key)}`);
+  const res = await app.request(`/v1/objects?key=${encodeURIComponent(key)}`, { headers: await authHeader(stack(), 'operator') });
   return { code: res.status, body: (await res.json()) as ImageRecord };
 };
 const final = (r: { code: number; body: ImageRecord }) => r.code === 200 && (r.body.status === 'done' || r.body.status === 'failed');

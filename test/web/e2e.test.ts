@@ -89,7 +89,7 @@ beforeAll(async () => {
   mkdirSync(artifacts, { recursive: true });
   const built = await buildPage();
   removePage = built.remove;
-  dev = await startDev(['--model', fixturePath('blip-tiny-captioning'), '--vqa-model', fixturePath('blip-tiny-vqa')], {
+  dev = await startDev(['--anonymous', '--model', fixturePath('blip-tiny-captioning'), '--vqa-model', fixturePath('blip-tiny-vqa')], {
     BLIPLINE_WEB_DIR: built.dir,
     BLIPLINE_MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES),
   });

@@ -6,7 +6,7 @@ import { blipCaptioner } from '../../services/worker/blip-adapter.js';
 import { fixturePath } from '../support/fixtures.js';
 import { captioningFixture } from '../pipeline/models.js';
 
-const env = { AWS_REGION: 'us-east-1', BLIPLINE_BUCKET: 'my-bucket', BLIPLINE_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/jobs', BLIPLINE_TABLE: 'blipline' };
+const env = { AWS_REGION: 'us-east-1', BLIPLINE_BUCKET: 'my-bucket', BLIPLINE_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/jobs', BLIPLINE_TABLE: 'blipline', BLIPLINE_QUESTION_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/questions', BLIPLINE_AUTH: 'anonymous' };
 let model: BlipModel;
 
 beforeAll(async () => {

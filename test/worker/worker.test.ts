@@ -11,7 +11,7 @@ import { ObjectStore } from '../../services/aws/s3.js';
 import { Queue } from '../../services/aws/sqs.js';
 import type { Config } from '../../services/core/config.js';
 import { newId } from '../../services/core/ids.js';
-import { imageIdForKey } from '../../services/core/keys.js';
+import { idForObjectKey } from '../../services/core/ids.js';
 import { createLogger } from '../../services/core/logger.js';
 import { Metrics } from '../../services/core/metrics.js';
 import type { ImageRecord } from '../../services/core/records.js';
@@ -74,7 +74,7 @@ function startWorker(options: { captioner?: Captioner; records?: RecordStore; qu
     captioner: options.captioner ?? captioner,
     metrics: options.metrics ?? new Metrics({ service: 'worker', sink: null }),
     logger,
-    options: { maxObjectBytes: config.maxUploadBytes, maxReceiveCount: 2, waitSeconds: 1, visibilityTimeoutSeconds: 3, ...options.worker },
+    options: { maxObjectBytes: config.maxUploadBytes, maxReceiveCount: 2, waitSeconds: 1, visibilityTimeoutSeconds: 3, objectIdSecret: config.objectIdSecret!, ...options.worker },
   });
   running.push(worker);
   return { worker, done: worker.start() };
@@ -133,14 +133,14 @@ describe('worker', () => {
     await queue.send({ Records: [bad, event.Records[0]] });
     const metrics = new Metrics({ service: 'worker', sink: null });
     startWorker({ metrics });
-    await waitFor(() => records().getImage(imageIdForKey('mixed/good one.jpg')), (r) => r?.status === 'done', 30_000, 'good record done');
+    await waitFor(() => records().getImage(idForObjectKey('mixed/good one.jpg', config.objectIdSecret!)), (r) => r?.status === 'done', 30_000, 'good record done');
     await waitFor(() => queueDepth(config.queueUrl), (n) => n === 0, 10_000, 'message deleted');
     expect(metrics.total('Failures{Reason=invalid_event_record}')).toBe(1);
   });
 
   it('keeps a message whose result cannot be written, and records processing_error on its last receive before the DLQ', async () => {
     const key = 'poison/write-fails.png';
-    const imageId = imageIdForKey(key);
+    const imageId = idForObjectKey(key, config.objectIdSecret!);
     startWorker({ records: new FailingStore(config, imageId) });
     await put(key, 'gray_200x200.png');
     const failed = await waitFor(() => records().getImage(imageId), (r): r is ImageRecord => r?.status === 'failed', 30_000, 'failed record');
@@ -152,7 +152,7 @@ describe('worker', () => {
 
   it('when even the failure write fails on the last receive, the message still reaches the DLQ (record stays processing)', async () => {
     const key = 'poison/all-writes-fail.png';
-    const imageId = imageIdForKey(key);
+    const imageId = idForObjectKey(key, config.objectIdSecret!);
     const queue = new RecordingQueue(createSqsClient(config), config.queueUrl);
     const before = await queueDepth(stack().sqs.dlqUrl);
     startWorker({ queue, records: new FailingStore(config, imageId, true) });
@@ -180,7 +180,7 @@ describe('worker', () => {
       await waitFor(async () => queue.visibility.filter((v) => v.seconds !== 3), (v) => v.length > 0, 20_000, 'the job abandoned');
       // Not done; `processing` for redelivery, or `failed: processing_error` when the emulator counted a receive by a
       // previous test's cut-off long poll and this was already the last receive.
-      const record = await records().getImage(imageIdForKey(key));
+      const record = await records().getImage(idForObjectKey(key, config.objectIdSecret!));
       expect(record?.status === 'processing' || record?.error?.code === 'processing_error').toBe(true);
       await Promise.all(running.splice(0).map((w) => w.stop()));
     } finally {
@@ -192,7 +192,7 @@ describe('worker', () => {
 
   it('releases its caption claim when the caption write fails (the heartbeat stops renewing it)', async () => {
     const key = 'claims/write-fails.png';
-    const imageId = imageIdForKey(key);
+    const imageId = idForObjectKey(key, config.objectIdSecret!);
     startWorker({ records: new CaptionWriteFails(config) });
     await put(key, 'tiny_7x5.png');
     const failed = await waitFor(() => records().getImage(imageId), (r): r is ImageRecord => r?.status === 'failed', 40_000, 'failed record');
@@ -212,12 +212,12 @@ describe('worker', () => {
     const first = new Counting(fp32);
     const a = startWorker({ captioner: first });
     await put('variant/a.png', 'gradient_640x480.png');
-    await waitFor(() => records().getImage(imageIdForKey('variant/a.png')), (r) => r?.status === 'done', 30_000, 'a done');
+    await waitFor(() => records().getImage(idForObjectKey('variant/a.png', config.objectIdSecret!)), (r) => r?.status === 'done', 30_000, 'a done');
     await a.worker.stop();
     const second = new Counting(int8);
     startWorker({ captioner: second });
     await put('variant/b.png', 'gradient_640x480.png');
-    const b = await waitFor(() => records().getImage(imageIdForKey('variant/b.png')), (r) => r?.status === 'done', 30_000, 'b done');
+    const b = await waitFor(() => records().getImage(idForObjectKey('variant/b.png', config.objectIdSecret!)), (r) => r?.status === 'done', 30_000, 'b done');
     expect(first.images).toBe(1);
     expect(second.images).toBe(1);
     expect(b?.cacheHit).toBe(false);
@@ -242,7 +242,7 @@ describe('worker', () => {
     // would count that receive, and the queue's maxReceiveCount of 2 would then dead-letter it).
     const { worker, done } = startWorker({ queue, worker: { claimWaitMs: 600_000, waitSeconds: 0 } });
     await put('claims/waiting.jpg', 'photo_rocket.jpg');
-    const imageId = imageIdForKey('claims/waiting.jpg');
+    const imageId = idForObjectKey('claims/waiting.jpg', config.objectIdSecret!);
     await waitFor(() => records().getImage(imageId), (r) => r?.status === 'processing' && r.contentSha256 === undefined, 30_000, 'waiting on the claim');
     await worker.stop();
     await done;
@@ -270,7 +270,7 @@ describe('worker', () => {
     const queue = new CountingQueue(createSqsClient(config), config.queueUrl);
     startWorker({ captioner: counting, queue });
     await put('slow/job.png', 'alpha_300x500.png');
-    const done = await waitFor(() => records().getImage(imageIdForKey('slow/job.png')), (r) => r?.status === 'done', 30_000, 'slow job done');
+    const done = await waitFor(() => records().getImage(idForObjectKey('slow/job.png', config.objectIdSecret!)), (r) => r?.status === 'done', 30_000, 'slow job done');
     expect(done?.status).toBe('done');
     await waitFor(() => queueDepth(config.queueUrl), (n) => n === 0, 10_000, 'queue empty');
     expect(counting.images).toBe(1);
@@ -280,7 +280,7 @@ describe('worker', () => {
   it('fails questions with vqa_unavailable when no VQA model is configured', async () => {
     startWorker();
     await put('vqa/none.png', 'gray_200x200.png');
-    const imageId = imageIdForKey('vqa/none.png');
+    const imageId = idForObjectKey('vqa/none.png', config.objectIdSecret!);
     await waitFor(() => records().getImage(imageId), (r) => r?.status === 'done', 30_000, 'captioned');
     const questionId = newId();
     await records().createQuestion({ imageId, questionId, question: 'what colour is it?' });
@@ -306,7 +306,7 @@ describe('worker', () => {
     await inModel;
     await worker.stop();
     await done;
-    expect((await records().getImage(imageIdForKey('stop/in-hand.png')))?.status).toBe('done');
+    expect((await records().getImage(idForObjectKey('stop/in-hand.png', config.objectIdSecret!)))?.status).toBe('done');
     expect(await queueDepth(config.queueUrl)).toBe(0);
     // Stopped: a new object stays queued.
     await put('stop/after.png', 'tiny_7x5.png');

@@ -156,6 +156,12 @@ export class BliplineStack extends Stack {
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.pageUrl, description: 'The upload page and the API' });
+    if (this.edge !== undefined) {
+      new CfnOutput(this, 'DistributionDomainName', {
+        value: this.edge.distribution.distributionDomainName,
+        description: 'Point edge.domain here (CNAME, or a Route 53 alias to the distribution)',
+      });
+    }
     new CfnOutput(this, 'BucketName', { value: this.storage.bucket.bucketName, description: 'Drop images here to caption them' });
     new CfnOutput(this, 'QueueUrl', { value: this.storage.queue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.storage.deadLetterQueue.queueUrl });

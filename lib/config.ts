@@ -310,7 +310,7 @@ export function resolveConfig(props: BliplineStackProps = {}): ResolvedConfig {
     quotas: resolveQuotas(props.quotas),
     edge: resolveEdge(props.edge),
     apiDomain: resolveApiDomain(props.apiDomain),
-    droppedObjectDays: resolveDroppedObjectDays(props.retention?.droppedObjectDays, recordTtlDays),
+    droppedObjectDays: resolveDroppedObjectDays(props.retention?.droppedObjectDays),
     accessLogDays: int('retention.accessLogDays', props.retention?.accessLogDays ?? 90, 1, 3650, 'access logs expire after it'),
     allowedOrigins,
     notificationPrefix,

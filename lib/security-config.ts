@@ -144,9 +144,12 @@ export interface EdgeProps {
 /** Expiry of the bucket's objects, per prefix. */
 export interface RetentionProps {
   /**
-   * Days objects dropped into the bucket by other writers (every key outside `uploads/`) are kept.
-   * 'never' keeps them until someone deletes them.
-   * @default 30 (the records' lifetime, recordTtlDays)
+   * Days objects dropped into the bucket by other writers (every key outside `uploads/`) are kept;
+   * 'never' keeps them until their writer (or the operator, with DELETE) removes them. They belong
+   * to whoever dropped them, so blipline does not expire them unless told to. S3 filters lifecycle
+   * rules by prefix only: a number here covers the whole bucket, so an API upload then expires at
+   * the earlier of this and uploadRetentionDays.
+   * @default 'never'
    */
   readonly droppedObjectDays?: number | 'never';
   /**
@@ -307,7 +310,7 @@ export function resolveApiDomain(d: ApiDomainProps | undefined): ApiDomainProps 
   return d;
 }
 
-export function resolveDroppedObjectDays(value: number | 'never' | undefined, recordTtlDays: number): number | undefined {
-  if (value === 'never') return undefined;
-  return int('retention.droppedObjectDays', value ?? recordTtlDays, 1, 36_500, "or 'never' to keep dropped objects until someone deletes them");
+export function resolveDroppedObjectDays(value: number | 'never' | undefined): number | undefined {
+  if (value === undefined || value === 'never') return undefined;
+  return int('retention.droppedObjectDays', value, 1, 36_500, "or 'never' to keep dropped objects until someone deletes them");
 }

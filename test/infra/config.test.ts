@@ -10,7 +10,7 @@ describe('stack props', () => {
       allowedOrigins: [],
       notificationPrefix: '',
       uploadExpiresSeconds: 60,
-      droppedObjectDays: 30,
+      droppedObjectDays: undefined,
       accessLogDays: 90,
       uploadRetentionDays: 30,
       maxUploadBytes: 10_485_760,

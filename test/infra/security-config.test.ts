@@ -31,9 +31,9 @@ describe('identity, quotas, edge and retention props', () => {
     expect(resolveConfig({ auth: { mode: 'anonymous' }, allowAnonymous: true }).identity.mode).toBe('anonymous');
   });
 
-  it('keeps dropped objects forever when asked, or for the given days', () => {
+  it('keeps dropped objects unless given a number of days', () => {
+    expect(resolveConfig().droppedObjectDays).toBeUndefined();
     expect(resolveConfig({ retention: { droppedObjectDays: 'never' } }).droppedObjectDays).toBeUndefined();
     expect(resolveConfig({ retention: { droppedObjectDays: 365 } }).droppedObjectDays).toBe(365);
-    expect(resolveConfig({ recordTtlDays: 7 }).droppedObjectDays).toBe(7);
   });
 });

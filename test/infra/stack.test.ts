@@ -58,13 +58,12 @@ describe('bucket', () => {
     });
   });
 
-  it('aborts incomplete multipart uploads and expires API uploads and dropped objects (30 days by default)', () => {
+  it('aborts incomplete multipart uploads and expires API uploads (30 days); dropped objects are kept by default', () => {
     const bucket = logicalId('AWS::S3::Bucket', 'StorageImages');
     const rules = ((s.json.Resources as Record<string, { Properties: { LifecycleConfiguration: { Rules: Record<string, unknown>[] } } }>)[bucket]?.Properties.LifecycleConfiguration.Rules) ?? [];
     expect(rules).toEqual([
       { Id: 'abort-incomplete-multipart-uploads', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' },
       { Id: 'expire-api-uploads', Prefix: 'uploads/', ExpirationInDays: 30, Status: 'Enabled' },
-      { Id: 'expire-dropped-objects', ExpirationInDays: 30, Status: 'Enabled' },
     ]);
   });
 

@@ -19,7 +19,7 @@ const s = synthBlipline({
     apiRateLimit: 10,
     apiBurstLimit: 20,
     uploadRetentionDays: 7,
-    retention: { droppedObjectDays: 'never', accessLogDays: 14 },
+    retention: { droppedObjectDays: 90, accessLogDays: 14 },
     quotas: { uploadsPerDay: 5, uploadBytesPerDay: 1_000_000, questionsPerImage: 3, questionsPerMinute: 2 },
     uploadExpires: Duration.seconds(120),
     edge: { rateLimitPer5Minutes: 300 },
@@ -66,12 +66,13 @@ describe('stack props reach the template', () => {
     expect(env).toContainEqual({ Name: 'BLIPLINE_VISIBILITY_TIMEOUT_SECONDS', Value: '180' });
   });
 
-  it('retention: uploads after 7 days, dropped objects kept, logs after 14 days', () => {
+  it('retention: uploads after 7 days, dropped objects after 90, logs after 14 days', () => {
     const rules = resourcesOf(s.json, 'AWS::S3::Bucket').map(([id, r]) => [id, (r.Properties?.LifecycleConfiguration as { Rules: Record<string, unknown>[] } | undefined)?.Rules ?? []] as const);
     const images = rules.find(([id]) => id.startsWith('StorageImages'))?.[1] ?? [];
     expect(images.map((r) => [r.Id, r.ExpirationInDays])).toEqual([
       ['abort-incomplete-multipart-uploads', undefined],
       ['expire-api-uploads', 7],
+      ['expire-dropped-objects', 90],
     ]);
     const logs = rules.filter(([id]) => id.startsWith('StorageAccessLogs') || id.startsWith('EdgeLogs'));
     expect(logs).toHaveLength(2);

@@ -12,11 +12,16 @@ function arnToken(construct: IConstruct): string {
   return `<${stack.getLogicalId(child as never)}.Arn>`;
 }
 
+/** What bounds the request rate, as a clause for the reasons below. */
+function rateLimits(stack: BliplineStack): string {
+  return stack.edge !== undefined ? ', WAF limits requests per IP and stage throttling bounds the total' : ' and stage throttling bounds the total request rate';
+}
+
 /** Open routes by design (the rest have the JWT authorizer); in anonymous mode every route is open. */
 function acknowledgeOpenRoutes(stack: BliplineStack): void {
   const reason =
     stack.config.identity.mode === 'anonymous'
-      ? 'Anonymous mode was asked for in words (auth.mode anonymous and allowAnonymous: true) for a private demo: no route has an authorizer, quotas count per source IP and WAF limits requests per IP.'
+      ? `Anonymous mode was asked for in words (auth.mode anonymous and allowAnonymous: true) for a private demo: no route has an authorizer, quotas count per source IP${rateLimits(stack)}.`
       : 'Open by design: health check, the page and its static files, the sign-in settings the page needs before it has a token (GET /v1/config), the OpenAPI description and CORS preflights; no route that reads or changes data is open.';
   for (const route of stack.api.routes) {
     const cfn = route.node.defaultChild as { authorizationType?: string } | undefined;
@@ -62,19 +67,22 @@ export function addNagSuppressions(stack: BliplineStack): void {
 
   // ---- Identity ----
   const userPool = stack.identity?.userPool;
-  if (userPool !== undefined && !stack.config.identity.cognito?.threatProtection) {
-    Validations.of(userPool).acknowledge({
-      id: 'AwsSolutions-COG8',
-      reason: 'Threat protection needs the Plus feature plan, billed per monthly active user; it is one prop away (auth.threatProtection). Without it: sign-up is closed by default (administrators invite users), MFA with an authenticator app is required, passwords need 12 characters of four kinds, and WAF limits requests per IP.',
-    });
-  }
-
-  const mfa = stack.config.identity.cognito?.mfa;
-  if (userPool !== undefined && mfa !== undefined && mfa !== 'required') {
-    Validations.of(userPool).acknowledge({
-      id: 'AwsSolutions-COG2',
-      reason: `MFA is ${mfa} because the deployer set auth.mfa to '${mfa}' in words (the default is 'required'); sign-in still needs a 12-character password of four kinds and WAF limits requests per IP.`,
-    });
+  const cognito = stack.config.identity.cognito;
+  if (userPool !== undefined && cognito !== undefined) {
+    const signUp = cognito.selfSignUp ? 'anyone may sign up (auth.selfSignUp)' : 'sign-up is closed (administrators invite users)';
+    const mfa = { required: 'MFA with an authenticator app is required', optional: 'MFA with an authenticator app is optional', off: 'MFA is off' }[cognito.mfa];
+    if (!cognito.threatProtection) {
+      Validations.of(userPool).acknowledge({
+        id: 'AwsSolutions-COG8',
+        reason: `Threat protection needs the Plus feature plan, billed per monthly active user; it is one prop away (auth.threatProtection). As deployed: ${signUp}, ${mfa}, passwords need 12 characters of four kinds${rateLimits(stack)}.`,
+      });
+    }
+    if (cognito.mfa !== 'required') {
+      Validations.of(userPool).acknowledge({
+        id: 'AwsSolutions-COG2',
+        reason: `MFA is ${cognito.mfa} because the deployer set auth.mfa to '${cognito.mfa}' (the default is 'required'); sign-in still needs a 12-character password of four kinds${rateLimits(stack)}.`,
+      });
+    }
   }
 
   // ---- Secrets ----
@@ -85,7 +93,7 @@ export function addNagSuppressions(stack: BliplineStack): void {
   });
   Validations.of(secrets.redisPassword).acknowledge({
     id: 'AwsSolutions-SMG4',
-    reason: 'The Valkey user is only reachable inside the isolated VPC from the two service security groups over TLS; automatic rotation would need a rotation function in the VPC that updates the ElastiCache user and restarts both services. To rotate, change the secret and redeploy (CloudFormation resolves the new password into the user).',
+    reason: 'The Valkey user is only reachable inside the VPC, from the worker and API security groups, over TLS; automatic rotation would need a rotation function in the VPC that updates the ElastiCache user and restarts both services. To rotate, change the secret and redeploy (CloudFormation resolves the new password into the user).',
   });
   if (secrets.originVerify !== undefined) {
     Validations.of(secrets.originVerify).acknowledge({
@@ -99,7 +107,7 @@ export function addNagSuppressions(stack: BliplineStack): void {
   if (distribution !== undefined) {
     Validations.of(distribution).acknowledge({
       id: 'AwsSolutions-CFR1',
-      reason: 'blipline serves anyone its operator lets sign in, wherever they are; nothing in it is restricted by country, and WAF rate-limits every source IP.',
+      reason: 'blipline serves the users its operator admits, wherever they are; nothing in it is restricted by country, and WAF rate-limits every source IP.',
     });
     if (stack.config.edge.domain === undefined) {
       Validations.of(distribution).acknowledge({

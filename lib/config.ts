@@ -2,6 +2,22 @@ import { Duration, RemovalPolicy, type StackProps } from 'aws-cdk-lib';
 import { DEFAULT_SCALING, derivePolicy, type ScalingPolicy } from '../services/scaling/policy.js';
 import { ScalingSettingsError } from '../services/scaling/errors.js';
 import { StackConfigError } from './errors.js';
+import {
+  type ApiDomainProps,
+  type AuthProps,
+  type EdgeProps,
+  type QuotaProps,
+  type ResolvedEdge,
+  type ResolvedIdentity,
+  type ResolvedQuotas,
+  type RetentionProps,
+  resolveApiDomain,
+  resolveDroppedObjectDays,
+  resolveEdge,
+  resolveIdentity,
+  resolveQuotas,
+} from './security-config.js';
+import { fail, int } from './validate.js';
 
 /** Fargate's upper bound for a container's stopTimeout (SIGTERM → SIGKILL). */
 export const FARGATE_MAX_STOP_TIMEOUT_SECONDS = 120;
@@ -57,8 +73,33 @@ export interface WorkerScalingProps {
 
 export interface BliplineStackProps extends StackProps {
   /**
-   * Browser origins allowed by the bucket's CORS rule and the API's CORS. Use your site's origin(s).
-   * @default ['*']
+   * How callers sign in: a Cognito user pool the stack creates, an existing OpenID Connect issuer, or
+   * (private demos only, with allowAnonymous) nobody.
+   * @default { mode: 'cognito' }
+   */
+  readonly auth?: AuthProps;
+  /**
+   * Must be true, and only then, when auth.mode is 'anonymous': the stack refuses an anonymous API
+   * unless told so in words.
+   * @default false
+   */
+  readonly allowAnonymous?: boolean;
+  /** Per-owner quotas; see QuotaProps for the defaults. */
+  readonly quotas?: QuotaProps;
+  /** CloudFront + WAF in front of the page and the API; see EdgeProps (on by default). */
+  readonly edge?: EdgeProps;
+  /**
+   * A custom domain of the HTTP API; with it the execute-api endpoint is disabled.
+   * @default - none: the execute-api endpoint stays on and, behind the edge, refuses requests
+   * without CloudFront's secret x-origin-verify header
+   */
+  readonly apiDomain?: ApiDomainProps;
+  /** Expiry of dropped objects and logs; see RetentionProps (API uploads: uploadRetentionDays). */
+  readonly retention?: RetentionProps;
+  /**
+   * Browser origins allowed by the bucket's CORS rule and the API's CORS, besides the stack's own
+   * page origin (always allowed). Use them for pages served elsewhere.
+   * @default [] (only the stack's own page)
    */
   readonly allowedOrigins?: string[];
   /**
@@ -83,8 +124,9 @@ export interface BliplineStackProps extends StackProps {
    */
   readonly maxUploadBytes?: number;
   /**
-   * Lifetime of a presigned upload.
-   * @default Duration.seconds(300)
+   * Lifetime of a presigned upload: the page uploads right after asking, so a minute is plenty and a
+   * leaked URL is short-lived (each URL is also one-shot: If-None-Match: *).
+   * @default Duration.seconds(60)
    */
   readonly uploadExpires?: Duration;
   /**
@@ -186,6 +228,14 @@ export interface BliplineStackProps extends StackProps {
 
 /** Every setting resolved to a concrete value, validated. */
 export interface ResolvedConfig {
+  identity: ResolvedIdentity;
+  quotas: ResolvedQuotas;
+  edge: ResolvedEdge;
+  apiDomain: ApiDomainProps | undefined;
+  /** Days dropped objects are kept; undefined: no expiry. */
+  droppedObjectDays: number | undefined;
+  accessLogDays: number;
+  /** Extra origins; the stack's own page origin is added where it is known. */
   allowedOrigins: string[];
   notificationPrefix: string;
   uploadRetentionDays: number;
@@ -214,16 +264,6 @@ export interface ResolvedConfig {
   apiEntry: string | undefined;
 }
 
-function fail(message: string): never {
-  throw new StackConfigError(message);
-}
-
-function int(name: string, value: number, min: number, max: number, hint: string): number {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    fail(`${name} must be an integer from ${min} to ${max} (got ${value}); ${hint}`);
-  }
-  return value;
-}
 
 const ORIGIN = /^(\*|https?:\/\/[^/\s*]+(:\d+)?)$/;
 /** `owner/name` or `owner/name@revision` (commit sha, tag or branch), as services/blip/source reads them. */
@@ -232,8 +272,7 @@ const isHubId = (id: string) => HUB_ID.test(id) && !id.includes('..');
 
 /** Applies the documented defaults and validates; throws StackConfigError saying what to change. */
 export function resolveConfig(props: BliplineStackProps = {}): ResolvedConfig {
-  const allowedOrigins = props.allowedOrigins ?? ['*'];
-  if (allowedOrigins.length === 0) fail(`allowedOrigins is empty; give at least one origin such as 'https://example.com', or ['*']`);
+  const allowedOrigins = props.allowedOrigins ?? [];
   for (const origin of allowedOrigins) {
     if (!ORIGIN.test(origin)) {
       fail(`allowedOrigins entry ${JSON.stringify(origin)} is not an origin; use scheme://host[:port] with no path, e.g. 'https://example.com'`);
@@ -291,13 +330,20 @@ export function resolveConfig(props: BliplineStackProps = {}): ResolvedConfig {
   const alarmEmail = props.alarmEmail;
   if (alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alarmEmail)) fail(`alarmEmail ${JSON.stringify(alarmEmail)} is not an e-mail address`);
 
+  const recordTtlDays = int('recordTtlDays', props.recordTtlDays ?? 30, 1, 3650, 'records expire after it');
   return {
+    identity: resolveIdentity(props.auth, props.allowAnonymous),
+    quotas: resolveQuotas(props.quotas),
+    edge: resolveEdge(props.edge),
+    apiDomain: resolveApiDomain(props.apiDomain),
+    droppedObjectDays: resolveDroppedObjectDays(props.retention?.droppedObjectDays),
+    accessLogDays: int('retention.accessLogDays', props.retention?.accessLogDays ?? 90, 1, 3650, 'access logs expire after it'),
     allowedOrigins,
     notificationPrefix,
     uploadRetentionDays: int('uploadRetentionDays', props.uploadRetentionDays ?? 30, 1, 3650, 'objects under uploads/ expire after it'),
-    recordTtlDays: int('recordTtlDays', props.recordTtlDays ?? 30, 1, 3650, 'records expire after it'),
+    recordTtlDays,
     maxUploadBytes: int('maxUploadBytes', props.maxUploadBytes ?? 10_485_760, 1, 5 * 1024 ** 3, 'a single presigned PUT carries at most 5 GiB'),
-    uploadExpiresSeconds: int('uploadExpires', (props.uploadExpires ?? Duration.seconds(300)).toSeconds({ integral: false }), 1, 604_800, 'presigned URLs last at most 7 days'),
+    uploadExpiresSeconds: int('uploadExpires', (props.uploadExpires ?? Duration.seconds(60)).toSeconds({ integral: false }), 1, 604_800, 'presigned URLs last at most 7 days'),
     captionModel,
     vqaModel,
     modelAccessToken: token,

@@ -15,6 +15,7 @@ export interface MonitoringProps {
   readonly config: ResolvedConfig;
   readonly queue: sqs.IQueue;
   readonly deadLetterQueue: sqs.IQueue;
+  readonly questionDeadLetterQueue: sqs.IQueue;
   readonly worker: Worker;
   readonly apiHandler: lambda.IFunction;
 }
@@ -25,7 +26,7 @@ export class Monitoring extends Construct {
   /** Customer-managed key the alarm topic is encrypted with (CloudWatch may use it for this account's alarms). */
   readonly topicKey: kms.Key;
   readonly dashboard: cloudwatch.Dashboard;
-  readonly alarms: Record<'deadLetters' | 'oldestMessage' | 'workerErrors' | 'tasksAtMax' | 'backlogPerTask' | 'apiErrors', cloudwatch.Alarm>;
+  readonly alarms: Record<'deadLetters' | 'questionDeadLetters' | 'oldestMessage' | 'workerErrors' | 'tasksAtMax' | 'backlogPerTask' | 'apiErrors', cloudwatch.Alarm>;
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
@@ -47,14 +48,12 @@ export class Monitoring extends Construct {
     const runningFiveMinutes = worker.runningTasksMetric.with({ period: fiveMinutes, statistic: 'Minimum' });
 
     this.alarms = {
-      deadLetters: new cloudwatch.Alarm(this, 'DeadLettersAlarm', {
-        alarmDescription: 'Messages reached the dead-letter queue: jobs failed maxReceiveCount times. Inspect them, fix, then redrive.',
-        metric: deadLetters,
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
+      deadLetters: this.deadLetterAlarm('DeadLettersAlarm', deadLetters, 'Messages reached the dead-letter queue: jobs failed maxReceiveCount times.'),
+      questionDeadLetters: this.deadLetterAlarm(
+        'QuestionDeadLettersAlarm',
+        props.questionDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum' }),
+        'Questions reached their dead-letter queue: they failed maxReceiveCount times.',
+      ),
       oldestMessage: new cloudwatch.Alarm(this, 'OldestMessageAlarm', {
         alarmDescription: `A job has waited over ${config.oldestMessageAlarmSeconds} s: workers are not keeping up or not starting.`,
         metric: oldest,
@@ -150,6 +149,18 @@ export class Monitoring extends Construct {
       }),
     );
     this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: Object.values(this.alarms), width: 24 }));
+  }
+
+  /** Alarms as soon as one message sits in a dead-letter queue. */
+  private deadLetterAlarm(id: string, visible: cloudwatch.IMetric, what: string): cloudwatch.Alarm {
+    return new cloudwatch.Alarm(this, id, {
+      alarmDescription: `${what} Inspect them, fix, then redrive.`,
+      metric: visible,
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
   }
 }
 

@@ -6,3 +6,4 @@ export * from './s3.js';
 export * from './sqs.js';
 export * from './image-eraser.js';
 export * from './quota-store.js';
+export * from './secrets.js';

@@ -41,6 +41,12 @@ const envSchema = z.object({
   BLIPLINE_TABLE: z.string().trim().min(3, 'is required (a DynamoDB table name)'),
   BLIPLINE_REDIS_URL: optionalUrl(['redis:', 'rediss:']),
   BLIPLINE_REDIS_PREFIX: z.string().default('blipline:'),
+  BLIPLINE_REDIS_USERNAME: optionalString,
+  BLIPLINE_REDIS_PASSWORD: optionalString,
+  BLIPLINE_REDIS_PASSWORD_SECRET_ARN: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    z.string().trim().regex(/^arn:aws[\w-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/, 'must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)').optional(),
+  ),
   BLIPLINE_S3_ENDPOINT: optionalUrl(['http:', 'https:']),
   BLIPLINE_SQS_ENDPOINT: optionalUrl(['http:', 'https:']),
   BLIPLINE_DYNAMODB_ENDPOINT: optionalUrl(['http:', 'https:']),
@@ -116,6 +122,12 @@ export interface Config {
   /** Absent: the Redis cache is disabled. */
   redisUrl: string | undefined;
   redisKeyPrefix: string;
+  /** RBAC user of the cache (Valkey/Redis ACL); absent: the default user. */
+  redisUsername: string | undefined;
+  /** The user's password: BLIPLINE_REDIS_PASSWORD, or read at start from BLIPLINE_REDIS_PASSWORD_SECRET_ARN (resolveRedisPassword). */
+  redisPassword: string | undefined;
+  /** Secrets Manager secret holding the password (the Lambda reads it once at cold start). */
+  redisPasswordSecretArn: string | undefined;
   s3Endpoint: string | undefined;
   sqsEndpoint: string | undefined;
   dynamodbEndpoint: string | undefined;
@@ -195,6 +207,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
       issues.push(`${name}: ${missing && issue.code === 'invalid_type' ? 'is required' : issue.message}`);
     }
   }
+  if (result.success && result.data.BLIPLINE_REDIS_PASSWORD !== undefined && result.data.BLIPLINE_REDIS_PASSWORD_SECRET_ARN !== undefined) {
+    issues.push('BLIPLINE_REDIS_PASSWORD_SECRET_ARN: set either it or BLIPLINE_REDIS_PASSWORD, not both');
+  }
   if (options.requireModel && (env.BLIPLINE_MODEL ?? '').trim() === '') {
     issues.push('BLIPLINE_MODEL: is required (a captioning model directory or Hugging Face Hub id)');
   }
@@ -220,6 +235,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
     table: e.BLIPLINE_TABLE,
     redisUrl: e.BLIPLINE_REDIS_URL,
     redisKeyPrefix: e.BLIPLINE_REDIS_PREFIX,
+    redisUsername: e.BLIPLINE_REDIS_USERNAME,
+    redisPassword: e.BLIPLINE_REDIS_PASSWORD,
+    redisPasswordSecretArn: e.BLIPLINE_REDIS_PASSWORD_SECRET_ARN,
     s3Endpoint: e.BLIPLINE_S3_ENDPOINT,
     sqsEndpoint: e.BLIPLINE_SQS_ENDPOINT,
     dynamodbEndpoint: e.BLIPLINE_DYNAMODB_ENDPOINT,

@@ -70,3 +70,38 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...base, BLIPLINE_OBJECT_ID_SECRET: 'short' })).toThrow(/BLIPLINE_OBJECT_ID_SECRET: must be at least 32 characters/);
   });
 });
+
+describe('loadConfig: cache credentials', () => {
+  const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:blipline-redis-AbCdEf';
+
+  it('reads the RBAC user, a password or the secret holding it; all optional', () => {
+    expect(loadConfig(base)).toMatchObject({ redisUsername: undefined, redisPassword: undefined, redisPasswordSecretArn: undefined });
+    expect(loadConfig({ ...base, BLIPLINE_REDIS_USERNAME: 'blipline', BLIPLINE_REDIS_PASSWORD: 'secret-pw' })).toMatchObject({
+      redisUsername: 'blipline',
+      redisPassword: 'secret-pw',
+      redisPasswordSecretArn: undefined,
+    });
+    expect(loadConfig({ ...base, BLIPLINE_REDIS_PASSWORD_SECRET_ARN: arn, BLIPLINE_REDIS_PASSWORD: '' })).toMatchObject({
+      redisPassword: undefined,
+      redisPasswordSecretArn: arn,
+    });
+  });
+
+  it('refuses a secret that is not an ARN, and a password given twice', () => {
+    const issuesOf = (env: Record<string, string>): string[] => {
+      try {
+        loadConfig({ ...base, ...env });
+      } catch (e) {
+        if (e instanceof ConfigError) return e.issues;
+        throw e;
+      }
+      return [];
+    };
+    expect(issuesOf({ BLIPLINE_REDIS_PASSWORD_SECRET_ARN: 'blipline-redis' })).toEqual([
+      'BLIPLINE_REDIS_PASSWORD_SECRET_ARN: must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)',
+    ]);
+    expect(issuesOf({ BLIPLINE_REDIS_PASSWORD_SECRET_ARN: arn, BLIPLINE_REDIS_PASSWORD: 'pw' })).toEqual([
+      'BLIPLINE_REDIS_PASSWORD_SECRET_ARN: set either it or BLIPLINE_REDIS_PASSWORD, not both',
+    ]);
+  });
+});

@@ -48,6 +48,9 @@ let page: Page;
 let context: BrowserContext;
 let profileDir: string;
 let removePage: () => void = () => {};
+/** The freshly built page both stacks serve. */
+let webDir: string;
+const devModels = (): string[] => ['--model', fixturePath('blip-tiny-captioning'), '--vqa-model', fixturePath('blip-tiny-vqa')];
 /** filename -> imageId, from the page's own POST /v1/uploads calls. */
 const imageIds = new Map<string, string>();
 /** The browser's direct uploads to the local S3 endpoint. */
@@ -122,7 +125,8 @@ beforeAll(async () => {
   mkdirSync(artifacts, { recursive: true });
   const built = await buildPage();
   removePage = built.remove;
-  dev = await startDev(['--model', fixturePath('blip-tiny-captioning'), '--vqa-model', fixturePath('blip-tiny-vqa')], {
+  webDir = built.dir;
+  dev = await startDev(devModels(), {
     BLIPLINE_WEB_DIR: built.dir,
     BLIPLINE_MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES),
   });
@@ -499,11 +503,72 @@ describe('upload page in Chromium', { timeout: 180_000 }, () => {
     }
   });
 
+  it('signs in again when the API refuses the token (401)', async () => {
+    const fresh = await context.newPage();
+    try {
+      await fresh.goto(dev.ready.api);
+      expect(await signIn(fresh)).toBe(false);
+      // The stored access token stops being one the API accepts (as when it expires or its key rotates).
+      const storedUser = `oidc.user:${dev.ready.auth.issuer}:blipline-web`;
+      const tokenOf = async (): Promise<string> =>
+        z.object({ access_token: z.string() }).loose().parse(JSON.parse((await fresh.evaluate(`sessionStorage.getItem(${JSON.stringify(storedUser)})`)) as string)).access_token;
+      const before = await tokenOf();
+      await fresh.evaluate(`{
+        const key = ${JSON.stringify(storedUser)};
+        sessionStorage.setItem(key, JSON.stringify({ ...JSON.parse(sessionStorage.getItem(key)), access_token: 'not-a-token' }));
+      }`);
+      const [refused, viaProvider] = await Promise.all([
+        fresh.waitForResponse((r) => r.url().endsWith('/v1/uploads')),
+        fresh.waitForResponse((r) => r.url().startsWith(`${dev.ready.auth.issuer}/auth`)),
+        fresh.locator('#file-input').setInputFiles(fixturePath('images', 'tiny_7x5.png')),
+      ]);
+      expect(refused.status()).toBe(401);
+      expect(viaProvider.status()).toBe(303);
+      await fresh.waitForURL((url) => url.origin === new URL(dev.ready.api).origin && url.search === '');
+      await fresh.locator('body[data-ready="true"][data-auth="signed-in"]').waitFor();
+      const after = await tokenOf();
+      expect(after).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+      expect(after).not.toBe(before);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('ran every page under its Content-Security-Policy without a violation', async () => {
     expect(cspViolations).toEqual([]);
     // The watch sees what the policy refuses: an inline script added to the page is reported, and never runs.
     await page.evaluate(`{ const s = document.createElement('script'); s.textContent = 'window.__inline = 1'; document.body.append(s); }`);
     await expect.poll(() => cspViolations.length).toBe(1);
     expect(await page.evaluate('window.__inline')).toBeUndefined();
+  });
+});
+
+describe('upload page in anonymous mode', { timeout: 180_000 }, () => {
+  let anonymous: DevStack;
+  beforeAll(async () => {
+    anonymous = await startDev(['--anonymous', ...devModels()], { BLIPLINE_WEB_DIR: webDir });
+  }, 240_000);
+  afterAll(async () => {
+    await anonymous?.stop();
+  });
+
+  it('shows no sign-in and uploads as before', async () => {
+    expect(anonymous.ready.auth.mode).toBe('anonymous');
+    const fresh = await context.newPage();
+    try {
+      await fresh.goto(anonymous.ready.api);
+      await fresh.locator('body[data-ready="true"][data-auth="anonymous"]').waitFor();
+      expect(await fresh.locator('#account').isVisible()).toBe(false);
+      expect(await fresh.getByRole('button', { name: 'Sign in', exact: true }).count()).toBe(0);
+      const [created] = await Promise.all([
+        fresh.waitForResponse((r) => r.url().endsWith('/v1/uploads') && r.request().method() === 'POST'),
+        fresh.locator('#file-input').setInputFiles(fixturePath('images', 'photo_coffee.jpg')),
+      ]);
+      expect(created.status()).toBe(201);
+      expect(created.request().headers()['authorization']).toBeUndefined();
+      expect(await settle('photo_coffee.jpg', 90_000, fresh)).toEqual({ phase: 'done', status: 'Done' });
+    } finally {
+      await fresh.close();
+    }
   });
 });

@@ -45,21 +45,17 @@ describe('sign-in settings of the page', () => {
   });
 
   it('recognises the provider sending the browser back, and cleans the address afterwards', () => {
-    const signedIn = new URL('http://127.0.0.1:3000/?code=abc&state=s1&iss=http%3A%2F%2F127.0.0.1%3A4100');
-    expect(isSignInCallback(signedIn)).toBe(true);
-    expect(isSignOutCallback(signedIn)).toBe(false);
-    expect(withoutCallbackParams(signedIn)).toBe('/');
-    const refused = new URL('http://127.0.0.1:3000/?error=access_denied&error_description=no&state=s1#cards');
-    expect(isSignInCallback(refused)).toBe(true);
-    expect(withoutCallbackParams(refused)).toBe('/#cards');
-    const signedOut = new URL('http://127.0.0.1:3000/?state=s2');
-    expect(isSignInCallback(signedOut)).toBe(false);
-    expect(isSignOutCallback(signedOut)).toBe(true);
-    expect(withoutCallbackParams(signedOut)).toBe('/');
-    const plain = new URL('http://127.0.0.1:3000/?code=abc&lang=en');
-    expect(isSignInCallback(plain)).toBe(false);
-    expect(isSignOutCallback(plain)).toBe(false);
-    expect(withoutCallbackParams(new URL('http://127.0.0.1:3000/?lang=en&state=s3'))).toBe('/?lang=en');
+    const cases: [query: string, signIn: boolean, signOut: boolean, cleaned: string][] = [
+      ['?code=abc&state=s1&iss=http%3A%2F%2F127.0.0.1%3A4100', true, false, '/'],
+      ['?error=access_denied&error_description=no&state=s1#cards', true, false, '/#cards'],
+      ['?state=s2', false, true, '/'],
+      ['?lang=en&state=s3', false, true, '/?lang=en'],
+      ['?code=abc&lang=en', false, false, '/?lang=en'],
+    ];
+    for (const [query, signIn, signOut, cleaned] of cases) {
+      const url = new URL(`http://127.0.0.1:3000/${query}`);
+      expect([isSignInCallback(url), isSignOutCallback(url), withoutCallbackParams(url)], query).toEqual([signIn, signOut, cleaned]);
+    }
   });
 
   it('shows the name claim, else the subject', () => {

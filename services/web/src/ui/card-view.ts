@@ -118,10 +118,11 @@ export class CardView {
         el('div', { class: 'card-head' }, name, removeButton),
         this.progressRow,
         this.status,
-        el('div', { class: 'card-actions' }, this.retryButton, this.deleteButton),
+        this.retryButton,
         this.result,
         this.askForm,
         this.answers,
+        this.deleteButton,
       ),
     );
     this.render(state);

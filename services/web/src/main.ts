@@ -56,8 +56,8 @@ function showBanner(text: string): void {
   banner.hidden = false;
 }
 
-function signInFailure(error: unknown): string {
-  return `Sign-in failed: ${error instanceof Error ? error.message : String(error)}. Try again.`;
+function signInFailure(error: unknown, action: 'Sign-in' | 'Sign-out' = 'Sign-in'): string {
+  return `${action} failed: ${error instanceof Error ? error.message : String(error)}. Try again.`;
 }
 
 function setUploadsAllowed(allowed: boolean): void {
@@ -135,7 +135,7 @@ async function loadConfig(): Promise<void> {
 }
 bannerRetry.addEventListener('click', () => void loadConfig());
 signInButton.addEventListener('click', () => void auth?.signIn().catch((error: unknown) => showBanner(signInFailure(error))));
-signOutButton.addEventListener('click', () => void auth?.signOut().catch((error: unknown) => showBanner(signInFailure(error))));
+signOutButton.addEventListener('click', () => void auth?.signOut().catch((error: unknown) => showBanner(signInFailure(error, 'Sign-out'))));
 
 function addFiles(files: Iterable<File>): void {
   if (!canUpload) return;

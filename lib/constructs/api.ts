@@ -20,13 +20,14 @@ import { cacheEnvironment, type ServiceWiring } from './wiring.js';
 
 export type ApiProps = ServiceWiring;
 
-/** Routes anyone may call: health, the page's sign-in settings, the API description, the page, CORS preflights. */
+/** Routes anyone may call: health, the page's sign-in settings, the API description and its reference page, the page, CORS preflights. */
 export const OPEN_ROUTES = [
   'GET /healthz',
   'GET /v1/config',
   'GET /v1/openapi.json',
   'GET /',
   'GET /index.html',
+  'GET /reference.html',
   'GET /assets/{proxy+}',
   'GET /favicon.ico',
   'OPTIONS /{proxy+}',

@@ -15,7 +15,7 @@ beforeAll(async () => {
     [`acme/blip-tiny@v1.0`]: fixture('config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors'),
     [`acme/blip-tiny@${SHA}`]: fixture('config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors'),
     // An older revision with PyTorch weights only (the bytes do not matter: nothing may be downloaded).
-    [`acme/blip-tiny@v0.9`]: { ...fixture('config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json'), 'pytorch_model.bin': path.join(captioningModelDir, 'model.safetensors') },
+    [`acme/blip-tiny@v0.9`]: { ...fixture('config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json'), 'tf_model.h5': path.join(captioningModelDir, 'model.safetensors') },
   });
 });
 afterAll(async () => {
@@ -62,8 +62,8 @@ describe('prepare-model with a pinned Hub revision (owner/name@revision)', { tim
     const lines = run.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^blipline prepare-model: acme\/blip-tiny@v0\.9 .*missing model\.safetensors/);
-    expect(lines[0]).toContain('it has pytorch_model.bin instead');
-    expect(lines[0]).toContain('pin a revision that has model.safetensors');
+    expect(lines[0]).toContain('it has tf_model.h5 instead');
+    expect(lines[0]).toContain('pin a revision that has model.safetensors or pytorch_model.bin');
     // Checked from the listing: nothing of that revision was downloaded.
     expect(requestsFor('v0.9').filter((u) => u.includes('/resolve/'))).toEqual([]);
   });

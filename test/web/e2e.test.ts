@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { modelLabel } from '../../services/web/src/state/messages.js';
 import { fixturePath, repoRoot } from '../support/fixtures.js';
 import { buildPage, type DevStack, devClientToken, startDev } from './support/dev-stack.js';
+import { compareWithBaseline, MAX_DIFF_RATIO } from './support/visual.js';
 
 const MAX_UPLOAD_BYTES = 250_000;
 const artifacts = path.join(repoRoot, 'test-artifacts/web');
@@ -445,13 +446,36 @@ describe('upload page in Chromium', { timeout: 180_000 }, () => {
     }
   });
 
-  it('looks right in dark mode and on a narrow screen', async () => {
+  it('looks as its committed baselines in dark mode, wide and narrow (a real change of the page fails)', async () => {
     await page.emulateMedia({ colorScheme: 'dark' });
     await screenshot('06-dark.png');
     await page.setViewportSize({ width: 390, height: 844 });
     await screenshot('07-narrow-dark.png');
     await page.emulateMedia({ colorScheme: 'light' });
     await page.setViewportSize({ width: 1280, height: 900 });
+
+    // Compared: a fresh signed-in page without cards, so nothing in it changes from run to run.
+    const fresh = await context.newPage();
+    try {
+      await fresh.emulateMedia({ colorScheme: 'dark', reducedMotion: 'reduce' });
+      await fresh.setViewportSize({ width: 1280, height: 900 });
+      await fresh.goto(dev.ready.api);
+      await fresh.locator('body[data-ready="true"]').waitFor({ timeout: 30_000 });
+      if ((await fresh.locator('body').getAttribute('data-auth')) === 'signed-out') await signIn(fresh);
+      await fresh.locator('body[data-ready="true"][data-auth="signed-in"]').waitFor({ timeout: 30_000 });
+      const results = [await compareWithBaseline(fresh, 'dark-wide', artifacts)];
+      await fresh.setViewportSize({ width: 390, height: 844 });
+      results.push(await compareWithBaseline(fresh, 'dark-narrow', artifacts));
+      for (const r of results) expect({ name: r.name, withinTolerance: r.diffRatio <= MAX_DIFF_RATIO }, `${r.name}: ${(r.diffRatio * 100).toFixed(3)}% of pixels differ`).toEqual({ name: r.name, withinTolerance: true });
+
+      // The comparison can fail: the same page with one colour changed is far outside the tolerance.
+      // (Through the CSSOM: the page's Content-Security-Policy refuses inline style sheets.)
+      await fresh.evaluate("document.querySelector('header').style.setProperty('background', '#d00')");
+      const changed = await compareWithBaseline(fresh, 'dark-narrow', path.join(artifacts, 'changed'), { mayUpdate: false });
+      expect(changed.diffRatio).toBeGreaterThan(MAX_DIFF_RATIO * 10);
+    } finally {
+      await fresh.close();
+    }
   });
 
   it('signs in, uploads, shows the caption, answers a question, deletes the image and signs out', async () => {

@@ -261,16 +261,17 @@ async function downloadTo(ctx: HubContext, file: string, dest: string, onProgres
 }
 
 /** Weight formats blipline does not read, which a revision may carry instead of safetensors. */
-const OTHER_WEIGHTS = ['pytorch_model.bin', 'pytorch_model.bin.index.json', 'tf_model.h5', 'flax_model.msgpack'] as const;
+/** Weights blipline cannot read (a single pytorch_model.bin it can: see PYTORCH_WEIGHTS). */
+const OTHER_WEIGHTS = ['pytorch_model.bin.index.json', 'tf_model.h5', 'flax_model.msgpack'] as const;
 
 /**
  * The second half of the one-line error for a revision that lacks files blipline reads: what it has instead
  * and what would work.
  */
-function whatWouldWork(present: ReadonlySet<string>, hasSafetensors: boolean): string {
+function whatWouldWork(present: ReadonlySet<string>, hasWeights: boolean): string {
   const otherWeights = OTHER_WEIGHTS.filter((f) => present.has(f));
-  if (!hasSafetensors && otherWeights.length > 0) {
-    return `it has ${otherWeights.join(', ')} instead: pin a revision that has ${WEIGHTS} (often the Hub's safetensors conversion, a refs/pr/N revision, or a later commit), or save the checkpoint with transformers' save_pretrained (safetensors is its default) and ${LOCAL_HINT}`;
+  if (!hasWeights && otherWeights.length > 0) {
+    return `it has ${otherWeights.join(', ')} instead: pin a revision that has ${WEIGHTS} or ${PYTORCH_WEIGHTS} (often the Hub's safetensors conversion, a refs/pr/N revision, or a later commit), or save the checkpoint with transformers' save_pretrained (safetensors is its default) and ${LOCAL_HINT}`;
   }
   if (!present.has('tokenizer.json') && present.has('vocab.txt')) {
     return `it has vocab.txt but no tokenizer.json: pin a revision that has tokenizer.json, or save the processor with transformers' save_pretrained (it writes tokenizer.json) and ${LOCAL_HINT}`;

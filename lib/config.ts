@@ -120,7 +120,7 @@ export interface BliplineStackProps extends StackProps {
   readonly recordTtlDays?: number;
   /**
    * Largest upload the API signs, in bytes.
-   * @default 10485760 (10 MiB)
+   * @default 33554432 (32 MiB: a 48-50 MP phone JPEG is often 10-20 MB)
    */
   readonly maxUploadBytes?: number;
   /**
@@ -342,7 +342,7 @@ export function resolveConfig(props: BliplineStackProps = {}): ResolvedConfig {
     notificationPrefix,
     uploadRetentionDays: int('uploadRetentionDays', props.uploadRetentionDays ?? 30, 1, 3650, 'objects under uploads/ expire after it'),
     recordTtlDays,
-    maxUploadBytes: int('maxUploadBytes', props.maxUploadBytes ?? 10_485_760, 1, 5 * 1024 ** 3, 'a single presigned PUT carries at most 5 GiB'),
+    maxUploadBytes: int('maxUploadBytes', props.maxUploadBytes ?? 33_554_432, 1, 5 * 1024 ** 3, 'a single presigned PUT carries at most 5 GiB'),
     uploadExpiresSeconds: int('uploadExpires', (props.uploadExpires ?? Duration.seconds(60)).toSeconds({ integral: false }), 1, 604_800, 'presigned URLs last at most 7 days'),
     captionModel,
     vqaModel,

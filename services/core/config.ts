@@ -50,7 +50,7 @@ const envSchema = z.object({
   BLIPLINE_S3_ENDPOINT: optionalUrl(['http:', 'https:']),
   BLIPLINE_SQS_ENDPOINT: optionalUrl(['http:', 'https:']),
   BLIPLINE_DYNAMODB_ENDPOINT: optionalUrl(['http:', 'https:']),
-  BLIPLINE_MAX_UPLOAD_BYTES: positiveInt(10_485_760),
+  BLIPLINE_MAX_UPLOAD_BYTES: positiveInt(33_554_432),
   BLIPLINE_UPLOAD_EXPIRES_SECONDS: positiveInt(60).pipe(z.number().max(604_800, 'must be at most 604800 (7 days)')),
   BLIPLINE_ALLOWED_ORIGINS: z.string().default('*'),
   BLIPLINE_MODEL: optionalString,
@@ -78,7 +78,7 @@ const envSchema = z.object({
   BLIPLINE_RECEIVE_BATCH_SIZE: positiveInt(10).pipe(z.number().max(10, 'must be at most 10 (the SQS maximum)')),
   BLIPLINE_CLAIM_LEASE_SECONDS: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int('must be an integer').positive('must be positive').optional()),
   BLIPLINE_MAX_JOB_SECONDS: positiveInt(900),
-  BLIPLINE_MAX_PIXELS: positiveInt(16_000_000),
+  BLIPLINE_MAX_PIXELS: positiveInt(50_000_000),
   BLIPLINE_DECODER_ROWS: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int('must be an integer').positive('must be positive').max(64, 'must be at most 64').optional()),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
@@ -165,7 +165,7 @@ export interface Config {
    * messages and caption claims, and the messages come back for redelivery. Default 900 (15 min).
    */
   maxJobSeconds: number;
-  /** Worker: largest decoded image (width x height); larger ones fail `too_many_pixels`. Default 16000000. */
+  /** Worker: largest decoded image (width x height); larger ones fail `too_many_pixels` (JPEGs above it are decoded shrunk). Default 50000000. */
   maxPixels: number;
   /** Worker: decoder rows (images x beams) generated together, memory vs batching. Default: the runtime's (2). */
   decoderRows: number | undefined;

@@ -17,7 +17,7 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({
       region: 'eu-west-1',
       bucket: 'my-bucket',
-      maxUploadBytes: 10_485_760,
+      maxUploadBytes: 33_554_432,
       uploadExpiresSeconds: 60,
       allowedOrigins: '*',
       precision: 'fp32',

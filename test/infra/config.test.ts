@@ -13,7 +13,7 @@ describe('stack props', () => {
       droppedObjectDays: undefined,
       accessLogDays: 90,
       uploadRetentionDays: 30,
-      maxUploadBytes: 10_485_760,
+      maxUploadBytes: 33_554_432,
       captionModel: 'Salesforce/blip-image-captioning-base',
       vqaModel: 'Salesforce/blip-vqa-base',
       precision: 'int8',

@@ -371,7 +371,7 @@ describe('API', () => {
         Variables: Match.objectLike({
           BLIPLINE_WEB_DIR: '/var/task/web',
           BLIPLINE_ALLOWED_ORIGINS: { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [logicalId('AWS::CloudFront::Distribution', 'EdgeDistribution'), 'DomainName'] }]] },
-          BLIPLINE_MAX_UPLOAD_BYTES: '10485760',
+          BLIPLINE_MAX_UPLOAD_BYTES: '33554432',
           BLIPLINE_MODEL: 'Salesforce/blip-image-captioning-base',
           BLIPLINE_BUCKET: Match.anyValue(),
           BLIPLINE_QUEUE_URL: Match.anyValue(),

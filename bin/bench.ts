@@ -7,9 +7,11 @@ import { benchFidelity, type FidelityRow } from '../services/bench/fidelity-repo
 import { cacheRoot } from '../services/bench/checkpoints.js';
 import { activeKernels, KERNEL_SETS, runOnKernels } from '../services/bench/isa/index.js';
 import { runMicro } from '../services/bench/micro/run.js';
+import { precisionReportSchema } from '../services/bench/report.js';
 
 const USAGE = `usage: npm run bench -- [options]
-  --json                one JSON line per precision (the fields of issue 4), nothing else on stdout;
+  --json                one JSON line per precision (the fields of issues 4 and 19: figures, this machine's
+                        limits, the floors and the ratios to them), nothing else on stdout;
                         with --tasks including vqa, also one {"task":"vqa",...} line per precision
   --tasks caption,vqa   what to measure (default: caption,vqa for the table, caption with --json);
                         \`fidelity\` adds int8-vs-float32 fidelity per graph ({"task":"fidelity",...} lines)
@@ -96,7 +98,13 @@ const fmt = (n: number, digits = 0): string => n.toFixed(digits);
 
 function table(reports: PrecisionReport[], details: PrecisionDetails[]): string {
   const detail = (r: PrecisionReport): PrecisionDetails => details[reports.indexOf(r)]!;
+  const ratio = (n: number): string => `${fmt(n, 2)}x`;
   const rows: [string, (r: PrecisionReport) => string][] = [
+    ['**one caption ÷ its floor**', (r) => ratio(r.ratios.captionVsFloor)],
+    ['**captions/s, batches of 8 ÷ the floor rate**', (r) => ratio(r.ratios.throughputVsFloor)],
+    ['**decode step, batch 1 ÷ its bandwidth floor**', (r) => ratio(r.ratios.decodeVsBandwidthFloor)],
+    ['floors: one caption ms / captions/s / decode ms per token', (r) => `${fmt(r.floors.captionMs)} / ${fmt(r.floors.captionsPerSec, 2)} / ${fmt(r.floors.decodeMsPerToken, 1)}`],
+    ['this machine: float32 GFLOP/s / int8 GOP/s / read GB/s', (r) => `${fmt(r.machine.fp32Gflops)} / ${fmt(r.machine.int8Gops)} / ${fmt(r.machine.readGBps, 1)}`],
     ['vision encoder, ms', (r) => fmt(r.visionMs)],
     ['cross-attention inputs per image (crossKvMs: states transposed, no K/V), ms', (r) => fmt(r.crossKvMs, 1)],
     ['decode ms/token, batch 1', (r) => fmt(r.decodeMsPerToken['1'], 1)],
@@ -149,7 +157,7 @@ if (options.micro) {
   const vqa = options.tasks.includes('vqa') ? await benchVqa({ ...common, ...(options.vqaModel ? { model: options.vqaModel } : {}) }) : [];
   const fidelity = options.tasks.includes('fidelity') ? await benchFidelity({ threads: options.threads, tokens: common.tokens, log }) : [];
   if (options.json) {
-    for (const r of [...reports, ...vqa, ...fidelity]) process.stdout.write(`${JSON.stringify(r)}\n`);
+    for (const r of [...reports.map((report) => precisionReportSchema.parse(report)), ...vqa, ...fidelity]) process.stdout.write(`${JSON.stringify(r)}\n`);
   } else {
     if (reports.length) process.stdout.write(`${table(reports, details)}\n\n`);
     if (vqa.length) process.stdout.write(`${vqaTable(vqa)}\n\n`);

@@ -72,6 +72,8 @@ export class CaptioningGraphs {
     readonly vision: ort.InferenceSession,
     readonly decoderStep: ort.InferenceSession,
     readonly naive: ort.InferenceSession | undefined,
+    /** the compiled decoder step graph's `.onnx` file */
+    readonly decoderStepFile: string,
   ) {}
 
   static async open(options: {
@@ -100,11 +102,12 @@ export class CaptioningGraphs {
     const opts = sessionOptions(options.threads);
     const open = async (file: string): Promise<ort.InferenceSession> => ort.InferenceSession.create(file, opts);
     const vision = await open(await compile(`vision-${plan.vision}`, (w) => buildVisionGraph({ weights: w, precision: plan.vision }, checkpoint.config.vision_config)));
-    const step = await open(await compile(`decoder_step-${plan.decoder}`, (w) => buildDecoderStepGraph({ weights: w, precision: plan.decoder }, text, 'states')));
+    const stepFile = await compile(`decoder_step-${plan.decoder}`, (w) => buildDecoderStepGraph({ weights: w, precision: plan.decoder }, text, 'states'));
+    const step = await open(stepFile);
     const naive = options.naive
       ? await open(await compile(`decoder_naive-${plan.decoder}`, (w) => buildNaiveDecoderGraph(w, plan.decoder, text)))
       : undefined;
-    return new CaptioningGraphs(checkpoint, vision, step, naive);
+    return new CaptioningGraphs(checkpoint, vision, step, naive, stepFile);
   }
 
   get text(): BlipTextConfig {

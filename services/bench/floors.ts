@@ -38,6 +38,16 @@ export interface MeasuredFigures {
   decodeMsPerToken: number;
 }
 
+/** The higher of each limit: the best this machine was seen to do in a run whose load may change. */
+export function bestLimits(samples: readonly MachineLimits[]): MachineLimits {
+  if (samples.length === 0) throw new RangeError('no machine measurement');
+  return {
+    fp32Gflops: Math.max(...samples.map((s) => s.fp32Gflops)),
+    int8Gops: Math.max(...samples.map((s) => s.int8Gops)),
+    readGBps: Math.max(...samples.map((s) => s.readGBps)),
+  };
+}
+
 /** Milliseconds for `operations` at the machine's rates: linear layers at the precision's rate, the rest float32. */
 export function computeMs(operations: Operations, precision: Precision, machine: MachineLimits): number {
   const linearRate = precision === 'int8' ? machine.int8Gops : machine.fp32Gflops;
@@ -56,8 +66,13 @@ function stepFloorMs(step: CaptionCosts['steps'][number], costs: CaptionCosts, r
   return Math.max(compute, readMs(costs.stepWeightBytes + rows * step.rowBytes, machine));
 }
 
-export function floors(costs: CaptionCosts, precision: Precision, machine: MachineLimits, batch: number): Floors {
+/** A batch-1 step's reads at `readGBps`, the mean over the caption's steps. */
+export function decodeBandwidthFloorMs(costs: CaptionCosts, readGBps: number): number {
   if (costs.steps.length === 0) throw new RangeError('a caption of no steps has no decode floor');
+  return costs.steps.reduce((total, step) => total + (costs.stepWeightBytes + step.rowBytes) / (readGBps * 1e6), 0) / costs.steps.length;
+}
+
+export function floors(costs: CaptionCosts, precision: Precision, machine: MachineLimits, batch: number): Floors {
   if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batch must be a positive integer, not ${batch}`);
   const visionMs = computeMs(costs.vision, precision, machine);
   const sum = (f: (step: CaptionCosts['steps'][number]) => number): number => costs.steps.reduce((total, step) => total + f(step), 0);
@@ -65,7 +80,7 @@ export function floors(costs: CaptionCosts, precision: Precision, machine: Machi
   return {
     captionMs: visionMs + sum((step) => stepFloorMs(step, costs, 1, precision, machine)),
     captionsPerSec: 1000 / perImageInBatchMs,
-    decodeMsPerToken: sum((step) => readMs(costs.stepWeightBytes + step.rowBytes, machine)) / costs.steps.length,
+    decodeMsPerToken: decodeBandwidthFloorMs(costs, machine.readGBps),
   };
 }
 

@@ -14,7 +14,7 @@ import { uniformPlan } from './captioning-graphs.js';
 import { cacheRoot, ensureBaseCheckpoint, fixturePixelFiles } from './checkpoints.js';
 import { benchGraphs } from './graph-timings.js';
 import type { ProbeArgs, ProbeMessage } from './probe.js';
-import { floors, ratios } from './floors.js';
+import { bestLimits, floors, type MachineLimits, ratios } from './floors.js';
 import { measureMachine } from './machine.js';
 import { captionCosts } from './model-costs.js';
 import type { PrecisionReport } from './report.js';
@@ -168,9 +168,15 @@ export async function benchCaptioning(options: BenchOptions): Promise<{ reports:
   const reports: PrecisionReport[] = [];
   const details: PrecisionDetails[] = [];
   for (const precision of options.precisions) {
-    log(`${precision}: this machine's limits`);
-    const machine = await measureMachine({ vision: config.vision_config, threads: options.threads, runs: Math.max(options.runs, 5), log });
-    log(`${precision}: ${JSON.stringify(machine)}`);
+    // the limits are measured before and after the figures, and the higher of each kept: under a
+    // changing load the floors are the lowest this run supports, and no ratio is flattered
+    const measureLimits = async (when: string): Promise<MachineLimits> => {
+      log(`${precision}: this machine's limits, ${when}`);
+      const limits = await measureMachine({ vision: config.vision_config, threads: options.threads, runs: Math.max(options.runs, 5), log });
+      log(`${precision}: ${JSON.stringify(limits)}`);
+      return limits;
+    };
+    const limitsBefore = await measureLimits('before');
     log(`${precision}: per-graph timings`);
     const graphs = await benchGraphs({
       checkpointDir: checkpoint.dir, plan: uniformPlan(precision), threads: options.threads, cacheDir: cacheRoot(),
@@ -189,6 +195,7 @@ export async function benchCaptioning(options: BenchOptions): Promise<{ reports:
     if (!first || !done || first.event !== 'first-caption' || done.event !== 'done') throw new Error('benchmark probe gave no result');
     if (!first.cacheHit) throw new Error('cold start did not reuse the compiled graphs');
     log(`${precision}: cold start ${probe.firstCaptionWallMs.toFixed(0)} ms wall (loadBlip ${first.loadMs.toFixed(0)} ms, first caption done ${first.sinceProcessStartMs.toFixed(0)} ms after process start); RSS after work ${done.rssAfterMiB.toFixed(0)} MiB`);
+    const machine = bestLimits([limitsBefore, await measureLimits('after')]);
     const costs = captionCosts(config, graphs.decoderStepWeightBytes, options.tokens);
     const floor = floors(costs, precision, machine, options.batch);
     const captionMs = median(done.captionMs);

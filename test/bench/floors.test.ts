@@ -5,13 +5,14 @@ import ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { blipTextConfigSchema, blipVisionConfigSchema } from '../../services/blip/config.js';
-import { computeMs, floors, type MachineLimits, ratios } from '../../services/bench/floors.js';
+import { bestLimits, computeMs, decodeBandwidthFloorMs, floors, type MachineLimits, ratios } from '../../services/bench/floors.js';
 import { visionCeilingCases } from '../../services/bench/machine.js';
 import { buildRowSumGraph } from '../../services/bench/micro/read-bandwidth.js';
 import {
   type CaptionCosts, captionCosts, decoderRowBytes, decoderStepOperations, graphWeightBytes, visionOperations,
 } from '../../services/bench/model-costs.js';
 import { precisionReportSchema } from '../../services/bench/report.js';
+import { summariseProfile } from '../../services/bench/step-profile.js';
 
 // The floor and ratio arithmetic of `npm run bench` (docs/performance.md, "Method") on inputs small
 // enough to check by hand, and the shape of its --json line.
@@ -54,6 +55,15 @@ describe('floors', () => {
   it('refuses a caption without steps and a batch that is not a positive integer', () => {
     expect(() => floors({ ...costs, steps: [] }, 'int8', machine, 1)).toThrow(/no steps/);
     expect(() => floors(costs, 'int8', machine, 0)).toThrow(/batch/);
+  });
+
+  it('keeps the higher of each limit measured before and after the figures', () => {
+    expect(bestLimits([{ fp32Gflops: 3, int8Gops: 5, readGBps: 1 }, { fp32Gflops: 2, int8Gops: 7, readGBps: 1.5 }])).toEqual({ fp32Gflops: 3, int8Gops: 7, readGBps: 1.5 });
+    expect(() => bestLimits([])).toThrow(/no machine/);
+  });
+
+  it('gives the decode floor of the step reads alone, whatever the compute', () => {
+    expect(decodeBandwidthFloorMs(costs, 2)).toBeCloseTo(4.5 / 2, 12);
   });
 
   it('divides the measured time by the floor, and the measured rate by the floor rate', () => {
@@ -167,5 +177,28 @@ describe('the --json captioning line', () => {
     expect(precisionReportSchema.safeParse(withoutRatios).success).toBe(false);
     expect(precisionReportSchema.safeParse({ ...line, machine: { ...machine, l3MiB: 480 } }).success).toBe(false);
     expect(precisionReportSchema.safeParse({ ...line, floors: { ...floor, captionMs: 0 } }).success).toBe(false);
+  });
+});
+
+describe('summariseProfile', () => {
+  it('gives nodes and kernel ms per step by operator type, from an ONNX Runtime profile', () => {
+    const node = (op: string, dur: number): object => ({ cat: 'Node', name: `n_${op}_kernel_time`, dur, args: { op_name: op } });
+    const events = [
+      { cat: 'Session', name: 'model_run', dur: 5000 },
+      { cat: 'Session', name: 'model_run', dur: 7000 },
+      node('DynamicQuantizeMatMul', 3000), node('DynamicQuantizeMatMul', 1000), node('Transpose', 200),
+      node('DynamicQuantizeMatMul', 3000), node('DynamicQuantizeMatMul', 1000), node('Transpose', 600),
+      { cat: 'Node', name: 'n_fence_before', dur: 1 },
+    ];
+    expect(summariseProfile(events)).toEqual({
+      runs: 2,
+      runMs: 6,
+      operators: [
+        { opType: 'DynamicQuantizeMatMul', nodesPerStep: 2, msPerStep: 4 },
+        { opType: 'Transpose', nodesPerStep: 1, msPerStep: 0.4 },
+      ],
+    });
+    expect(() => summariseProfile([])).toThrow(/model_run/);
+    expect(() => summariseProfile({ not: 'a profile' })).toThrow();
   });
 });

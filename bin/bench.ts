@@ -12,7 +12,7 @@ import { decodeBandwidthFloorMs } from '../services/bench/floors.js';
 import { measureReadBandwidth } from '../services/bench/micro/read-bandwidth.js';
 import { runMicro } from '../services/bench/micro/run.js';
 import { captionCosts } from '../services/bench/model-costs.js';
-import { LINEAR_OPERATORS, profileDecoderStep, type StepProfile } from '../services/bench/step-profile.js';
+import { profileDecoderStep, type StepProfile } from '../services/bench/step-profile.js';
 import { precisionReportSchema } from '../services/bench/report.js';
 
 const USAGE = `usage: npm run bench -- [options]
@@ -135,12 +135,11 @@ function table(reports: PrecisionReport[], details: PrecisionDetails[]): string 
 }
 
 function stepProfileReport(p: StepProfile, floorMs: number, readGBps: number): string {
-  const linearMs = p.operators.filter((o) => LINEAR_OPERATORS.has(o.opType)).reduce((t, o) => t + o.msPerStep, 0);
   return [
     `${p.precision} decoder step at one row, ${p.steps} steps (profiling on): ${fmt(p.wallMsPerStep, 2)} ms per step around session.run, ` +
       `${fmt(p.runMsPerStep, 2)} inside it, ${fmt(p.kernelMsPerStep, 2)} in operators (${fmt(p.operators.reduce((t, o) => t + o.nodesPerStep, 0))} per step)`,
     `bandwidth floor ${fmt(floorMs, 2)} ms (${fmt(p.weightBytes / 1e6, 1)} MB of weights and the row's states and cache at ${fmt(readGBps, 1)} GB/s): ` +
-      `the step takes ${fmt(p.wallMsPerStep / floorMs, 2)}x; its linear layers' kernels read the weights in ${fmt(linearMs, 2)} ms, ${fmt(p.weightBytes / (linearMs * 1e6), 1)} GB/s`,
+      `the step takes ${fmt(p.wallMsPerStep / floorMs, 2)}x; its linear layers' kernels read the weights in ${fmt(p.weightKernelMsPerStep, 2)} ms, ${fmt(p.weightBytes / (p.weightKernelMsPerStep * 1e6), 1)} GB/s`,
     '',
     '| operator | nodes per step | ms per step | share of the operators |',
     '|---|---|---|---|',

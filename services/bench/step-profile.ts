@@ -17,7 +17,7 @@ const profileSchema = z.array(
     cat: z.string().optional(),
     name: z.string(),
     dur: z.number().nonnegative().optional(),
-    args: z.looseObject({ op_name: z.string().optional() }).optional(),
+    args: z.looseObject({ op_name: z.string().optional(), parameter_size: z.coerce.number().optional() }).optional(),
   }),
 );
 
@@ -37,6 +37,8 @@ export interface StepProfile {
   /** sum of the operators' kernel times */
   kernelMsPerStep: number;
   operators: OperatorShare[];
+  /** kernel time of the linear layers: products with an initializer operand (the states products have none) */
+  weightKernelMsPerStep: number;
   /** bytes the step reads whole every run (graphWeightBytes) */
   weightBytes: number;
 }
@@ -47,14 +49,16 @@ export const LINEAR_OPERATORS: ReadonlySet<string> = new Set([
 ]);
 
 /** Aggregates an ONNX Runtime profile (the parsed JSON) per operator type, per step. */
-export function summariseProfile(events: unknown): { runs: number; runMs: number; operators: OperatorShare[] } {
+export function summariseProfile(events: unknown): { runs: number; runMs: number; operators: OperatorShare[]; weightKernelMs: number } {
   const parsed = profileSchema.parse(events);
   const runs = parsed.filter((e) => e.cat === 'Session' && e.name === 'model_run');
   if (runs.length === 0) throw new Error('the profile has no model_run event');
   const byType = new Map<string, { us: number; nodes: number }>();
+  let weightKernelUs = 0;
   for (const event of parsed) {
     if (event.cat !== 'Node' || !event.name.endsWith('_kernel_time')) continue;
     const opType = event.args?.op_name ?? 'unknown';
+    if (LINEAR_OPERATORS.has(opType) && (event.args?.parameter_size ?? 0) > 0) weightKernelUs += event.dur ?? 0;
     const entry = byType.get(opType) ?? { us: 0, nodes: 0 };
     entry.us += event.dur ?? 0;
     entry.nodes += 1;
@@ -63,7 +67,12 @@ export function summariseProfile(events: unknown): { runs: number; runMs: number
   const operators = [...byType]
     .map(([opType, { us, nodes }]) => ({ opType, nodesPerStep: nodes / runs.length, msPerStep: us / 1000 / runs.length }))
     .sort((a, b) => b.msPerStep - a.msPerStep);
-  return { runs: runs.length, runMs: runs.reduce((t, e) => t + (e.dur ?? 0), 0) / 1000 / runs.length, operators };
+  return {
+    runs: runs.length,
+    runMs: runs.reduce((t, e) => t + (e.dur ?? 0), 0) / 1000 / runs.length,
+    operators,
+    weightKernelMs: weightKernelUs / 1000 / runs.length,
+  };
 }
 
 export async function profileDecoderStep(options: {
@@ -106,6 +115,7 @@ export async function profileDecoderStep(options: {
       runMsPerStep: summary.runMs,
       kernelMsPerStep: summary.operators.reduce((t, o) => t + o.msPerStep, 0),
       operators: summary.operators,
+      weightKernelMsPerStep: summary.weightKernelMs,
       weightBytes: graphWeightBytes(graphs.decoderStepFile),
     };
   } finally {

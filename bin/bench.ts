@@ -1,15 +1,23 @@
-// `npm run bench`: BLIP-base performance on this machine (see README "Performance"); USAGE below.
+// `npm run bench`: BLIP-base performance on this machine (docs/performance.md); USAGE below.
 import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { benchCaptioning, benchContext, benchVqa, type PrecisionDetails, type PrecisionReport, type VqaReport } from '../services/bench/index.js';
 import { benchFidelity, type FidelityRow } from '../services/bench/fidelity-report.js';
-import { cacheRoot } from '../services/bench/checkpoints.js';
+import { cacheRoot, ensureBaseCheckpoint } from '../services/bench/checkpoints.js';
 import { activeKernels, KERNEL_SETS, runOnKernels } from '../services/bench/isa/index.js';
+import { readBlipConfig } from '../services/blip/config.js';
+import { decodeBandwidthFloorMs } from '../services/bench/floors.js';
+import { measureReadBandwidth } from '../services/bench/micro/read-bandwidth.js';
 import { runMicro } from '../services/bench/micro/run.js';
+import { captionCosts } from '../services/bench/model-costs.js';
+import { profileDecoderStep, type StepProfile } from '../services/bench/step-profile.js';
+import { precisionReportSchema } from '../services/bench/report.js';
 
 const USAGE = `usage: npm run bench -- [options]
-  --json                one JSON line per precision (the fields of issue 4), nothing else on stdout;
+  --json                one JSON line per precision (the fields of issues 4 and 19: figures, this machine's
+                        limits, the floors and the ratios to them), nothing else on stdout;
                         with --tasks including vqa, also one {"task":"vqa",...} line per precision
   --tasks caption,vqa   what to measure (default: caption,vqa for the table, caption with --json);
                         \`fidelity\` adds int8-vs-float32 fidelity per graph ({"task":"fidelity",...} lines)
@@ -19,6 +27,8 @@ const USAGE = `usage: npm run bench -- [options]
   --model DIR           measure this captioning checkpoint instead of random BLIP-base weights
   --vqa-model DIR       measure this VQA checkpoint instead of random blip-vqa-base weights
   --micro               ONNX Runtime matmul micro-measurements instead
+  --profile-step        instead: ONNX Runtime's per-operator profile of the decoder step at one row, per
+                        precision, beside its bandwidth floor (docs/performance.md)
   --kernels avx2        run on ONNX Runtime's AVX2 kernels, as on issue 4's reference machines (AMD EPYC
                         Zen 3), with AVX-512, VNNI and AMX hidden on hosts that have them
                         (services/bench/isa; needs a C compiler and CPUID faulting); default native
@@ -30,6 +40,7 @@ const argsSchema = z.object({
   runs: z.coerce.number().int().min(1),
   threads: z.coerce.number().int().min(1),
   micro: z.boolean(),
+  profileStep: z.boolean(),
   model: z.string().optional(),
   vqaModel: z.string().optional(),
   tasks: z.array(z.enum(['caption', 'vqa', 'fidelity'])).min(1),
@@ -52,6 +63,7 @@ function readOptions(argv: string[]): z.infer<typeof argsSchema> | number {
         runs: { type: 'string', default: '5' },
         threads: { type: 'string' },
         micro: { type: 'boolean', default: false },
+        'profile-step': { type: 'boolean', default: false },
         model: { type: 'string' },
         'vqa-model': { type: 'string' },
         tasks: { type: 'string' },
@@ -74,6 +86,7 @@ function readOptions(argv: string[]): z.infer<typeof argsSchema> | number {
     runs: values.runs,
     threads: values.threads ?? os.availableParallelism(),
     micro: values.micro,
+    profileStep: values['profile-step'],
     model: values.model,
     vqaModel: values['vqa-model'],
     tasks: (values.tasks ?? (values.json ? 'caption' : 'caption,vqa')).split(',').map((t) => t.trim()),
@@ -96,7 +109,13 @@ const fmt = (n: number, digits = 0): string => n.toFixed(digits);
 
 function table(reports: PrecisionReport[], details: PrecisionDetails[]): string {
   const detail = (r: PrecisionReport): PrecisionDetails => details[reports.indexOf(r)]!;
+  const ratio = (n: number): string => `${fmt(n, 2)}x`;
   const rows: [string, (r: PrecisionReport) => string][] = [
+    ['**one caption ÷ its floor**', (r) => ratio(r.ratios.captionVsFloor)],
+    ['**captions/s, batches of 8 ÷ the floor rate**', (r) => ratio(r.ratios.throughputVsFloor)],
+    ['**decode step, batch 1 ÷ its bandwidth floor**', (r) => ratio(r.ratios.decodeVsBandwidthFloor)],
+    ['floors: one caption ms / captions/s / decode ms per token', (r) => `${fmt(r.floors.captionMs)} / ${fmt(r.floors.captionsPerSec, 2)} / ${fmt(r.floors.decodeMsPerToken, 1)}`],
+    ['this machine: float32 GFLOP/s / int8 GOP/s / read GB/s', (r) => `${fmt(r.machine.fp32Gflops)} / ${fmt(r.machine.int8Gops)} / ${fmt(r.machine.readGBps, 1)}`],
     ['vision encoder, ms', (r) => fmt(r.visionMs)],
     ['cross-attention inputs per image (crossKvMs: states transposed, no K/V), ms', (r) => fmt(r.crossKvMs, 1)],
     ['decode ms/token, batch 1', (r) => fmt(r.decodeMsPerToken['1'], 1)],
@@ -113,6 +132,19 @@ function table(reports: PrecisionReport[], details: PrecisionDetails[]): string 
   ];
   const header = `| | ${reports.map((r) => r.precision).join(' | ')} |\n|---|${reports.map(() => '---').join('|')}|`;
   return [header, ...rows.map(([name, cell]) => `| ${name} | ${reports.map(cell).join(' | ')} |`)].join('\n');
+}
+
+function stepProfileReport(p: StepProfile, floorMs: number, readGBps: number): string {
+  return [
+    `${p.precision} decoder step at one row, ${p.steps} steps (profiling on): ${fmt(p.wallMsPerStep, 2)} ms per step around session.run, ` +
+      `${fmt(p.runMsPerStep, 2)} inside it, ${fmt(p.kernelMsPerStep, 2)} in operators (${fmt(p.operators.reduce((t, o) => t + o.nodesPerStep, 0))} per step)`,
+    `bandwidth floor ${fmt(floorMs, 2)} ms (${fmt(p.weightBytes / 1e6, 1)} MB of weights and the row's states and cache at ${fmt(readGBps, 1)} GB/s): ` +
+      `the step takes ${fmt(p.wallMsPerStep / floorMs, 2)}x; its linear layers' kernels read the weights in ${fmt(p.weightKernelMsPerStep, 2)} ms, ${fmt(p.weightBytes / (p.weightKernelMsPerStep * 1e6), 1)} GB/s`,
+    '',
+    '| operator | nodes per step | ms per step | share of the operators |',
+    '|---|---|---|---|',
+    ...p.operators.map((o) => `| ${o.opType} | ${fmt(o.nodesPerStep)} | ${fmt(o.msPerStep, 2)} | ${fmt((100 * o.msPerStep) / p.kernelMsPerStep, 1)}% |`),
+  ].join('\n');
 }
 
 function vqaTable(reports: VqaReport[]): string {
@@ -138,6 +170,14 @@ function fidelityTable(rows: FidelityRow[]): string {
 
 if (options.micro) {
   await runMicro({ threads: options.threads, runs: Math.max(options.runs, 7), log: (line) => process.stdout.write(`${line}\n`) });
+} else if (options.profileStep) {
+  const checkpoint = options.model ? path.resolve(options.model) : ensureBaseCheckpoint('captioning').dir;
+  for (const precision of options.precisions) {
+    const read = await measureReadBandwidth({ threads: options.threads, runs: Math.max(options.runs, 5) });
+    const profile = await profileDecoderStep({ checkpointDir: checkpoint, precision, threads: options.threads, cacheDir: cacheRoot(), runs: options.runs, tokens: 20, log });
+    const costs = captionCosts(await readBlipConfig(checkpoint), profile.weightBytes, 20);
+    process.stdout.write(`${stepProfileReport(profile, decodeBandwidthFloorMs(costs, read.gbps), read.gbps)}\n\n`);
+  }
 } else {
   const context = await benchContext(options.threads);
   const machine = `${context.machine}, ${activeKernels() === 'avx2' ? 'AVX2 kernels (AVX-512, VNNI and AMX hidden)' : `${options.kernels} kernels`}`;
@@ -149,7 +189,7 @@ if (options.micro) {
   const vqa = options.tasks.includes('vqa') ? await benchVqa({ ...common, ...(options.vqaModel ? { model: options.vqaModel } : {}) }) : [];
   const fidelity = options.tasks.includes('fidelity') ? await benchFidelity({ threads: options.threads, tokens: common.tokens, log }) : [];
   if (options.json) {
-    for (const r of [...reports, ...vqa, ...fidelity]) process.stdout.write(`${JSON.stringify(r)}\n`);
+    for (const r of [...reports.map((report) => precisionReportSchema.parse(report)), ...vqa, ...fidelity]) process.stdout.write(`${JSON.stringify(r)}\n`);
   } else {
     if (reports.length) process.stdout.write(`${table(reports, details)}\n\n`);
     if (vqa.length) process.stdout.write(`${vqaTable(vqa)}\n\n`);

@@ -3,6 +3,22 @@ import { DEFAULT_SCALING, derivePolicy, type ScalingPolicy } from '../services/s
 import { ScalingSettingsError } from '../services/scaling/errors.js';
 import type { EventsProps } from './constructs/events.js';
 import { StackConfigError } from './errors.js';
+import {
+  type ApiDomainProps,
+  type AuthProps,
+  type EdgeProps,
+  type QuotaProps,
+  type ResolvedEdge,
+  type ResolvedIdentity,
+  type ResolvedQuotas,
+  type RetentionProps,
+  resolveApiDomain,
+  resolveDroppedObjectDays,
+  resolveEdge,
+  resolveIdentity,
+  resolveQuotas,
+} from './security-config.js';
+import { fail, int } from './validate.js';
 
 /** Fargate's upper bound for a container's stopTimeout (SIGTERM → SIGKILL). */
 export const FARGATE_MAX_STOP_TIMEOUT_SECONDS = 120;
@@ -49,6 +65,11 @@ export interface WorkerScalingProps {
    * @default Duration.minutes(10)
    */
   readonly scaleInIdle?: Duration;
+  /**
+   * Cooldown between two target-tracking scale-ins (tasks holding messages are protected from scale-in).
+   * @default Duration.seconds(300)
+   */
+  readonly scaleInCooldown?: Duration;
 }
 
 export interface BliplineStackProps extends StackProps {
@@ -58,8 +79,33 @@ export interface BliplineStackProps extends StackProps {
    */
   readonly events?: EventsProps;
   /**
-   * Browser origins allowed by the bucket's CORS rule and the API's CORS. Use your site's origin(s).
-   * @default ['*']
+   * How callers sign in: a Cognito user pool the stack creates, an existing OpenID Connect issuer, or
+   * (private demos only, with allowAnonymous) nobody.
+   * @default { mode: 'cognito' }
+   */
+  readonly auth?: AuthProps;
+  /**
+   * Must be true, and only then, when auth.mode is 'anonymous': the stack refuses an anonymous API
+   * unless told so in words.
+   * @default false
+   */
+  readonly allowAnonymous?: boolean;
+  /** Per-owner quotas; see QuotaProps for the defaults. */
+  readonly quotas?: QuotaProps;
+  /** CloudFront + WAF in front of the page and the API; see EdgeProps (on by default). */
+  readonly edge?: EdgeProps;
+  /**
+   * A custom domain of the HTTP API; with it the execute-api endpoint is disabled.
+   * @default - none: the execute-api endpoint stays on and, behind the edge, refuses requests
+   * without CloudFront's secret x-origin-verify header
+   */
+  readonly apiDomain?: ApiDomainProps;
+  /** Expiry of dropped objects and logs; see RetentionProps (API uploads: uploadRetentionDays). */
+  readonly retention?: RetentionProps;
+  /**
+   * Browser origins allowed by the bucket's CORS rule and the API's CORS, besides the stack's own
+   * page origin (always allowed). Use them for pages served elsewhere.
+   * @default [] (only the stack's own page)
    */
   readonly allowedOrigins?: string[];
   /**
@@ -80,24 +126,34 @@ export interface BliplineStackProps extends StackProps {
   readonly recordTtlDays?: number;
   /**
    * Largest upload the API signs, in bytes.
-   * @default 10485760 (10 MiB)
+   * @default 33554432 (32 MiB: a 48-50 MP phone JPEG is often 10-20 MB)
    */
   readonly maxUploadBytes?: number;
   /**
-   * Lifetime of a presigned upload.
-   * @default Duration.seconds(300)
+   * Lifetime of a presigned upload: the page uploads right after asking, so a minute is plenty and a
+   * leaked URL is short-lived (each URL is also one-shot: If-None-Match: *).
+   * @default Duration.seconds(60)
    */
   readonly uploadExpires?: Duration;
   /**
-   * Hugging Face Hub id of the captioning checkpoint baked into the worker image.
+   * Hugging Face Hub id of the captioning checkpoint baked into the worker image: `owner/name`, or
+   * `owner/name@revision` pinned to a commit sha or tag (a branch such as main moves between builds).
    * @default 'Salesforce/blip-image-captioning-base'
    */
   readonly captionModel?: string;
   /**
-   * Hub id of the VQA checkpoint baked into the worker image; '' leaves questions off.
+   * Hub id of the VQA checkpoint baked into the worker image (`owner/name[@revision]`); '' leaves questions off.
    * @default 'Salesforce/blip-vqa-base'
    */
   readonly vqaModel?: string;
+  /**
+   * Where the image build finds a Hugging Face token for gated or private models, on the machine that builds:
+   * an environment variable (`{ env: 'HF_TOKEN' }`) or a file (`{ file: '/path/to/token' }`). It reaches the
+   * build as a Docker build secret (`hf_token`, mounted only while the models download), never as a build
+   * argument, so no image layer or template holds it.
+   * @default - none (public models)
+   */
+  readonly modelAccessToken?: { readonly env: string } | { readonly file: string };
   /**
    * Graph precision the worker runs.
    * @default 'int8'
@@ -178,6 +234,14 @@ export interface BliplineStackProps extends StackProps {
 
 /** Every setting resolved to a concrete value, validated. */
 export interface ResolvedConfig {
+  identity: ResolvedIdentity;
+  quotas: ResolvedQuotas;
+  edge: ResolvedEdge;
+  apiDomain: ApiDomainProps | undefined;
+  /** Days dropped objects are kept; undefined: no expiry. */
+  droppedObjectDays: number | undefined;
+  accessLogDays: number;
+  /** Extra origins; the stack's own page origin is added where it is known. */
   allowedOrigins: string[];
   notificationPrefix: string;
   uploadRetentionDays: number;
@@ -186,6 +250,7 @@ export interface ResolvedConfig {
   uploadExpiresSeconds: number;
   captionModel: string;
   vqaModel: string;
+  modelAccessToken: { env: string } | { file: string } | undefined;
   precision: 'int8' | 'fp32';
   workerCpu: number;
   workerMemoryMiB: number;
@@ -205,24 +270,15 @@ export interface ResolvedConfig {
   apiEntry: string | undefined;
 }
 
-function fail(message: string): never {
-  throw new StackConfigError(message);
-}
-
-function int(name: string, value: number, min: number, max: number, hint: string): number {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    fail(`${name} must be an integer from ${min} to ${max} (got ${value}); ${hint}`);
-  }
-  return value;
-}
 
 const ORIGIN = /^(\*|https?:\/\/[^/\s*]+(:\d+)?)$/;
-const HUB_ID = /^[\w.-]+\/[\w.-]+$/;
+/** `owner/name` or `owner/name@revision` (commit sha, tag or branch), as services/blip/source reads them. */
+const HUB_ID = /^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*(@[\w./-]+)?$/;
+const isHubId = (id: string) => HUB_ID.test(id) && !id.includes('..');
 
 /** Applies the documented defaults and validates; throws StackConfigError saying what to change. */
 export function resolveConfig(props: BliplineStackProps = {}): ResolvedConfig {
-  const allowedOrigins = props.allowedOrigins ?? ['*'];
-  if (allowedOrigins.length === 0) fail(`allowedOrigins is empty; give at least one origin such as 'https://example.com', or ['*']`);
+  const allowedOrigins = props.allowedOrigins ?? [];
   for (const origin of allowedOrigins) {
     if (!ORIGIN.test(origin)) {
       fail(`allowedOrigins entry ${JSON.stringify(origin)} is not an origin; use scheme://host[:port] with no path, e.g. 'https://example.com'`);
@@ -232,9 +288,17 @@ export function resolveConfig(props: BliplineStackProps = {}): ResolvedConfig {
   if (notificationPrefix.startsWith('/')) fail(`notificationPrefix must not start with '/' (S3 keys have no leading slash); use e.g. 'uploads/'`);
 
   const captionModel = props.captionModel ?? 'Salesforce/blip-image-captioning-base';
-  if (!HUB_ID.test(captionModel)) fail(`captionModel ${JSON.stringify(captionModel)} is not a Hugging Face Hub id; use 'owner/name'`);
+  const pinHint = "use 'owner/name', or 'owner/name@revision' pinned to a commit sha or tag";
+  if (!isHubId(captionModel)) fail(`captionModel ${JSON.stringify(captionModel)} is not a Hugging Face Hub id; ${pinHint}`);
   const vqaModel = props.vqaModel ?? 'Salesforce/blip-vqa-base';
-  if (vqaModel !== '' && !HUB_ID.test(vqaModel)) fail(`vqaModel ${JSON.stringify(vqaModel)} is not a Hugging Face Hub id; use 'owner/name', or '' to leave questions off`);
+  if (vqaModel !== '' && !isHubId(vqaModel)) fail(`vqaModel ${JSON.stringify(vqaModel)} is not a Hugging Face Hub id; ${pinHint}, or '' to leave questions off`);
+  const token = props.modelAccessToken;
+  if (token !== undefined && 'env' in token && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(token.env)) {
+    fail(`modelAccessToken.env ${JSON.stringify(token.env)} is not an environment variable name; use e.g. { env: 'HF_TOKEN' }`);
+  }
+  if (token !== undefined && 'file' in token && (token.file.trim() === '' || token.file.includes(','))) {
+    fail(`modelAccessToken.file ${JSON.stringify(token.file)} must be a file path without commas (Docker's --secret syntax)`);
+  }
 
   const workerCpu = props.workerCpu ?? 2048;
   const memoryRule = FARGATE_MEMORY[workerCpu];
@@ -262,6 +326,7 @@ export function resolveConfig(props: BliplineStackProps = {}): ResolvedConfig {
       coldStart: s.coldStart ?? DEFAULT_SCALING.coldStart,
       scaleOutCooldownSeconds: (s.scaleOutCooldown ?? Duration.seconds(DEFAULT_SCALING.scaleOutCooldownSeconds)).toSeconds({ integral: false }),
       scaleInIdleMinutes: (s.scaleInIdle ?? Duration.minutes(DEFAULT_SCALING.scaleInIdleMinutes)).toMinutes({ integral: false }),
+      scaleInCooldownSeconds: (s.scaleInCooldown ?? Duration.seconds(DEFAULT_SCALING.scaleInCooldownSeconds)).toSeconds({ integral: false }),
     });
   } catch (cause) {
     if (cause instanceof ScalingSettingsError) throw new StackConfigError(`scaling.${cause.message}`, { cause });
@@ -271,15 +336,23 @@ export function resolveConfig(props: BliplineStackProps = {}): ResolvedConfig {
   const alarmEmail = props.alarmEmail;
   if (alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alarmEmail)) fail(`alarmEmail ${JSON.stringify(alarmEmail)} is not an e-mail address`);
 
+  const recordTtlDays = int('recordTtlDays', props.recordTtlDays ?? 30, 1, 3650, 'records expire after it');
   return {
+    identity: resolveIdentity(props.auth, props.allowAnonymous),
+    quotas: resolveQuotas(props.quotas),
+    edge: resolveEdge(props.edge),
+    apiDomain: resolveApiDomain(props.apiDomain),
+    droppedObjectDays: resolveDroppedObjectDays(props.retention?.droppedObjectDays),
+    accessLogDays: int('retention.accessLogDays', props.retention?.accessLogDays ?? 90, 1, 3650, 'access logs expire after it'),
     allowedOrigins,
     notificationPrefix,
     uploadRetentionDays: int('uploadRetentionDays', props.uploadRetentionDays ?? 30, 1, 3650, 'objects under uploads/ expire after it'),
-    recordTtlDays: int('recordTtlDays', props.recordTtlDays ?? 30, 1, 3650, 'records expire after it'),
-    maxUploadBytes: int('maxUploadBytes', props.maxUploadBytes ?? 10_485_760, 1, 5 * 1024 ** 3, 'a single presigned PUT carries at most 5 GiB'),
-    uploadExpiresSeconds: int('uploadExpires', (props.uploadExpires ?? Duration.seconds(300)).toSeconds({ integral: false }), 1, 604_800, 'presigned URLs last at most 7 days'),
+    recordTtlDays,
+    maxUploadBytes: int('maxUploadBytes', props.maxUploadBytes ?? 33_554_432, 1, 5 * 1024 ** 3, 'a single presigned PUT carries at most 5 GiB'),
+    uploadExpiresSeconds: int('uploadExpires', (props.uploadExpires ?? Duration.seconds(60)).toSeconds({ integral: false }), 1, 604_800, 'presigned URLs last at most 7 days'),
     captionModel,
     vqaModel,
+    modelAccessToken: token,
     precision: props.precision ?? 'int8',
     workerCpu,
     workerMemoryMiB,

@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { Annotations, Duration } from 'aws-cdk-lib';
-import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import { Annotations, CfnOutput, Duration } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -13,9 +14,40 @@ import { UPLOAD_PREFIX } from '../../services/core/keys.js';
 import { StackConfigError } from '../errors.js';
 import { REPO_ROOT } from '../paths.js';
 import { TABLE_ITEM_ACTIONS } from './grants.js';
-import type { ServiceWiring } from './wiring.js';
+import { httpApiAccessLogFormat } from './log-formats.js';
+import type { TrustedIssuer } from './identity.js';
+import { cacheEnvironment, type ServiceWiring } from './wiring.js';
 
 export type ApiProps = ServiceWiring;
+
+/** Routes anyone may call: health, the page's sign-in settings, the API description and its reference page, the page, CORS preflights. */
+export const OPEN_ROUTES = [
+  'GET /healthz',
+  'GET /v1/config',
+  'GET /v1/openapi.json',
+  'GET /',
+  'GET /index.html',
+  'GET /reference.html',
+  'GET /assets/{proxy+}',
+  'GET /favicon.ico',
+  'OPTIONS /{proxy+}',
+] as const;
+/** Routes of a signed-in owner (user scope) or the operator. */
+export const USER_ROUTES = [
+  'POST /v1/uploads',
+  'GET /v1/images/{imageId}',
+  'DELETE /v1/images/{imageId}',
+  'POST /v1/images/{imageId}/questions',
+  'GET /v1/images/{imageId}/questions/{questionId}',
+] as const;
+/** Routes of the operator only. */
+export const OPERATOR_ROUTES = ['GET /v1/objects'] as const;
+
+/** What the API trusts, for the JWT authorizer and the runtime (absent: anonymous mode). */
+export interface ApiAccess extends TrustedIssuer {
+  readonly userScope: string;
+  readonly operatorScope: string;
+}
 
 /** Where the built upload page sits inside the Lambda bundle. */
 export const LAMBDA_WEB_DIR = '/var/task/web';
@@ -32,6 +64,15 @@ export class Api extends Construct {
   readonly handler: nodejs.NodejsFunction;
   readonly httpApi: apigw.HttpApi;
   readonly stage: apigw.HttpStage;
+  readonly integration: HttpLambdaIntegration;
+  /** The JWT authorizer (set by addRoutes; none in anonymous mode). */
+  authorizer: HttpJwtAuthorizer | undefined = undefined;
+  readonly routes: apigw.HttpRoute[] = [];
+  /** The custom domain (when apiDomain is set). */
+  readonly domainName: apigw.DomainName | undefined;
+  /** Host name CloudFront reaches the API at: the custom domain, else the execute-api host. */
+  readonly originDomain: string;
+  /** Base URL of the API itself (custom domain, else the stage URL). */
   readonly url: string;
 
   constructor(scope: Construct, id: string, props: ApiProps) {
@@ -53,9 +94,15 @@ export class Api extends Construct {
     const environment: Record<string, string> = {
       BLIPLINE_BUCKET: props.bucket.bucketName,
       BLIPLINE_QUEUE_URL: props.queue.queueUrl,
+      BLIPLINE_QUESTION_QUEUE_URL: props.questionQueue.queueUrl,
       BLIPLINE_TABLE: props.table.tableName,
-      BLIPLINE_REDIS_URL: props.redisUrl,
-      BLIPLINE_ALLOWED_ORIGINS: config.allowedOrigins.join(','),
+      ...cacheEnvironment(props.cache),
+      // Read once at cold start (services/aws/secrets.ts): never in the function's configuration.
+      BLIPLINE_REDIS_PASSWORD_SECRET_ARN: props.cache.password.secretArn,
+      BLIPLINE_QUOTA_UPLOADS_PER_DAY: String(config.quotas.uploadsPerDay),
+      BLIPLINE_QUOTA_UPLOAD_BYTES_PER_DAY: String(config.quotas.uploadBytesPerDay),
+      BLIPLINE_QUOTA_QUESTIONS_PER_IMAGE: String(config.quotas.questionsPerImage),
+      BLIPLINE_QUOTA_QUESTIONS_PER_MINUTE: String(config.quotas.questionsPerMinute),
       BLIPLINE_MAX_UPLOAD_BYTES: String(config.maxUploadBytes),
       BLIPLINE_UPLOAD_EXPIRES_SECONDS: String(config.uploadExpiresSeconds),
       BLIPLINE_RECORD_TTL_DAYS: String(config.recordTtlDays),
@@ -106,20 +153,33 @@ export class Api extends Construct {
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [props.bucket.arnForObjects(`${UPLOAD_PREFIX}*`)] }),
     );
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [props.queue.queueArn] }));
+    // DELETE /v1/images/{id}: an owner's upload, or (operator) a dropped object anywhere in the bucket.
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:DeleteObject'], resources: [props.bucket.arnForObjects('*')] }));
+    // Questions only: captioning jobs come from S3 events, never from the API.
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [props.questionQueue.queueArn] }));
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...TABLE_ITEM_ACTIONS], resources: [props.table.tableArn] }));
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [props.cache.password.secretArn] }),
+    );
 
+    // No API-level CORS: the page is served from the same origin as the API, and the app answers
+    // preflights of other allowed origins itself (OPTIONS routes reach the function).
+    const apiDomain = config.apiDomain;
+    this.domainName =
+      apiDomain === undefined
+        ? undefined
+        : new apigw.DomainName(this, 'Domain', {
+            domainName: apiDomain.domainName,
+            certificate: acm.Certificate.fromCertificateArn(this, 'Certificate', apiDomain.certificateArn),
+            securityPolicy: apigw.SecurityPolicy.TLS_1_2,
+          });
     this.httpApi = new apigw.HttpApi(this, 'HttpApi', {
       description: 'blipline API',
       createDefaultStage: false,
-      defaultIntegration: new HttpLambdaIntegration('Lambda', this.handler),
-      corsPreflight: {
-        allowOrigins: config.allowedOrigins,
-        allowMethods: [apigw.CorsHttpMethod.GET, apigw.CorsHttpMethod.POST, apigw.CorsHttpMethod.OPTIONS],
-        allowHeaders: ['content-type'],
-        maxAge: Duration.days(1),
-      },
+      // With a custom domain the execute-api endpoint is off: the API answers only at its domain.
+      disableExecuteApiEndpoint: this.domainName !== undefined,
     });
+    this.integration = new HttpLambdaIntegration('Lambda', this.handler);
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logs.RetentionDays.ONE_MONTH });
     this.stage = new apigw.HttpStage(this, 'DefaultStage', {
       httpApi: this.httpApi,
@@ -128,9 +188,65 @@ export class Api extends Construct {
       throttle: { rateLimit: config.apiRateLimit, burstLimit: config.apiBurstLimit },
       accessLogSettings: {
         destination: new apigw.LogGroupLogDestination(accessLogs),
-        format: AccessLogFormat.jsonWithStandardFields(),
+        format: httpApiAccessLogFormat(),
       },
     });
-    this.url = this.stage.url;
+    if (this.domainName !== undefined) {
+      new apigw.ApiMapping(this, 'DomainMapping', { api: this.httpApi, domainName: this.domainName, stage: this.stage });
+      new CfnOutput(this, 'DomainTarget', {
+        value: this.domainName.regionalDomainName,
+        description: `Point ${this.domainName.name} here (CNAME, or a Route 53 alias to this regional domain)`,
+      });
+      this.originDomain = this.domainName.name;
+      this.url = `https://${this.domainName.name}/`;
+    } else {
+      this.originDomain = `${this.httpApi.apiId}.execute-api.${this.httpApi.stack.region}.${this.httpApi.stack.urlSuffix}`;
+      this.url = this.stage.url;
+    }
+  }
+
+  /**
+   * The routes: open ones without an authorizer, every other one (and `$default`, so a route the
+   * app adds later is never open by accident) behind the JWT authorizer with the scopes it needs.
+   * Without `access` (anonymous mode, allowAnonymous) no route has an authorizer.
+   */
+  addRoutes(access: ApiAccess | undefined): void {
+    const authorizer =
+      access === undefined
+        ? undefined
+        : new HttpJwtAuthorizer('Jwt', access.issuer, { jwtAudience: access.audiences, identitySource: ['$request.header.Authorization'] });
+    this.authorizer = authorizer;
+    const add = (id: string, routeKey: apigw.HttpRouteKey, scopes: string[] | undefined) => {
+      this.routes.push(
+        new apigw.HttpRoute(this, id, {
+          httpApi: this.httpApi,
+          routeKey,
+          integration: this.integration,
+          ...(scopes === undefined || authorizer === undefined ? {} : { authorizer, authorizationScopes: scopes }),
+        }),
+      );
+    };
+    const key = (route: string) => {
+      const [method = '', path = ''] = route.split(' ');
+      return apigw.HttpRouteKey.with(path, method as apigw.HttpMethod);
+    };
+    const routeId = (route: string) => `Route ${route}`.replace(/[^A-Za-z0-9]+/g, '');
+    for (const route of OPEN_ROUTES) add(routeId(route), key(route), undefined);
+    const scopes = access === undefined ? [] : [access.userScope, access.operatorScope];
+    for (const route of USER_ROUTES) add(routeId(route), key(route), scopes);
+    for (const route of OPERATOR_ROUTES) add(routeId(route), key(route), access === undefined ? [] : [access.operatorScope]);
+    add('RouteDefault', apigw.HttpRouteKey.DEFAULT, []);
+
+    if (access === undefined) {
+      this.handler.addEnvironment('BLIPLINE_AUTH', 'anonymous');
+      return;
+    }
+    this.handler.addEnvironment('BLIPLINE_AUTH', 'oidc');
+    this.handler.addEnvironment('BLIPLINE_OIDC_ISSUER', access.issuer);
+    this.handler.addEnvironment('BLIPLINE_OIDC_AUDIENCE', access.audiences.join(','));
+    this.handler.addEnvironment('BLIPLINE_OIDC_CLIENT_ID', access.webClientId);
+    if (access.logoutUrl !== undefined) this.handler.addEnvironment('BLIPLINE_OIDC_LOGOUT_URL', access.logoutUrl);
+    this.handler.addEnvironment('BLIPLINE_USER_SCOPE', access.userScope);
+    this.handler.addEnvironment('BLIPLINE_OPERATOR_SCOPE', access.operatorScope);
   }
 }

@@ -1,6 +1,8 @@
-import { Duration } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwactions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -13,6 +15,7 @@ export interface MonitoringProps {
   readonly config: ResolvedConfig;
   readonly queue: sqs.IQueue;
   readonly deadLetterQueue: sqs.IQueue;
+  readonly questionDeadLetterQueue: sqs.IQueue;
   readonly worker: Worker;
   readonly apiHandler: lambda.IFunction;
 }
@@ -20,8 +23,10 @@ export interface MonitoringProps {
 /** Alarms (to one SNS topic) and a dashboard of the pipeline. */
 export class Monitoring extends Construct {
   readonly topic: sns.Topic;
+  /** Customer-managed key the alarm topic is encrypted with (CloudWatch may use it for this account's alarms). */
+  readonly topicKey: kms.Key;
   readonly dashboard: cloudwatch.Dashboard;
-  readonly alarms: Record<'deadLetters' | 'oldestMessage' | 'workerErrors' | 'tasksAtMax' | 'backlogPerTask' | 'apiErrors', cloudwatch.Alarm>;
+  readonly alarms: Record<'deadLetters' | 'questionDeadLetters' | 'oldestMessage' | 'workerErrors' | 'tasksAtMax' | 'backlogPerTask' | 'apiErrors', cloudwatch.Alarm>;
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
@@ -30,7 +35,9 @@ export class Monitoring extends Construct {
     const minute = Duration.minutes(1);
     const fiveMinutes = Duration.minutes(5);
 
-    this.topic = new sns.Topic(this, 'AlarmTopic', { displayName: 'blipline alarms', enforceSSL: true });
+    const alarmTopic = alarmTopicWithKey(this);
+    this.topic = alarmTopic.topic;
+    this.topicKey = alarmTopic.key;
     if (config.alarmEmail !== undefined) this.topic.addSubscription(new subscriptions.EmailSubscription(config.alarmEmail));
     const notify = new cwactions.SnsAction(this.topic);
 
@@ -41,14 +48,12 @@ export class Monitoring extends Construct {
     const runningFiveMinutes = worker.runningTasksMetric.with({ period: fiveMinutes, statistic: 'Minimum' });
 
     this.alarms = {
-      deadLetters: new cloudwatch.Alarm(this, 'DeadLettersAlarm', {
-        alarmDescription: 'Messages reached the dead-letter queue: jobs failed maxReceiveCount times. Inspect them, fix, then redrive.',
-        metric: deadLetters,
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
+      deadLetters: this.deadLetterAlarm('DeadLettersAlarm', deadLetters, 'Messages reached the dead-letter queue: jobs failed maxReceiveCount times.'),
+      questionDeadLetters: this.deadLetterAlarm(
+        'QuestionDeadLettersAlarm',
+        props.questionDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum' }),
+        'Questions reached their dead-letter queue: they failed maxReceiveCount times.',
+      ),
       oldestMessage: new cloudwatch.Alarm(this, 'OldestMessageAlarm', {
         alarmDescription: `A job has waited over ${config.oldestMessageAlarmSeconds} s: workers are not keeping up or not starting.`,
         metric: oldest,
@@ -145,4 +150,60 @@ export class Monitoring extends Construct {
     );
     this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: Object.values(this.alarms), width: 24 }));
   }
+
+  /** Alarms as soon as one message sits in a dead-letter queue. */
+  private deadLetterAlarm(id: string, visible: cloudwatch.IMetric, what: string): cloudwatch.Alarm {
+    return new cloudwatch.Alarm(this, id, {
+      alarmDescription: `${what} Inspect them, fix, then redrive.`,
+      metric: visible,
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+}
+
+/**
+ * The alarm topic, encrypted with a customer-managed key (SNS's AWS-managed key cannot be used by
+ * CloudWatch, so alarms could not publish). Two policies carry what CloudWatch needs:
+ * - the key policy lets `cloudwatch.amazonaws.com` generate data keys and decrypt for this account;
+ * - the topic policy: `enforceSSL` writes a Deny for requests without TLS, and a topic policy replaces
+ *   SNS's default one, so it also needs an Allow for CloudWatch to publish, limited to this account's
+ *   alarms (aws:SourceAccount and aws:SourceArn), or alarm e-mails never arrive.
+ */
+function alarmTopicWithKey(scope: Construct): { topic: sns.Topic; key: kms.Key } {
+  const stack = Stack.of(scope);
+  const cloudwatchService = new iam.ServicePrincipal('cloudwatch.amazonaws.com');
+  const thisAccountsAlarms = {
+    StringEquals: { 'aws:SourceAccount': stack.account },
+    ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+  };
+  const key = new kms.Key(scope, 'AlarmTopicKey', {
+    description: 'blipline alarm topic encryption (CloudWatch alarms of this account publish through it)',
+    enableKeyRotation: true,
+    // Holds no data at rest (SNS keeps nothing once delivered): deleting the stack schedules its deletion.
+    removalPolicy: RemovalPolicy.DESTROY,
+    pendingWindow: Duration.days(7),
+  });
+  key.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'CloudWatchAlarmsPublishToTheEncryptedTopic',
+      principals: [cloudwatchService],
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      resources: ['*'],
+      conditions: thisAccountsAlarms,
+    }),
+  );
+  const topic = new sns.Topic(scope, 'AlarmTopic', { displayName: 'blipline alarms', enforceSSL: true, masterKey: key });
+  topic.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'CloudWatchAlarmsPublish',
+      principals: [cloudwatchService],
+      actions: ['sns:Publish'],
+      resources: [topic.topicArn],
+      conditions: thisAccountsAlarms,
+    }),
+  );
+  return { topic, key };
 }

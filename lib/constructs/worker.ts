@@ -1,17 +1,35 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, DockerBuildSecret, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwactions from 'aws-cdk-lib/aws-cloudwatch-actions';
-import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
+import { DockerImageAsset, Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { REPO_ROOT } from '../paths.js';
 import { TABLE_ITEM_ACTIONS } from './grants.js';
-import type { ServiceWiring } from './wiring.js';
+import { errorLinesPattern } from './log-formats.js';
+import { cacheEnvironment, type ServiceWiring } from './wiring.js';
 
-export type WorkerProps = ServiceWiring;
+export interface WorkerProps extends ServiceWiring {
+  /** HMAC key of dropped objects' image ids (BLIPLINE_OBJECT_ID_SECRET). */
+  readonly objectIdSecret: secretsmanager.ISecret;
+}
+
+/** Backlog per task: visible captioning jobs plus visible questions, per running task. */
+export const BACKLOG_PER_TASK = '(visible + FILL(questions, 0)) / running';
+/** What target tracking follows: the backlog + 1 per task, so a quiet trickle keeps one task (see rule 1). */
+export const TRACKED_BACKLOG_PER_TASK = '(visible + FILL(questions, 0) + 1) / running';
+
+/** The Docker build secret id Dockerfile.inference mounts while it downloads the models. */
+export const HUB_TOKEN_SECRET = 'hf_token';
+
+/** `--secret id=hf_token,<this>`: from an environment variable or a file on the building machine. */
+function hubTokenSecret(token: { env: string } | { file: string }): string {
+  return 'env' in token ? `env=${token.env}` : DockerBuildSecret.fromSrc(token.file);
+}
 
 /** Where the image build puts the prepared checkpoints and compiled graphs (see Dockerfile.inference). */
 export const MODEL_DIRS = { caption: '/models/caption', vqa: '/models/vqa', graphs: '/models/graphs' } as const;
@@ -29,6 +47,7 @@ export class Worker extends Construct {
   readonly cluster: ecs.Cluster;
   readonly service: ecs.FargateService;
   readonly taskDefinition: ecs.FargateTaskDefinition;
+  readonly image: DockerImageAsset;
   readonly logGroup: logs.LogGroup;
   readonly scalableTarget: appscaling.ScalableTarget;
   readonly errorsMetric: cloudwatch.Metric;
@@ -62,8 +81,9 @@ export class Worker extends Construct {
     const environment: Record<string, string> = {
       BLIPLINE_BUCKET: props.bucket.bucketName,
       BLIPLINE_QUEUE_URL: props.queue.queueUrl,
+      BLIPLINE_QUESTION_QUEUE_URL: props.questionQueue.queueUrl,
       BLIPLINE_TABLE: props.table.tableName,
-      BLIPLINE_REDIS_URL: props.redisUrl,
+      ...cacheEnvironment(props.cache),
       BLIPLINE_MODEL: MODEL_DIRS.caption,
       BLIPLINE_PRECISION: config.precision,
       BLIPLINE_DECODER_ROWS: String(config.workerDecoderRows),
@@ -77,21 +97,30 @@ export class Worker extends Construct {
     };
     if (config.vqaModel !== '') environment.BLIPLINE_VQA_MODEL = MODEL_DIRS.vqa;
 
+    this.image = new DockerImageAsset(this, 'Image', {
+      directory: REPO_ROOT,
+      file: 'Dockerfile.inference',
+      platform: arm ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
+      buildArgs: { CAPTION_MODEL: config.captionModel, VQA_MODEL: config.vqaModel, PRECISION: config.precision },
+      // A gated or private model's token: a build secret, mounted only while the models download.
+      ...(config.modelAccessToken ? { buildSecrets: { [HUB_TOKEN_SECRET]: hubTokenSecret(config.modelAccessToken) } } : {}),
+    });
     this.taskDefinition.addContainer('worker', {
-      image: ecs.ContainerImage.fromAsset(REPO_ROOT, {
-        file: 'Dockerfile.inference',
-        platform: arm ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
-        buildArgs: { CAPTION_MODEL: config.captionModel, VQA_MODEL: config.vqaModel, PRECISION: config.precision },
-      }),
+      image: ecs.ContainerImage.fromDockerImageAsset(this.image),
       essential: true,
       environment,
+      // Fetched by Fargate at task start (execution role), never in the task definition.
+      secrets: {
+        BLIPLINE_REDIS_PASSWORD: ecs.Secret.fromSecretsManager(props.cache.password),
+        BLIPLINE_OBJECT_ID_SECRET: ecs.Secret.fromSecretsManager(props.objectIdSecret),
+      },
       logging: ecs.LogDrivers.awsLogs({ streamPrefix: 'worker', logGroup: this.logGroup }),
       // SIGTERM → the worker stops polling and finishes the job in hand; SIGKILL only after this.
       stopTimeout: Duration.seconds(config.stopTimeoutSeconds),
       linuxParameters: new ecs.LinuxParameters(this, 'Linux', { initProcessEnabled: true }),
     });
 
-    // Least privilege: read objects, consume the queue, item-level table access.
+    // Least privilege: read objects, consume the two queues, item-level table access.
     const taskRole = this.taskDefinition.taskRole;
     taskRole.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [props.bucket.arnForObjects('*')] }),
@@ -101,10 +130,20 @@ export class Worker extends Construct {
     taskRole.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'],
-        resources: [props.queue.queueArn],
+        resources: [props.queue.queueArn, props.questionQueue.queueArn],
       }),
     );
     taskRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...TABLE_ITEM_ACTIONS], resources: [props.table.tableArn] }));
+    // Task scale-in protection while messages are held: the ECS agent endpoint acts with the task role.
+    const clusterTasks = Stack.of(this).formatArn({ service: 'ecs', resource: 'task', resourceName: `${this.cluster.clusterName}/*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    taskRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ecs:GetTaskProtection', 'ecs:UpdateTaskProtection'], resources: [clusterTasks] }));
+    // cdk-nag names the resource as the template has it: a known region and partition literally, else their pseudo parameters.
+    const stack = Stack.of(this);
+    const literal = (value: string, pseudo: string) => (Token.isUnresolved(value) ? `<${pseudo}>` : value);
+    Validations.of(taskRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:${literal(stack.partition, 'AWS::Partition')}:ecs:${literal(stack.region, 'AWS::Region')}:<AWS::AccountId>:task/<${stack.getLogicalId(this.cluster.node.defaultChild as ecs.CfnCluster)}>/*]`,
+      reason: "Task ids are not known before a task starts; the wildcard is the tasks of this one cluster, and the only actions read and set a task's own scale-in protection (the ECS agent endpoint acts with the task role).",
+    });
 
     this.service = new ecs.FargateService(this, 'Service', {
       cluster: this.cluster,
@@ -117,9 +156,11 @@ export class Worker extends Construct {
       circuitBreaker: { rollback: true },
     });
 
-    // ---- Scaling on the backlog ----
+    // ---- Scaling on the backlog (captions and questions: one fleet serves both queues) ----
     const visible = props.queue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' });
     const inFlight = props.queue.metricApproximateNumberOfMessagesNotVisible({ period, statistic: 'Maximum' });
+    const questions = props.questionQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' });
+    const questionsInFlight = props.questionQueue.metricApproximateNumberOfMessagesNotVisible({ period, statistic: 'Maximum' });
     const serviceDimensions = { ClusterName: this.cluster.clusterName, ServiceName: this.service.serviceName };
     this.runningTasksMetric = new cloudwatch.Metric({
       namespace: 'ECS/ContainerInsights',
@@ -136,8 +177,8 @@ export class Worker extends Construct {
       period,
     });
     this.backlogPerTask = new cloudwatch.MathExpression({
-      expression: 'visible / running',
-      usingMetrics: { visible, running: this.runningTasksMetric },
+      expression: BACKLOG_PER_TASK,
+      usingMetrics: { visible, questions, running: this.runningTasksMetric },
       label: 'Backlog per task',
       period,
     });
@@ -161,22 +202,34 @@ export class Worker extends Construct {
       ),
     });
 
-    // 1. Target tracking on visible ÷ running (metric math). Scale-in is disabled: rule 3 owns it.
+    // 1. Target tracking on (visible captions + visible questions + 1) ÷ running (metric math), both ways. Scale-in
+    // never interrupts a job: a task holding messages is protected (services/worker/task-protection.ts) and ECS
+    // stops only idle tasks. The +1 keeps one task while the queues are merely quiet; rule 3 takes the last one away.
     const sqsDimensions = [{ name: 'QueueName', value: props.queue.queueName }];
+    const questionDimensions = [{ name: 'QueueName', value: props.questionQueue.queueName }];
     new appscaling.CfnScalingPolicy(this, 'BacklogPerTaskTracking', {
       policyName: `${Stack.of(this).stackName}-backlog-per-task`,
       policyType: 'TargetTrackingScaling',
       scalingTargetId: this.scalableTarget.scalableTargetId,
       targetTrackingScalingPolicyConfiguration: {
         targetValue: policy.targetBacklogPerTask,
-        disableScaleIn: true,
+        disableScaleIn: false,
         scaleOutCooldown: policy.scaleOutCooldownSeconds,
+        scaleInCooldown: policy.scaleInCooldownSeconds,
         customizedMetricSpecification: {
           metrics: [
             {
               id: 'visible',
               metricStat: {
                 metric: { namespace: 'AWS/SQS', metricName: 'ApproximateNumberOfMessagesVisible', dimensions: sqsDimensions },
+                stat: 'Maximum',
+              },
+              returnData: false,
+            },
+            {
+              id: 'questions',
+              metricStat: {
+                metric: { namespace: 'AWS/SQS', metricName: 'ApproximateNumberOfMessagesVisible', dimensions: questionDimensions },
                 stat: 'Maximum',
               },
               returnData: false,
@@ -196,17 +249,20 @@ export class Worker extends Construct {
               },
               returnData: false,
             },
-            { id: 'backlogPerTask', expression: 'visible / running', label: 'Backlog per task', returnData: true },
+            { id: 'backlogPerTask', expression: TRACKED_BACKLOG_PER_TASK, label: 'Backlog (+1) per task', returnData: true },
           ],
         },
       },
     });
 
-    // 2. Cold start: messages visible while no task runs → desired count from the backlog.
+    // 2. Cold start: messages visible while no task runs → add tasks sized by the backlog. It adds
+    // (ChangeInCapacity) rather than setting an exact count: FILL reads a late or missing running-task datapoint
+    // as "none run", and then the rule may only add tasks, never lower a running fleet. Its cooldown covers a
+    // task start; within it Application Auto Scaling counts the tasks already added against the next step.
     const coldStart = new appscaling.StepScalingAction(this, 'ColdStart', {
       scalingTarget: this.scalableTarget,
-      adjustmentType: appscaling.AdjustmentType.EXACT_CAPACITY,
-      cooldown: period,
+      adjustmentType: appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+      cooldown: Duration.seconds(policy.coldStartCooldownSeconds),
       metricAggregationType: appscaling.MetricAggregationType.MAXIMUM,
     });
     for (const step of policy.coldStartSteps) {
@@ -215,8 +271,8 @@ export class Worker extends Construct {
     const coldStartAlarm = new cloudwatch.Alarm(this, 'ColdStartAlarm', {
       alarmDescription: 'Scaling: messages are visible while no worker task runs; starts the first task(s).',
       metric: new cloudwatch.MathExpression({
-        expression: 'IF(FILL(running, 0) == 0, visible, 0)',
-        usingMetrics: { visible, running: this.runningTasksMetric },
+        expression: 'IF(FILL(running, 0) == 0, visible + FILL(questions, 0), 0)',
+        usingMetrics: { visible, questions, running: this.runningTasksMetric },
         label: 'Visible messages while no task runs',
         period,
       }),
@@ -228,7 +284,7 @@ export class Worker extends Construct {
     });
     coldStartAlarm.addAlarmAction(new cwactions.ApplicationScalingAction(coldStart));
 
-    // 3. Scale in: nothing visible AND nothing in flight for scaleInIdleMinutes → 0 tasks.
+    // 3. Idle: nothing visible AND nothing in flight for scaleInIdleMinutes → 0 tasks.
     const scaleIn = new appscaling.StepScalingAction(this, 'ScaleInWhenIdle', {
       scalingTarget: this.scalableTarget,
       adjustmentType: appscaling.AdjustmentType.EXACT_CAPACITY,
@@ -239,8 +295,8 @@ export class Worker extends Construct {
     const idleAlarm = new cloudwatch.Alarm(this, 'IdleAlarm', {
       alarmDescription: `Scaling: no visible and no in-flight messages for ${policy.scaleInIdleMinutes} minutes; stops all worker tasks.`,
       metric: new cloudwatch.MathExpression({
-        expression: 'visible + inFlight',
-        usingMetrics: { visible, inFlight },
+        expression: 'visible + inFlight + questions + questionsInFlight',
+        usingMetrics: { visible, inFlight, questions, questionsInFlight },
         label: 'Visible + in-flight messages',
         period,
       }),
@@ -253,10 +309,10 @@ export class Worker extends Construct {
     });
     idleAlarm.addAlarmAction(new cwactions.ApplicationScalingAction(scaleIn));
 
-    // Worker errors: pino lines at level error (50) or fatal (60).
+    // Worker errors: log lines at level error or fatal (the services log the level's label).
     const errorsFilter = new logs.MetricFilter(this, 'ErrorLines', {
       logGroup: this.logGroup,
-      filterPattern: logs.FilterPattern.numberValue('$.level', '>=', 50),
+      filterPattern: errorLinesPattern(),
       metricNamespace: 'blipline',
       metricName: 'WorkerErrors',
       metricValue: '1',

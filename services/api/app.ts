@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
-import { Hono, type Context } from 'hono';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
@@ -20,7 +21,8 @@ import { newId } from '../core/ids.js';
 import { uploadKey } from '../core/keys.js';
 import { imageRecordSchema, operatorImageView, ownerImageView, questionView, TERMINAL_STATUSES, type CachedImage } from '../core/records.js';
 import { ApiError, notFound } from './errors.js';
-import { IMAGE_CONTENT_TYPES, imageIdSchema, mediaType, objectKeySchema, questionRequestSchema, sanitizeFilename, uploadRequestSchema } from './schemas.js';
+import { ROUTES } from './routes.js';
+import { IMAGE_CONTENT_TYPES, imageIdSchema, mediaType, sanitizeFilename } from './schemas.js';
 import { webPage } from './web.js';
 
 export type ApiConfig = Pick<
@@ -62,18 +64,6 @@ function errorBody(code: string, message: string, extra: Record<string, unknown>
   return { error: { code, message, ...extra } };
 }
 
-async function readJson<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
-  let body: unknown;
-  try {
-    body = JSON.parse(await c.req.text());
-  } catch {
-    throw new ApiError(400, 'invalid_json', 'the request body is not valid JSON');
-  }
-  const parsed = schema.safeParse(body);
-  if (!parsed.success) throw new ApiError(400, 'invalid_request', z.prettifyError(parsed.error).replace(/\n/g, '; '));
-  return parsed.data;
-}
-
 /** A refused quota as a 429 naming it, with Retry-After. */
 function quotaError(verdict: Extract<QuotaVerdict, { ok: false }>, limit: string): ApiError {
   return new ApiError(429, 'quota_exceeded', `quota ${verdict.quota} (${limit}) reached; retry in ${verdict.retryAfterSeconds} s`, {
@@ -97,12 +87,17 @@ function sameSecret(a: string, b: string): boolean {
  * The HTTP API (contract in DESIGN.md). One app object serves the Node server (server.ts) and
  * Lambda (lambda.ts); every error goes through `app.onError` as `{"error": {"code", "message"}}`.
  */
-export function createApp(deps: ApiDeps): Hono<AppEnv> {
+export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   const { config, records, quotas, objects, questionQueue, cache, logger } = deps;
   const authenticator = deps.authenticator ?? createAuthenticator(config.auth);
   const eraser = new ImageEraser(records, objects, cache, deps.publisher);
   const clientIp = deps.clientIp ?? (() => 'unknown');
-  const app = new Hono<AppEnv>();
+  const app = new OpenAPIHono<AppEnv>({
+    // A request that does not match its route's schema: one 400 naming the fields.
+    defaultHook: (result) => {
+      if (!result.success) throw new ApiError(400, 'invalid_request', z.prettifyError(result.error).replace(/\n/g, '; '));
+    },
+  });
 
   app.use('*', requestId());
   app.use('*', async (c, next) => {
@@ -167,6 +162,8 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
       return c.json(errorBody('auth_unavailable', `tokens cannot be checked right now; try again later (request id ${c.get('requestId')})`), 503);
     }
     if (error instanceof HTTPException) {
+      // hono's JSON validator answers a body that is not JSON with a 400 HTTPException.
+      if (error.status === 400 && /JSON/i.test(error.message)) return c.json(errorBody('invalid_json', 'the request body is not valid JSON'), 400);
       return c.json(errorBody(error.status === 413 ? 'body_too_large' : 'http_error', error.message || 'request rejected'), error.status);
     }
     log.error({ err: error }, 'unhandled error');
@@ -201,30 +198,31 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
 
   const view = (image: CachedImage) => (image.owner === undefined ? operatorImageView(image) : ownerImageView(image));
 
-  app.get('/healthz', (c) =>
-    c.json({ status: 'ok', cache: cache.enabled ? (cache.ready ? 'ready' : 'unavailable') : 'disabled' }),
-  );
+  app.openapi(ROUTES.health, (c) => c.json({ status: 'ok' as const, cache: cache.enabled ? (cache.ready ? ('ready' as const) : ('unavailable' as const)) : ('disabled' as const) }, 200));
 
-  app.get('/v1/config', (c) => {
+  app.openapi(ROUTES.config, (c) => {
     const auth = config.auth;
-    return c.json({
-      maxUploadBytes: config.maxUploadBytes,
-      uploadExpiresSeconds: config.uploadExpiresSeconds,
-      uploadMethod: 'PUT',
-      contentTypes: IMAGE_CONTENT_TYPES,
-      prompt: true,
-      questions: config.vqaModel !== undefined,
-      auth:
-        auth.mode === 'oidc'
-          ? { mode: 'oidc', issuer: auth.issuer, clientId: auth.webClientId ?? null, scope: `openid ${auth.userScope}`, logoutUrl: auth.logoutUrl ?? null }
-          : { mode: 'anonymous' },
-    });
+    return c.json(
+      {
+        maxUploadBytes: config.maxUploadBytes,
+        uploadExpiresSeconds: config.uploadExpiresSeconds,
+        uploadMethod: 'PUT' as const,
+        contentTypes: [...IMAGE_CONTENT_TYPES],
+        prompt: true,
+        questions: config.vqaModel !== undefined,
+        auth:
+          auth.mode === 'oidc'
+            ? { mode: 'oidc' as const, issuer: auth.issuer, clientId: auth.webClientId ?? null, scope: `openid ${auth.userScope}`, logoutUrl: auth.logoutUrl ?? null }
+            : { mode: 'anonymous' as const },
+      },
+      200,
+    );
   });
 
-  app.post('/v1/uploads', async (c) => {
+  app.openapi(ROUTES.createUpload, async (c) => {
     const p = c.get('principal');
     requireScope(p, 'user');
-    const body = await readJson(c, uploadRequestSchema);
+    const body = c.req.valid('json');
     const contentType = mediaType(body.contentType);
     if (!(IMAGE_CONTENT_TYPES as readonly string[]).includes(contentType)) {
       throw new ApiError(415, 'unsupported_type', `contentType ${JSON.stringify(body.contentType)} is not accepted; use one of ${IMAGE_CONTENT_TYPES.join(', ')}`);
@@ -275,14 +273,14 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
     return id.data;
   }
 
-  app.get('/v1/images/:imageId', async (c) => {
+  app.openapi(ROUTES.getImage, async (c) => {
     const p = c.get('principal');
     requireScope(p, 'any');
     const image = await loadImage(p, pathId(c, 'imageId', 'image'));
-    return c.json(view(image));
+    return c.json(view(image), 200);
   });
 
-  app.delete('/v1/images/:imageId', async (c) => {
+  app.openapi(ROUTES.deleteImage, async (c) => {
     const p = c.get('principal');
     requireScope(p, 'any');
     const imageId = pathId(c, 'imageId', 'image');
@@ -293,23 +291,23 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
     return c.body(null, 204);
   });
 
-  app.get('/v1/objects', async (c) => {
+  app.openapi(ROUTES.getObject, async (c) => {
     const p = c.get('principal');
     requireScope(p, 'operator');
-    const key = objectKeySchema.safeParse(c.req.query('key'));
-    if (!key.success) throw new ApiError(400, 'invalid_request', 'query parameter `key` (1..1024 characters) is required');
-    const object = await records.getObject(key.data);
-    if (!object?.imageId) throw notFound(`object ${JSON.stringify(key.data)}`);
+    const { key } = c.req.valid('query');
+    if (key === undefined) throw new ApiError(400, 'invalid_request', 'query parameter `key` (1..1024 characters) is required');
+    const object = await records.getObject(key);
+    if (!object?.imageId) throw notFound(`object ${JSON.stringify(key)}`);
     const image = await loadImage(p, object.imageId).catch(() => undefined);
-    if (!image || image.objectKey !== key.data) throw notFound(`object ${JSON.stringify(key.data)}`);
-    return c.json(view(image));
+    if (!image || image.objectKey !== key || image.owner !== undefined) throw notFound(`object ${JSON.stringify(key)}`);
+    return c.json(operatorImageView(image), 200);
   });
 
-  app.post('/v1/images/:imageId/questions', async (c) => {
+  app.openapi(ROUTES.ask, async (c) => {
     const p = c.get('principal');
     requireScope(p, 'any');
     const imageId = pathId(c, 'imageId', 'image');
-    const body = await readJson(c, questionRequestSchema);
+    const body = c.req.valid('json');
     const image = await records.getImage(imageId);
     if (!image || !mayAccess(p, image)) throw notFound(`image ${imageId}`);
     // Refused before anything is written: no worker could ever answer it.
@@ -341,14 +339,25 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
     return c.json({ questionId, statusUrl }, 202, { Location: statusUrl });
   });
 
-  app.get('/v1/images/:imageId/questions/:questionId', async (c) => {
+  app.openapi(ROUTES.getQuestion, async (c) => {
     const p = c.get('principal');
     requireScope(p, 'any');
     const imageId = pathId(c, 'imageId', 'image');
     const questionId = pathId(c, 'questionId', 'question');
     const question = await records.getQuestion(imageId, questionId);
     if (!question || !mayAccess(p, question)) throw notFound(`question ${questionId}`);
-    return c.json(questionView(question));
+    return c.json(questionView(question), 200);
+  });
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description: 'An OAuth 2.0 access token of the configured OpenID issuer (scopes blipline/images, blipline/operator)',
+  });
+  app.doc31('/v1/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'blipline', version: '1', description: 'Drop an image, get a caption: presigned uploads, status, questions (VQA), deletion.' },
   });
 
   app.all('/v1/*', (c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));

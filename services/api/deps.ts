@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { Cache } from '../aws/cache.js';
+import { createCache } from '../aws/cache.js';
 import { createDynamoClient, createS3Client, createSqsClient } from '../aws/clients.js';
 import { QuotaStore } from '../aws/quota-store.js';
 import { RecordStore } from '../aws/record-store.js';
@@ -13,7 +13,7 @@ import type { ApiDeps } from './app.js';
 /** Builds the API's adapters from the validated configuration (and warns loudly in anonymous mode). */
 export function createApiDeps(config: Config, logger: Logger): ApiDeps & { close(): Promise<void> } {
   if (config.auth.mode === 'anonymous') logger.warn(ANONYMOUS_WARNING);
-  const cache = new Cache({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger });
+  const cache = createCache(config, logger);
   const dynamo = createDynamoClient(config);
   return {
     config,

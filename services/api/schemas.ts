@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
-/** Image types the worker decodes (sharp/libvips); anything else is refused before a URL is signed. */
-export const IMAGE_CONTENT_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif', 'image/tiff', 'image/heic', 'image/heif'] as const;
+/** Image types the worker decodes (services/blip/processing); anything else is refused before a URL is signed. */
+export const IMAGE_CONTENT_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif', 'image/tiff', 'image/heic', 'image/heif', 'image/bmp', 'image/x-icon', 'image/vnd.microsoft.icon'] as const;
 
 export const uploadRequestSchema = z.strictObject({
   contentType: z.string().min(1).max(100),

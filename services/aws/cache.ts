@@ -1,5 +1,6 @@
 import { createClient } from 'redis';
 import type { Logger } from 'pino';
+import type { Config } from '../core/config.js';
 import { PK } from '../core/keys.js';
 
 type RedisClient = ReturnType<typeof createClient>;
@@ -9,6 +10,10 @@ export interface CacheOptions {
   url: string | undefined;
   keyPrefix: string;
   logger: Logger;
+  /** RBAC user (Valkey/Redis ACL); absent: the default user. */
+  username?: string;
+  /** The user's password (AUTH / HELLO on every connect). */
+  password?: string;
   /** Upper bound of every cache call in ms; past it the call counts as a miss. @default 150 */
   timeoutMs?: number;
 }
@@ -38,6 +43,8 @@ export class Cache {
     }
     this.client = createClient({
       url: options.url,
+      ...(options.username === undefined ? {} : { username: options.username }),
+      ...(options.password === undefined ? {} : { password: options.password }),
       disableOfflineQueue: true,
       socket: {
         connectTimeout: 1_000,
@@ -126,6 +133,11 @@ export class Cache {
       client.destroy();
     }
   }
+}
+
+/** The cache the configuration describes: URL, key prefix, RBAC user and password. */
+export function createCache(config: Pick<Config, 'redisUrl' | 'redisKeyPrefix' | 'redisUsername' | 'redisPassword'>, logger: Logger): Cache {
+  return new Cache({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger, username: config.redisUsername, password: config.redisPassword });
 }
 
 /** Cache key names (under the configured prefix). */

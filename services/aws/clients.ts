@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { Config } from '../core/config.js';
@@ -15,7 +16,7 @@ type ClientConfig = Pick<Config, 'region' | 's3Endpoint' | 'sqsEndpoint' | 'dyna
 export interface TimeoutOptions {
   /** @default 3000 */
   connectionTimeoutMs?: number;
-  /** @default 60000 (S3: a 10 MB object on a slow link), 30000 (SQS: above the 20 s long poll), 10000 (DynamoDB) */
+  /** @default 60000 (S3: a 10 MB object on a slow link), 30000 (SQS: above the 20 s long poll), 10000 (DynamoDB), 5000 (Secrets Manager) */
   requestTimeoutMs?: number;
 }
 
@@ -61,6 +62,11 @@ export function createDynamoClient(config: ClientConfig, options: { maxAttempts?
     ...(config.dynamodbEndpoint ? { endpoint: config.dynamodbEndpoint } : {}),
   });
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+/** Secrets Manager client (the Lambda reads the cache password with it once, at cold start). */
+export function createSecretsClient(config: Pick<Config, 'region'> & { endpoint?: string }, options: TimeoutOptions = {}): SecretsManagerClient {
+  return new SecretsManagerClient({ region: config.region, requestHandler: requestHandler(options, 5_000), ...(config.endpoint ? { endpoint: config.endpoint } : {}) });
 }
 
 export function createEventBridgeClient(config: Pick<Config, 'region'>, options: TimeoutOptions = {}): EventBridgeClient {

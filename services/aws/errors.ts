@@ -20,3 +20,10 @@ export class RecordConflictError extends BliplineError {
     super('record_conflict', message, options);
   }
 }
+
+/** A secret could not be read from Secrets Manager (missing, not allowed, not a string, unreachable). */
+export class SecretUnavailableError extends BliplineError {
+  constructor(readonly secretArn: string, reason: string, options?: { cause?: unknown }) {
+    super('secret_unavailable', `cannot read secret ${secretArn}: ${reason}`, options);
+  }
+}

@@ -7,3 +7,4 @@ export * from './sqs.js';
 export * from './image-eraser.js';
 export * from './quota-store.js';
 export * from './result-publisher.js';
+export * from './secrets.js';

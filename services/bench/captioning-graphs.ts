@@ -72,6 +72,8 @@ export class CaptioningGraphs {
     readonly vision: ort.InferenceSession,
     readonly decoderStep: ort.InferenceSession,
     readonly naive: ort.InferenceSession | undefined,
+    /** the compiled decoder step graph's `.onnx` file */
+    readonly decoderStepFile: string,
   ) {}
 
   static async open(options: {
@@ -80,6 +82,8 @@ export class CaptioningGraphs {
     threads: number;
     cacheDir: string;
     naive?: boolean;
+    /** ONNX Runtime profiles the decoder step session into `<prefix>_<date>.json` (see step-profile.ts) */
+    profileStepPrefix?: string;
     log?: (line: string) => void;
   }): Promise<CaptioningGraphs> {
     const checkpoint = await openCheckpoint(options.checkpointDir, { cacheDir: options.cacheDir });
@@ -98,13 +102,14 @@ export class CaptioningGraphs {
     };
     const { plan } = options;
     const opts = sessionOptions(options.threads);
-    const open = async (file: string): Promise<ort.InferenceSession> => ort.InferenceSession.create(file, opts);
+    const open = async (file: string, extra: ort.InferenceSession.SessionOptions = {}): Promise<ort.InferenceSession> => ort.InferenceSession.create(file, { ...opts, ...extra });
     const vision = await open(await compile(`vision-${plan.vision}`, (w) => buildVisionGraph({ weights: w, precision: plan.vision }, checkpoint.config.vision_config)));
-    const step = await open(await compile(`decoder_step-${plan.decoder}`, (w) => buildDecoderStepGraph({ weights: w, precision: plan.decoder }, text, 'states')));
+    const stepFile = await compile(`decoder_step-${plan.decoder}`, (w) => buildDecoderStepGraph({ weights: w, precision: plan.decoder }, text, 'states'));
+    const step = await open(stepFile, options.profileStepPrefix ? { enableProfiling: true, profileFilePrefix: options.profileStepPrefix } : {});
     const naive = options.naive
       ? await open(await compile(`decoder_naive-${plan.decoder}`, (w) => buildNaiveDecoderGraph(w, plan.decoder, text)))
       : undefined;
-    return new CaptioningGraphs(checkpoint, vision, step, naive);
+    return new CaptioningGraphs(checkpoint, vision, step, naive, stepFile);
   }
 
   get text(): BlipTextConfig {

@@ -46,7 +46,8 @@ export interface FidelitySummary {
   top1Agreement: number;
 }
 
-function cosine(a: Float32Array, b: Float32Array, start = 0, end = a.length): number {
+/** Cosine similarity of `a` and `b` over `[start, end)`. */
+export function cosine(a: Float32Array, b: Float32Array, start = 0, end = a.length): number {
   let dot = 0;
   let na = 0;
   let nb = 0;

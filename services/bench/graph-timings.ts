@@ -7,6 +7,7 @@ import { visionSequenceLength } from '../blip/config.js';
 import { DecoderState } from '../blip/runtime/decoder-state.js';
 import { fillGaussian } from '../blip/tools/random-checkpoint.js';
 import { argmaxRows, CaptioningGraphs, type PrecisionPlan } from './captioning-graphs.js';
+import { graphWeightBytes } from './model-costs.js';
 import { median } from './stats.js';
 
 export interface GraphBenchOptions {
@@ -30,6 +31,8 @@ export interface GraphTimings {
   naiveCaptionMs: number;
   /** vision + cross-attention inputs + `tokens` cached steps at batch 1, from the same sessions */
   cachedCaptionMs: number;
+  /** bytes every decoder step reads whole, from the step graph (graphWeightBytes) */
+  decoderStepWeightBytes: number;
 }
 
 export async function benchGraphs(options: GraphBenchOptions): Promise<GraphTimings> {
@@ -114,6 +117,7 @@ export async function benchGraphs(options: GraphBenchOptions): Promise<GraphTimi
       decodeMsPerToken: { '1': median(samples.d1), '8': median(samples.d8) },
       naiveCaptionMs: median(samples.naive),
       cachedCaptionMs: median(samples.cached),
+      decoderStepWeightBytes: graphWeightBytes(graphs.decoderStepFile),
     };
   } finally {
     await graphs.release();

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readBlipConfig } from '../blip/config.js';
 import type { Precision } from '../blip/onnx/linear.js';
 import { DEFAULT_DECODER_ROWS } from '../blip/runtime/index.js';
 import { bundle, BUNDLE_ENV, BUNDLE_NODE_FLAGS } from '../build/cli-bundle.js';
@@ -13,7 +14,13 @@ import { uniformPlan } from './captioning-graphs.js';
 import { cacheRoot, ensureBaseCheckpoint, fixturePixelFiles } from './checkpoints.js';
 import { benchGraphs } from './graph-timings.js';
 import type { ProbeArgs, ProbeMessage } from './probe.js';
+import { bestLimits, floors, type MachineLimits, ratios } from './floors.js';
+import { measureMachine } from './machine.js';
+import { captionCosts } from './model-costs.js';
+import type { PrecisionReport } from './report.js';
 import { median } from './stats.js';
+
+export type { PrecisionReport } from './report.js';
 
 export interface BenchOptions {
   precisions: Precision[];
@@ -24,20 +31,6 @@ export interface BenchOptions {
   /** a captioning checkpoint folder to measure instead of the random-weight BLIP-base one */
   model?: string;
   log: (line: string) => void;
-}
-
-/** One line of `npm run bench -- --json`, the shape issue 4 fixes. */
-export interface PrecisionReport {
-  precision: Precision;
-  visionMs: number;
-  /** issue 4's field: what the decoder needs per image before its first step (the states transposed; no keys/values are computed) */
-  crossKvMs: number;
-  decodeMsPerToken: { '1': number; '8': number };
-  captionMs: number;
-  captionsPerSecBatch8: number;
-  peakRssMiB: number;
-  coldStartMs: number;
-  naiveCaptionMs: number;
 }
 
 /** Figures the table shows beyond the JSON line. */
@@ -171,9 +164,19 @@ export async function benchCaptioning(options: BenchOptions): Promise<{ reports:
   }
   const images = fixturePixelFiles();
   const graphCache = path.join(cacheRoot(), 'graphs');
+  const config = await readBlipConfig(checkpoint.dir);
   const reports: PrecisionReport[] = [];
   const details: PrecisionDetails[] = [];
   for (const precision of options.precisions) {
+    // the limits are measured before and after the figures, and the higher of each kept: under a
+    // changing load the floors are the lowest this run supports, and no ratio is flattered
+    const measureLimits = async (when: string): Promise<MachineLimits> => {
+      log(`${precision}: this machine's limits, ${when}`);
+      const limits = await measureMachine({ vision: config.vision_config, threads: options.threads, runs: Math.max(options.runs, 5), log });
+      log(`${precision}: ${JSON.stringify(limits)}`);
+      return limits;
+    };
+    const limitsBefore = await measureLimits('before');
     log(`${precision}: per-graph timings`);
     const graphs = await benchGraphs({
       checkpointDir: checkpoint.dir, plan: uniformPlan(precision), threads: options.threads, cacheDir: cacheRoot(),
@@ -192,16 +195,24 @@ export async function benchCaptioning(options: BenchOptions): Promise<{ reports:
     if (!first || !done || first.event !== 'first-caption' || done.event !== 'done') throw new Error('benchmark probe gave no result');
     if (!first.cacheHit) throw new Error('cold start did not reuse the compiled graphs');
     log(`${precision}: cold start ${probe.firstCaptionWallMs.toFixed(0)} ms wall (loadBlip ${first.loadMs.toFixed(0)} ms, first caption done ${first.sinceProcessStartMs.toFixed(0)} ms after process start); RSS after work ${done.rssAfterMiB.toFixed(0)} MiB`);
+    const machine = bestLimits([limitsBefore, await measureLimits('after')]);
+    const costs = captionCosts(config, graphs.decoderStepWeightBytes, options.tokens);
+    const floor = floors(costs, precision, machine, options.batch);
+    const captionMs = median(done.captionMs);
+    log(`${precision}: a step reads ${(graphs.decoderStepWeightBytes / 1e6).toFixed(1)} MB of weights; floors ${JSON.stringify(floor)}`);
     reports.push({
       precision,
       visionMs: graphs.visionMs,
       crossKvMs: graphs.crossKvMs,
       decodeMsPerToken: graphs.decodeMsPerToken,
-      captionMs: median(done.captionMs),
+      captionMs,
       captionsPerSecBatch8: done.captionsPerSecBatch,
       peakRssMiB: done.peakRssMiB,
       coldStartMs: probe.firstCaptionWallMs,
       naiveCaptionMs: graphs.naiveCaptionMs,
+      machine,
+      floors: floor,
+      ratios: ratios({ captionMs, captionsPerSec: done.captionsPerSecBatch, decodeMsPerToken: graphs.decodeMsPerToken['1'] }, floor),
     });
     log(`${precision}: batches of ${options.batch} decoded ${options.batch} rows at once`);
     const whole = (await runProbe({ ...probeArgs, runs: options.runs, decoderRows: options.batch })).messages.find((m) => m.event === 'done');

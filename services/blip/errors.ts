@@ -13,7 +13,8 @@ export type CheckpointErrorCode =
   | 'invalid_config'
   | 'unsupported_architecture'
   | 'invalid_weights'
-  | 'missing_weight';
+  | 'missing_weight'
+  | 'weights_removed';
 
 /** The model folder is not a BLIP checkpoint this runtime can read. */
 export class BlipCheckpointError extends BlipError {

@@ -107,6 +107,8 @@ export interface StartupInfo {
 
 export interface LoadedBlipModel extends BlipModel {
   readonly startup: StartupInfo;
+  /** The compiled graphs' sessions the model runs on (fidelity checks run them step by step). */
+  readonly runtime: BlipRuntime;
 }
 
 /** The compiled-graph cache: BLIPLINE_CACHE_DIR, else .cache/blipline/graphs in the repository. */
@@ -115,13 +117,19 @@ export function defaultCacheDir(): string {
 }
 
 /** Marker a Hub download leaves in the checkpoint folder (kept when the folder is copied). */
-const downloadMarkerSchema = z.object({ repo: z.string().min(1) });
+const downloadMarkerSchema = z.object({ repo: z.string().min(1), revision: z.string().min(1).optional() });
 
-/** The Hub repository the folder came from when known (e.g. "Salesforce/blip-image-captioning-base"), else `requested`. */
+/**
+ * The Hub repository the folder came from when known (e.g. "Salesforce/blip-image-captioning-base"), with the
+ * revision it was pinned to unless that was the default `main` ("owner/name@v1.0", as the stack names it), else
+ * `requested`.
+ */
 async function modelName(modelDir: string, requested: string): Promise<string> {
   try {
     const marker = downloadMarkerSchema.safeParse(JSON.parse(await readFile(path.join(modelDir, '.blipline-download.json'), 'utf8')));
-    return marker.success ? marker.data.repo : requested;
+    if (!marker.success) return requested;
+    const { repo, revision } = marker.data;
+    return revision === undefined || revision === 'main' ? repo : `${repo}@${revision}`;
   } catch {
     return requested;
   }
@@ -158,7 +166,7 @@ class LocalBlipModel implements LoadedBlipModel {
   private readonly imageLimits: ImageLimits;
 
   constructor(
-    private readonly runtime: BlipRuntime,
+    readonly runtime: BlipRuntime,
     private readonly tokenizer: BlipTokenizer,
     private readonly processor: ProcessorConfig,
     details: { name: string; startup: StartupInfo; imageLimits: ImageLimits },

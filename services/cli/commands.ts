@@ -12,6 +12,10 @@ export interface CommandEntry {
 export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   caption: { summary: 'caption images', load: async () => (await import('./caption.js')).runCaption },
   ask: { summary: 'answer a question about images (VQA)', load: async () => (await import('./ask.js')).runAsk },
+  preprocess: {
+    summary: "write images' model inputs as raw float32 tensors",
+    load: async () => (await import('./preprocess.js')).runPreprocess,
+  },
   score: { summary: 'score how well texts match an image (ITM/ITC)', load: async () => (await import('./score.js')).runScore },
   'prepare-model': {
     summary: 'fetch a checkpoint and compile its graphs ahead of time',

@@ -13,6 +13,7 @@ import { repoRoot } from '../core/paths.js';
 import { ANONYMOUS_WARNING } from '../auth/index.js';
 import { startLocalStack } from '../local/index.js';
 import { LOCAL_USERS } from '../local/oidc.js';
+import { checkPrerequisites } from '../local/prerequisites.js';
 import { blipAnswerer, blipCaptioner } from '../worker/blip-adapter.js';
 import { createWorker } from '../worker/deps.js';
 import { DEFAULT_CAPTION_MODEL, DEFAULT_VQA_MODEL } from './defaults.js';
@@ -105,6 +106,11 @@ export const runDev = cliCommand('dev', async (argv: string[]): Promise<number> 
   const captionModel = args.model ?? runtimeEnv('BLIPLINE_MODEL') ?? DEFAULT_CAPTION_MODEL;
   const vqaModel = args['vqa-model'] ?? runtimeEnv('BLIPLINE_VQA_MODEL') ?? DEFAULT_VQA_MODEL;
   const precision = runtimeEnv('BLIPLINE_PRECISION') ?? 'fp32';
+
+  // What the machine lacks, one line each, before anything starts.
+  const prerequisites = await checkPrerequisites();
+  for (const line of prerequisites.optional) process.stderr.write(`blipline dev: ${line}\n`);
+  if (prerequisites.missing.length > 0) throw new CliRuntimeError(prerequisites.missing.join('\nblipline dev: '));
 
   const started = await Promise.allSettled([
     startLocalStack({ logger: logger.child({ component: 'local-stack' }) }),

@@ -43,10 +43,16 @@ const envSchema = z.object({
   BLIPLINE_TABLE: z.string().trim().min(3, 'is required (a DynamoDB table name)'),
   BLIPLINE_REDIS_URL: optionalUrl(['redis:', 'rediss:']),
   BLIPLINE_REDIS_PREFIX: z.string().default('blipline:'),
+  BLIPLINE_REDIS_USERNAME: optionalString,
+  BLIPLINE_REDIS_PASSWORD: optionalString,
+  BLIPLINE_REDIS_PASSWORD_SECRET_ARN: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    z.string().trim().regex(/^arn:aws[\w-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/, 'must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)').optional(),
+  ),
   BLIPLINE_S3_ENDPOINT: optionalUrl(['http:', 'https:']),
   BLIPLINE_SQS_ENDPOINT: optionalUrl(['http:', 'https:']),
   BLIPLINE_DYNAMODB_ENDPOINT: optionalUrl(['http:', 'https:']),
-  BLIPLINE_MAX_UPLOAD_BYTES: positiveInt(10_485_760),
+  BLIPLINE_MAX_UPLOAD_BYTES: positiveInt(33_554_432),
   BLIPLINE_UPLOAD_EXPIRES_SECONDS: positiveInt(60).pipe(z.number().max(604_800, 'must be at most 604800 (7 days)')),
   BLIPLINE_ALLOWED_ORIGINS: z.string().default('*'),
   BLIPLINE_MODEL: optionalString,
@@ -74,7 +80,7 @@ const envSchema = z.object({
   BLIPLINE_RECEIVE_BATCH_SIZE: positiveInt(10).pipe(z.number().max(10, 'must be at most 10 (the SQS maximum)')),
   BLIPLINE_CLAIM_LEASE_SECONDS: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int('must be an integer').positive('must be positive').optional()),
   BLIPLINE_MAX_JOB_SECONDS: positiveInt(900),
-  BLIPLINE_MAX_PIXELS: positiveInt(16_000_000),
+  BLIPLINE_MAX_PIXELS: positiveInt(50_000_000),
   BLIPLINE_DECODER_ROWS: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int('must be an integer').positive('must be positive').max(64, 'must be at most 64').optional()),
   BLIPLINE_EVENT_BUS: optionalString,
   BLIPLINE_EVENTS_QUEUE_URL: optionalUrl(['http:', 'https:']),
@@ -104,6 +110,8 @@ const runtimeEnvSchema = z.object({
   BLIPLINE_FIXTURES: unsetIfEmpty(z.string()),
   PORT: unsetIfEmpty(z.coerce.number({ error: 'must be a port number' }).int('must be an integer').min(0).max(65_535, 'must be at most 65535')),
   HOST: unsetIfEmpty(z.string().trim()),
+  /** Set by ECS in every task: the agent's endpoint (task scale-in protection, services/worker/task-protection.ts). */
+  ECS_AGENT_URI: unsetIfEmpty(url(['http:', 'https:'])),
 });
 export type RuntimeEnv = z.output<typeof runtimeEnvSchema>;
 
@@ -126,6 +134,12 @@ export interface Config {
   /** Absent: the Redis cache is disabled. */
   redisUrl: string | undefined;
   redisKeyPrefix: string;
+  /** RBAC user of the cache (Valkey/Redis ACL); absent: the default user. */
+  redisUsername: string | undefined;
+  /** The user's password: BLIPLINE_REDIS_PASSWORD, or read at start from BLIPLINE_REDIS_PASSWORD_SECRET_ARN (resolveRedisPassword). */
+  redisPassword: string | undefined;
+  /** Secrets Manager secret holding the password (the Lambda reads it once at cold start). */
+  redisPasswordSecretArn: string | undefined;
   s3Endpoint: string | undefined;
   sqsEndpoint: string | undefined;
   dynamodbEndpoint: string | undefined;
@@ -163,7 +177,7 @@ export interface Config {
    * messages and caption claims, and the messages come back for redelivery. Default 900 (15 min).
    */
   maxJobSeconds: number;
-  /** Worker: largest decoded image (width x height); larger ones fail `too_many_pixels`. Default 16000000. */
+  /** Worker: largest decoded image (width x height); larger ones fail `too_many_pixels` (JPEGs above it are decoded shrunk). Default 50000000. */
   maxPixels: number;
   /** Worker: decoder rows (images x beams) generated together, memory vs batching. Default: the runtime's (2). */
   decoderRows: number | undefined;
@@ -227,6 +241,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
       issues.push(`${name}: ${missing && issue.code === 'invalid_type' ? 'is required' : issue.message}`);
     }
   }
+  if (result.success && result.data.BLIPLINE_REDIS_PASSWORD !== undefined && result.data.BLIPLINE_REDIS_PASSWORD_SECRET_ARN !== undefined) {
+    issues.push('BLIPLINE_REDIS_PASSWORD_SECRET_ARN: set either it or BLIPLINE_REDIS_PASSWORD, not both');
+  }
   if (options.requireModel && (env.BLIPLINE_MODEL ?? '').trim() === '') {
     issues.push('BLIPLINE_MODEL: is required (a captioning model directory or Hugging Face Hub id)');
   }
@@ -252,6 +269,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { requ
     table: e.BLIPLINE_TABLE,
     redisUrl: e.BLIPLINE_REDIS_URL,
     redisKeyPrefix: e.BLIPLINE_REDIS_PREFIX,
+    redisUsername: e.BLIPLINE_REDIS_USERNAME,
+    redisPassword: e.BLIPLINE_REDIS_PASSWORD,
+    redisPasswordSecretArn: e.BLIPLINE_REDIS_PASSWORD_SECRET_ARN,
     s3Endpoint: e.BLIPLINE_S3_ENDPOINT,
     sqsEndpoint: e.BLIPLINE_SQS_ENDPOINT,
     dynamodbEndpoint: e.BLIPLINE_DYNAMODB_ENDPOINT,

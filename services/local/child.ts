@@ -22,6 +22,11 @@ export interface ManagedChild {
   exitReason(): string | undefined;
   /** Last few KB of stdout+stderr. */
   outputTail(): string;
+  /**
+   * Resolves when the child prints a line matching `pattern` (readiness from the child's own words, not
+   * from whoever answers on its port); rejects when it exits first or `deadlineMs` passes.
+   */
+  waitForOutput(pattern: RegExp, deadlineMs: number): Promise<void>;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. Idempotent. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -42,8 +47,10 @@ export function spawnManaged(
   });
   running.add(child);
   let tail = '';
+  const watchers = new Set<() => void>();
   const keep = (chunk: Buffer): void => {
     tail = (tail + chunk.toString('utf8')).slice(-4000);
+    for (const watcher of watchers) watcher();
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
@@ -55,12 +62,33 @@ export function spawnManaged(
   child.once('exit', (code, signal) => {
     reason ??= `exited with ${signal ?? `code ${code}`}`;
     running.delete(child);
+    for (const watcher of watchers) watcher();
+  });
+  child.once('error', () => {
+    for (const watcher of watchers) watcher();
   });
 
   return {
     process: child,
     exitReason: () => reason,
     outputTail: () => tail.trim(),
+    waitForOutput(pattern, deadlineMs) {
+      return new Promise<void>((resolve, reject) => {
+        const finish = (error?: Error): void => {
+          watchers.delete(check);
+          clearTimeout(timer);
+          if (error) reject(error);
+          else resolve();
+        };
+        const check = (): void => {
+          if (pattern.test(tail)) finish();
+          else if (reason !== undefined) finish(new Error(reason));
+        };
+        const timer = setTimeout(() => finish(new Error(`${command} printed nothing matching ${pattern} within ${deadlineMs} ms`)), deadlineMs);
+        watchers.add(check);
+        check();
+      });
+    },
     async stop(graceMs = 3000) {
       if (reason !== undefined || child.exitCode !== null || child.signalCode !== null) return;
       const exited = once(child, 'exit');

@@ -4,6 +4,7 @@ export type StackPiece = 's3' | 'sqs' | 'dynamodb' | 'redis' | 'oidc' | 'bridge'
 export type LocalStackErrorCode =
   | 'missing_dependency' // a program the piece needs is not installed (java, redis-server)
   | 'start_failed' // the piece was started but did not come up
+  | 'port_in_use' // the piece reported its port taken by another program (started again on another port)
   | 'setup_failed'; // the piece is up but creating the bucket/queue/table failed
 
 /** Base class for every error thrown by the local stack. */

@@ -218,7 +218,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   if (!(oidc instanceof LocalStackError)) pieceStops.push(() => oidc.stop());
   if (!(redis instanceof LocalStackError)) {
     const { own, url, prefix } = redis;
-    if (own) pieceStops.push(() => own.stop());
+    if (own) pieceStops.push(() => own.close());
     else if (url) pieceStops.push(() => deleteKeysWithPrefix(url, prefix));
   }
   const stopAll = async (): Promise<void> => {

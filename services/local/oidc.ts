@@ -33,7 +33,11 @@ export interface LocalOidc {
  * development login: any password) for the page, and client-credentials clients for scripts and tests.
  */
 export async function startLocalOidc(options: { logger: Logger; signingKey?: JWK }): Promise<LocalOidc> {
-  const { default: Provider, errors } = await import('oidc-provider');
+  const { default: Provider, errors, interactionPolicy } = await import('oidc-provider');
+  // The page is a first-party client whose grant loadExistingGrant makes: without the check that asks a native
+  // (loopback) client's user for consent on every sign-in, signing in is the login page alone.
+  const policy = interactionPolicy.base();
+  policy.get('consent')?.checks.remove('native_client_prompt');
   const server: Server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -83,6 +87,7 @@ export async function startLocalOidc(options: { logger: Logger; signingKey?: JWK
       claims: { openid: ['sub'], profile: ['name'], email: ['email'] },
       scopes: ['openid', 'profile', 'email', 'offline_access', LOCAL_SCOPES.user, LOCAL_SCOPES.operator],
       pkce: { required: () => true },
+      interactions: { policy },
       clientBasedCORS: (_ctx, origin) => isLoopback(origin),
       features: {
         devInteractions: { enabled: true },
@@ -105,7 +110,8 @@ export async function startLocalOidc(options: { logger: Logger; signingKey?: JWK
         const existing = session.grantIdFor(client.clientId);
         if (existing) return ctx.oidc.provider.Grant.find(existing);
         const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
-        grant.addOIDCScope('openid profile email offline_access');
+        // The provider lists the API's scope among its own (requestable) scopes, so the grant holds it on both sides.
+        grant.addOIDCScope(`openid profile email offline_access ${LOCAL_SCOPES.user}`);
         grant.addResourceScope(LOCAL_AUDIENCE, LOCAL_SCOPES.user);
         await grant.save();
         return grant;

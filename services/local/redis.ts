@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
 import { spawnManaged, type ManagedChild } from './child.js';
 import { LocalStackError } from './errors.js';
-import { LOCALHOST, freePort, waitForPort } from './net.js';
+import { LOCALHOST } from './net.js';
+import { type PortReservation, reservePort } from './port-reservation.js';
 
 export const SHARED_REDIS_URL = `redis://${LOCALHOST}:6379`;
 const INSTALL_REDIS = 'install Redis (Debian: apt-get install redis-server)';
@@ -40,26 +41,29 @@ export async function deleteKeysWithPrefix(url: string, prefix: string): Promise
   }
 }
 
-/** A `redis-server` child on a free port, without persistence; can be stopped and started again. */
+/** A `redis-server` child on a reserved port, without persistence; can be stopped and started again. */
 export class OwnRedis {
   readonly port: number;
   readonly url: string;
   private child: ManagedChild | undefined;
 
-  private constructor(port: number) {
-    this.port = port;
-    this.url = `redis://${LOCALHOST}:${port}`;
+  private constructor(private readonly reservation: PortReservation) {
+    this.port = reservation.port;
+    this.url = `redis://${LOCALHOST}:${this.port}`;
   }
 
-  static async start(): Promise<OwnRedis> {
-    // A free port can be taken between probing it and redis-server binding it: try a few ports.
+  /** `reserve` hands out the ports to try (tests pass one that yields a taken port first). */
+  static async start(reserve: () => Promise<PortReservation> = reservePort): Promise<OwnRedis> {
+    // redis-server cannot listen on port 0 (it means "no TCP"): it gets a reserved port, and another one
+    // when it reports the port taken anyway (by a program that does not honour the reservations).
     for (let attempt = 1; ; attempt++) {
-      const redis = new OwnRedis(await freePort());
+      const redis = new OwnRedis(await reserve());
       try {
         await redis.start();
         return redis;
       } catch (error) {
-        if (attempt >= 3 || (error instanceof LocalStackError && error.code === 'missing_dependency')) throw error;
+        await redis.close();
+        if (attempt >= 3 || !(error instanceof LocalStackError && error.code === 'port_in_use')) throw error;
       }
     }
   }
@@ -79,21 +83,29 @@ export class OwnRedis {
     ]);
     this.child = child;
     try {
-      await waitForPort(this.port, { deadlineMs: 10_000, aborted: child.exitReason });
+      // its own words, not "something answers on the port"
+      await child.waitForOutput(/Ready to accept connections/, 10_000);
     } catch (cause) {
       await child.stop();
       const reason = child.exitReason() ?? String(cause);
+      const output = child.outputTail();
       throw new LocalStackError(
         'redis',
-        reason.includes('ENOENT') ? 'missing_dependency' : 'start_failed',
-        `redis-server did not start (${reason}); ${INSTALL_REDIS}.${child.outputTail() ? `\n${child.outputTail()}` : ''}`,
+        reason.includes('ENOENT') ? 'missing_dependency' : /Address already in use/.test(output) ? 'port_in_use' : 'start_failed',
+        `redis-server did not start (${reason}); ${INSTALL_REDIS}.${output ? `\n${output}` : ''}`,
         { cause },
       );
     }
   }
 
-  /** Stops the server (for outage tests); the port stays reserved for `start()`. */
+  /** Stops the server (for outage tests); the port stays reserved for `start()`, so no other stack takes it meanwhile. */
   async stop(): Promise<void> {
     await this.child?.stop();
+  }
+
+  /** Stops the server for good and frees its port. */
+  async close(): Promise<void> {
+    await this.stop();
+    await this.reservation.release();
   }
 }

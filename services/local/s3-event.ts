@@ -50,10 +50,14 @@ export interface ObjectCreatedInput {
   configurationId?: string;
 }
 
-/** One S3 event notification message (the SQS body S3 sends), eventVersion 2.1. */
-export function objectCreatedNotification(input: ObjectCreatedInput): {
-  Records: Array<Record<string, unknown>>;
-} {
+type Notification = { Records: Array<Record<string, unknown>> };
+
+/** The S3 event notification message (the SQS body S3 sends, eventVersion 2.1) of one record. */
+function notification(
+  input: { region: string; bucket: string; eventTime?: Date; sourceIp?: string; configurationId?: string },
+  eventName: string,
+  object: Record<string, unknown>,
+): Notification {
   return {
     Records: [
       {
@@ -61,52 +65,29 @@ export function objectCreatedNotification(input: ObjectCreatedInput): {
         eventSource: 'aws:s3',
         awsRegion: input.region,
         eventTime: (input.eventTime ?? new Date()).toISOString(),
-        eventName: input.eventName,
+        eventName,
         userIdentity: { principalId: `AWS:${hex(10)}` },
         requestParameters: { sourceIPAddress: input.sourceIp ?? '127.0.0.1' },
         responseElements: { 'x-amz-request-id': hex(8), 'x-amz-id-2': randomBytes(48).toString('base64') },
         s3: {
           s3SchemaVersion: '1.0',
           configurationId: input.configurationId ?? 'blipline-local-bridge',
-          bucket: {
-            name: input.bucket,
-            ownerIdentity: { principalId: hex(7) },
-            arn: `arn:aws:s3:::${input.bucket}`,
-          },
-          object: {
-            key: encodeS3EventKey(input.key),
-            size: input.size,
-            eTag: input.eTag,
-            sequencer: nextSequencer(),
-          },
+          bucket: { name: input.bucket, ownerIdentity: { principalId: hex(7) }, arn: `arn:aws:s3:::${input.bucket}` },
+          object: { ...object, sequencer: nextSequencer() },
         },
       },
     ],
   };
 }
 
-/** One ObjectRemoved:Delete notification (an unversioned bucket's DeleteObject), eventVersion 2.1. */
-export function objectRemovedNotification(input: { region: string; bucket: string; key: string; eventTime?: Date }): { Records: Array<Record<string, unknown>> } {
-  return {
-    Records: [
-      {
-        eventVersion: '2.1',
-        eventSource: 'aws:s3',
-        awsRegion: input.region,
-        eventTime: (input.eventTime ?? new Date()).toISOString(),
-        eventName: 'ObjectRemoved:Delete',
-        userIdentity: { principalId: `AWS:${hex(10)}` },
-        requestParameters: { sourceIPAddress: '127.0.0.1' },
-        responseElements: { 'x-amz-request-id': hex(8), 'x-amz-id-2': randomBytes(48).toString('base64') },
-        s3: {
-          s3SchemaVersion: '1.0',
-          configurationId: 'blipline-local-bridge',
-          bucket: { name: input.bucket, ownerIdentity: { principalId: hex(7) }, arn: `arn:aws:s3:::${input.bucket}` },
-          object: { key: encodeS3EventKey(input.key), sequencer: nextSequencer() },
-        },
-      },
-    ],
-  };
+/** One ObjectCreated notification. */
+export function objectCreatedNotification(input: ObjectCreatedInput): Notification {
+  return notification(input, input.eventName, { key: encodeS3EventKey(input.key), size: input.size, eTag: input.eTag });
+}
+
+/** One ObjectRemoved:Delete notification (an unversioned bucket's DeleteObject: no size, no eTag). */
+export function objectRemovedNotification(input: { region: string; bucket: string; key: string; eventTime?: Date }): Notification {
+  return notification(input, 'ObjectRemoved:Delete', { key: encodeS3EventKey(input.key) });
 }
 
 /** The message S3 sends to a queue when a notification configuration is saved. */

@@ -6,11 +6,16 @@ import { ScalingSettingsError } from './errors.js';
  *
  * Three rules act on the ECS service's desired count:
  * 1. Target tracking on backlog per task (visible messages ÷ running tasks), target
- *    `acceptableLatency ÷ secondsPerImage`, scale-in disabled.
- * 2. A cold-start step rule: while no task runs and messages are visible, set the desired count from
- *    the backlog (one task, or more for a large backlog when `coldStart` is 'tiered').
- * 3. A scale-in rule: visible AND in-flight messages both zero for `scaleInIdleMinutes` consecutive
- *    minutes sets the desired count to 0, so a task is never stopped while a job is in hand.
+ *    `acceptableLatency ÷ secondsPerImage`, both ways: it scales in once the backlog has stayed below 90% of
+ *    the target for 15 minutes (Application Auto Scaling's own low alarm), `scaleInCooldown` apart.
+ * 2. A cold-start step rule: while no task runs and messages are visible, add tasks sized by the backlog
+ *    (one, or more for a large backlog when `coldStart` is 'tiered'). It adds (ChangeInCapacity), so a late or
+ *    missing running-task datapoint (which reads as "none run") can only add tasks, never lower a running fleet;
+ *    its cooldown covers a task start, during which Application Auto Scaling counts what it already added.
+ * 3. An idle rule: visible AND in-flight messages both zero for `scaleInIdleMinutes` consecutive minutes sets
+ *    the desired count to 0.
+ * No rule stops a task with a job in hand: the worker holds ECS task scale-in protection while it holds messages
+ * (services/worker/task-protection.ts), and ECS stops only unprotected tasks when the desired count drops.
  */
 export interface ScalingSettings {
   /** Seconds one task needs per image (measured on the task size the stack deploys). */
@@ -25,6 +30,8 @@ export interface ScalingSettings {
   scaleOutCooldownSeconds: number;
   /** Minutes of an empty queue (nothing visible, nothing in flight) before the service goes to 0. */
   scaleInIdleMinutes: number;
+  /** Seconds between two target-tracking scale-ins. */
+  scaleInCooldownSeconds: number;
 }
 
 /** One interval of the cold-start step rule: visible messages in [lower, upper) start `tasks` tasks. */
@@ -43,6 +50,12 @@ export interface ScalingPolicy extends ScalingSettings {
   metricPeriodSeconds: number;
   /** Consecutive breaching datapoints before target tracking scales out (Application Auto Scaling uses 3). */
   targetTrackingDatapoints: number;
+  /** Consecutive datapoints below `scaleInBelowRatio` × target before target tracking scales in (it uses 15). */
+  targetTrackingScaleInDatapoints: number;
+  /** Target tracking scales in only below this fraction of the target (Application Auto Scaling: 0.9). */
+  scaleInBelowRatio: number;
+  /** Cooldown of the cold-start rule: a task start plus the metric delay, so one backlog starts its tasks once. */
+  coldStartCooldownSeconds: number;
 }
 
 /**
@@ -56,6 +69,7 @@ export const DEFAULT_SCALING: ScalingSettings = {
   coldStart: 'tiered',
   scaleOutCooldownSeconds: 60,
   scaleInIdleMinutes: 10,
+  scaleInCooldownSeconds: 300,
 };
 
 function check(condition: boolean, message: string): void {
@@ -89,6 +103,10 @@ export function derivePolicy(settings: ScalingSettings): ScalingPolicy {
     Number.isInteger(s.scaleInIdleMinutes) && s.scaleInIdleMinutes >= 1 && s.scaleInIdleMinutes <= 1440,
     `scaleInIdle must be whole minutes from 1 to 1440 (got ${s.scaleInIdleMinutes}); CloudWatch alarms evaluate at most one day`,
   );
+  check(
+    Number.isInteger(s.scaleInCooldownSeconds) && s.scaleInCooldownSeconds >= 0 && s.scaleInCooldownSeconds <= 3600,
+    `scaleInCooldown must be whole seconds from 0 to 3600 (got ${s.scaleInCooldownSeconds})`,
+  );
   const targetBacklogPerTask = Math.max(1, Math.floor(s.acceptableLatencySeconds / s.secondsPerImage));
   return {
     ...s,
@@ -96,6 +114,9 @@ export function derivePolicy(settings: ScalingSettings): ScalingPolicy {
     coldStartSteps: coldStartSteps(s.coldStart, targetBacklogPerTask, s.maxTasks),
     metricPeriodSeconds: 60,
     targetTrackingDatapoints: 3,
+    targetTrackingScaleInDatapoints: 15,
+    scaleInBelowRatio: 0.9,
+    coldStartCooldownSeconds: 300,
   };
 }
 
@@ -119,11 +140,16 @@ export function coldStartTasks(policy: ScalingPolicy, visible: number): number {
 }
 
 /**
- * Desired count Application Auto Scaling's target tracking asks for: current capacity scaled by
- * metric ÷ target, rounded up, capped at maxTasks; never below the current capacity (scale-in is
- * disabled on this rule).
+ * Desired count Application Auto Scaling's target tracking asks for when it scales out: current capacity
+ * scaled by metric ÷ target, rounded up, capped at maxTasks; never below the current capacity.
  */
 export function targetTrackingTasks(policy: ScalingPolicy, currentCapacity: number, backlogPerTask: number): number {
   const wanted = Math.ceil((currentCapacity * backlogPerTask) / policy.targetBacklogPerTask);
   return Math.min(policy.maxTasks, Math.max(currentCapacity, wanted));
+}
+
+/** Desired count target tracking asks for when it scales in: the same proportion, never above the current capacity. */
+export function targetTrackingScaleInTasks(policy: ScalingPolicy, currentCapacity: number, backlogPerTask: number): number {
+  const wanted = Math.ceil((currentCapacity * backlogPerTask) / policy.targetBacklogPerTask);
+  return Math.max(0, Math.min(currentCapacity, wanted));
 }

@@ -1,11 +1,13 @@
 import { ScalingSettingsError } from './errors.js';
-import { coldStartTasks, type ScalingPolicy, targetTrackingTasks } from './policy.js';
+import type { ScalingPolicy } from './policy.js';
+import { evaluateRules, initialScalerState, type MinuteDatapoint, type RuleSet } from './rules.js';
 
 /**
  * A discrete-time (1 s) model of the worker service under the scaling policy: SQS queue, ECS
- * tasks (start time, one image at a time, SIGTERM drain within the stop timeout), CloudWatch
- * datapoints (one per minute, published late), and the three scaling rules as the stack renders
- * them (see policy.ts). Pure and deterministic: same inputs, same result.
+ * tasks (start time, one image at a time, SIGTERM drain within the stop timeout, task scale-in
+ * protection while messages are held), CloudWatch datapoints (one per minute, published late, some
+ * later still or never), and the scaling rules as the stack renders them (rules.ts, policy.ts).
+ * Pure and deterministic: same inputs, same result.
  */
 export interface SimulationOptions {
   policy: ScalingPolicy;
@@ -30,6 +32,26 @@ export interface SimulationOptions {
   horizonSeconds: number;
   /** Tasks running at t = 0. @default 0 */
   initialTasks?: number;
+  /** Which scaling rules run (rules.ts). @default 'current' */
+  rules?: RuleSet;
+  /**
+   * Tasks hold ECS scale-in protection while they hold messages, so ECS stops only idle tasks when the
+   * desired count drops. @default true with the 'current' rules, false with the 'previous' ones
+   */
+  taskProtection?: boolean;
+  /** Datapoints that arrive later than `metricDelaySeconds`, or never (seeded, so repeatable). @default none */
+  datapointFaults?: DatapointFaults;
+}
+
+export interface DatapointFaults {
+  /** Chance that a minute's Container Insights running-task datapoint is never published. */
+  missingRunning: number;
+  /** Chance that a minute's datapoint (each source on its own) is published `lateBySeconds` later than usual. */
+  late: number;
+  lateBySeconds: number;
+  seed?: number;
+  /** Minutes whose running-task datapoint is never published, besides the random ones. */
+  missingRunningMinutes?: number[];
 }
 
 export interface MinuteSample {
@@ -54,6 +76,8 @@ export interface SimulationResult {
   unfinished: number;
   /** Tasks that received SIGKILL with a job in hand: must be 0 under the policy. */
   killedWithWork: number;
+  /** Tasks told to stop (SIGTERM) while a job was in hand: 0 with task protection. */
+  interruptedJobs: number;
   /** Billed task time (Fargate: per second, one-minute minimum per task) in minutes. */
   taskMinutes: number;
   peakTasks: number;
@@ -84,13 +108,6 @@ interface Task {
   stoppedAt: number;
 }
 
-interface Datapoint {
-  availableAt: number;
-  visible: number;
-  inFlight: number;
-  running: number;
-}
-
 function validate(o: SimulationOptions): void {
   const positive = (name: string, v: number) => {
     if (!Number.isFinite(v) || v <= 0) throw new ScalingSettingsError(`${name} must be a positive number (got ${v})`);
@@ -114,17 +131,20 @@ export function simulate(options: SimulationOptions): SimulationResult {
   const firstWait = new Map<number, number>();
   const completed = new Set<number>();
   const completedAt = new Map<number, number>();
-  const datapoints: Datapoint[] = [];
+  const datapoints: MinuteDatapoint[] = [];
   const timeline: MinuteSample[] = [];
+  const rules = options.rules ?? 'current';
+  const protection = options.taskProtection ?? rules === 'current';
+  const faults = options.datapointFaults;
+  const faultRandom = mulberry32(faults?.seed ?? 7);
   let nextArrival = 0;
-  let desired = 0;
+  let scaler = initialScalerState();
   let killedWithWork = 0;
+  let interruptedJobs = 0;
   let lastCompletion = 0;
   let idleAt = -1;
   let peakTasks = 0;
   let runningSecondsThisMinute = 0;
-  let lastScaleOut = Number.NEGATIVE_INFINITY;
-  let lastColdStart = Number.NEGATIVE_INFINITY;
 
   const active = () => tasks.filter((t) => t.state === 'starting' || t.state === 'running');
   const launch = (t: number) => tasks.push({ launchedAt: t, readyAt: t + options.taskStartSeconds, state: 'starting', job: null, held: [], drainDeadline: 0, stoppedAt: -1 });
@@ -132,12 +152,32 @@ export function simulate(options: SimulationOptions): SimulationResult {
     task.state = 'stopped';
     task.stoppedAt = t;
   };
+  /** SIGTERM: prefetched messages go back to the queue at once (visibility 0); the job in hand is finished. */
+  const terminate = (task: Task, t: number) => {
+    for (const message of task.held.splice(0)) queue.push({ ...message, visibleAt: t });
+    if (task.state === 'starting' || task.job === null) stop(task, t);
+    else {
+      interruptedJobs += 1;
+      task.state = 'draining';
+      task.drainDeadline = t + options.stopTimeoutSeconds;
+    }
+  };
+  const isProtected = (task: Task) => task.state === 'running' && (task.job !== null || task.held.length > 0);
+  /** ECS above the desired count: stops starting tasks first, then running ones (with protection: only idle ones). */
+  const shrink = (t: number) => {
+    const current = active();
+    if (current.length <= scaler.desired) return;
+    const candidates = [...current]
+      .filter((task) => !protection || !isProtected(task))
+      .sort((a, b) => (a.state === b.state ? 0 : a.state === 'starting' ? -1 : 1));
+    for (const task of candidates.slice(0, current.length - scaler.desired)) terminate(task, t);
+  };
 
   for (let i = 0; i < (options.initialTasks ?? 0); i += 1) {
     launch(0);
     const task = tasks[tasks.length - 1];
     if (task) task.readyAt = 0;
-    desired += 1;
+    scaler.desired += 1;
   }
 
   for (let t = 0; t <= options.horizonSeconds; t += 1) {
@@ -193,60 +233,34 @@ export function simulate(options: SimulationOptions): SimulationResult {
     runningSecondsThisMinute += runningNow;
     peakTasks = Math.max(peakTasks, tasks.filter((x) => x.state !== 'stopped').length);
 
+    // With protection, ECS stops an excess task as soon as it is idle (not only when the desired count changes).
+    if (protection && t % period !== 0) shrink(t);
+
     // End of a metric minute: snapshot the queue, average the running count.
     if (t > 0 && t % period === 0) {
       const visible = queue.filter((m) => m.visibleAt <= t).length;
       const inFlight =
         tasks.reduce((n, x) => n + (x.job === null ? 0 : 1) + x.held.length, 0) + queue.filter((m) => m.visibleAt > t).length;
-      datapoints.push({ availableAt: t + options.metricDelaySeconds, visible, inFlight, running: runningSecondsThisMinute / period });
+      const due = t + options.metricDelaySeconds;
+      const lateness = () => (faults && faultRandom() < faults.late ? faults.lateBySeconds : 0);
+      const ecsMissing = faults !== undefined && (faultRandom() < faults.missingRunning || (faults.missingRunningMinutes ?? []).includes(t / period));
+      datapoints.push({
+        minute: t / period,
+        visible,
+        inFlight,
+        running: runningSecondsThisMinute / period,
+        sqsAvailableAt: due + lateness(),
+        ecsAvailableAt: ecsMissing ? Infinity : due + lateness(),
+      });
       runningSecondsThisMinute = 0;
 
       // Alarms and policies evaluate once a minute on the datapoints published so far.
-      const published = datapoints.filter((d) => d.availableAt <= t);
-      const latest = published[published.length - 1];
+      scaler = evaluateRules(policy, rules, datapoints, t, options.metricDelaySeconds, scaler);
 
-      // Rule 3: scale in when the last N datapoints (missing counts as idle) are all empty.
-      const window = published.slice(-policy.scaleInIdleMinutes);
-      const idle = window.every((d) => d.visible + d.inFlight <= 0);
-      if (idle && desired > 0) desired = 0;
-      // Rule 2: cold start while no task runs and messages are visible.
-      else if (latest && latest.running === 0 && latest.visible > 0 && t - lastColdStart >= period) {
-        desired = coldStartTasks(policy, latest.visible);
-        lastColdStart = t;
-      } else {
-        // Rule 1: target tracking on visible ÷ running, scale-out only.
-        const recent = published.slice(-policy.targetTrackingDatapoints);
-        const breaching =
-          recent.length === policy.targetTrackingDatapoints &&
-          recent.every((d) => d.running > 0 && d.visible / d.running > policy.targetBacklogPerTask);
-        if (breaching && latest && t - lastScaleOut >= policy.scaleOutCooldownSeconds) {
-          const wanted = targetTrackingTasks(policy, desired, latest.visible / latest.running);
-          if (wanted > desired) {
-            desired = wanted;
-            lastScaleOut = t;
-          }
-        }
-      }
-
-      // ECS converges on the desired count: launch, or stop (starting tasks first, then running).
-      let current = active();
-      while (current.length < desired) {
-        launch(t);
-        current = active();
-      }
-      if (current.length > desired) {
-        const byPreference = [...current].sort((a, b) => (a.state === b.state ? 0 : a.state === 'starting' ? -1 : 1));
-        for (const task of byPreference.slice(0, current.length - desired)) {
-          // SIGTERM: prefetched messages go back to the queue at once (visibility set to 0).
-          for (const message of task.held.splice(0)) queue.push({ ...message, visibleAt: t });
-          if (task.state === 'starting' || task.job === null) stop(task, t);
-          else {
-            task.state = 'draining';
-            task.drainDeadline = t + options.stopTimeoutSeconds;
-          }
-        }
-      }
-      timeline.push({ minute: t / period, desired, running: runningNow, visible, inFlight });
+      // ECS converges on the desired count: launch, or stop.
+      while (active().length < scaler.desired) launch(t);
+      shrink(t);
+      timeline.push({ minute: t / period, desired: scaler.desired, running: runningNow, visible, inFlight });
     }
 
     const allArrived = nextArrival >= options.arrivals.length;
@@ -273,6 +287,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
     lost: arrived - completed.size - inSystem,
     unfinished: inSystem,
     killedWithWork,
+    interruptedJobs,
     taskMinutes,
     peakTasks,
     lastCompletion,

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { Cache } from '../aws/cache.js';
+import { createCache } from '../aws/cache.js';
 import { createDynamoClient, createS3Client, createSqsClient } from '../aws/clients.js';
 import { RecordStore } from '../aws/record-store.js';
 import { createResultPublisher, type ResultPublisher } from '../aws/result-publisher.js';
@@ -18,7 +18,7 @@ export function createWorker(
   models: { captioner: Captioner; answerer?: QuestionAnswerer },
   options: { logger: Logger; metrics?: Metrics; worker?: Partial<WorkerOptions>; publisher?: ResultPublisher },
 ): { worker: Worker; metrics: Metrics; close(): Promise<void> } {
-  const cache = new Cache({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger: options.logger });
+  const cache = createCache(config, options.logger);
   const metrics = options.metrics ?? new Metrics({ service: 'worker' });
   if (config.objectIdSecret === undefined) throw new ConfigError(['BLIPLINE_OBJECT_ID_SECRET: is required by the worker (>= 32 characters; image ids of dropped objects are an HMAC of their keys with it)']);
   const sqs = createSqsClient(config);

@@ -13,8 +13,8 @@ export interface LoadedModels {
 /**
  * Loads the captioning model and, when configured, the VQA model. Threads are left to the runtime's default
  * (`taskVcpus()`: the cgroup CPU quota of the task, not the host's CPU count). Inputs larger than
- * `BLIPLINE_MAX_PIXELS` (16 MP by default, below the runtime's 40 MP) fail `too_many_pixels`: with decodes bounded to
- * two at a time this keeps a receive of large images within a 4 GiB task.
+ * `BLIPLINE_MAX_PIXELS` (50 MP by default: 48-50 MP phone photos in any format) fail `too_many_pixels`, JPEGs above it
+ * are decoded shrunk: with decodes bounded to two at a time a receive of large images stays within a 4 GiB task.
  */
 export async function loadWorkerModels(config: Pick<Config, 'model' | 'vqaModel' | 'precision' | 'maxPixels' | 'decoderRows'>, logger: Logger): Promise<LoadedModels> {
   const options = { precision: config.precision, maxPixels: config.maxPixels, logger, ...(config.decoderRows ? { decoderRows: config.decoderRows } : {}) };

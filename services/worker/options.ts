@@ -7,6 +7,7 @@ import type { Queue } from '../aws/sqs.js';
 import type { DeliveryOptions } from '../webhooks/delivery.js';
 import type { Metrics } from '../core/metrics.js';
 import type { Captioner, QuestionAnswerer } from './captioner.js';
+import type { TaskProtection } from './task-protection.js';
 
 export interface WorkerOptions {
   /** Largest object read (bytes); larger ones fail `too_large` without downloading. */
@@ -87,6 +88,8 @@ export interface WorkerDeps {
   metrics: Metrics;
   logger: Logger;
   options: WorkerOptions;
+  /** ECS task scale-in protection while messages are held. @default from ECS_AGENT_URI (none off ECS) */
+  taskProtection?: TaskProtection;
 }
 
 export interface WebhookDeliveryDeps {

@@ -5,12 +5,14 @@ import type { Heartbeat } from './heartbeat.js';
 import type { HeldMessages } from './held-messages.js';
 import type { ResolvedWorkerOptions } from './options.js';
 import { receiveRetryDelayMs, sleep } from './retry-backoff.js';
+import type { ProtectionHolder } from './task-protection.js';
 
 /**
  * The long-poll loop: receives a batch, issues the next receive at once (prefetch, in flight while the batch is
  * processed) and hands the batch on; runs the heartbeat meanwhile. Failed receives back off exponentially; after
  * `receiveFailureLimit` in a row `run()` rejects (ReceiveFailedError). On stop (the `stopping` signal) it receives
- * no more, finishes the batch in hand and hands every message still held back to the queue.
+ * no more, finishes the batch in hand and hands every message still held back to the queue. ECS task scale-in
+ * protection is on from before a batch is processed until no message is held (task-protection.ts).
  */
 export class ReceiveLoop {
   /** Receives that failed in a row (reset by a successful one). */
@@ -22,6 +24,7 @@ export class ReceiveLoop {
     private readonly queue: Queue,
     private readonly held: HeldMessages,
     private readonly heartbeat: Heartbeat,
+    private readonly protection: ProtectionHolder,
     /** Processes one receive; it handles its own failures. */
     private readonly processBatch: (messages: ReceivedMessage[]) => Promise<void>,
     private readonly logger: Logger,
@@ -46,6 +49,7 @@ export class ReceiveLoop {
           await this.held.release(messages);
           continue;
         }
+        await this.protection.sync(true);
         try {
           await this.processBatch(messages);
         } catch (error) {
@@ -53,11 +57,14 @@ export class ReceiveLoop {
           this.logger.error({ err: error }, 'batch failed unexpectedly; its messages will be redelivered');
           this.held.forget(messages);
         }
+        // Still on when the prefetch brought more; off when idle, so scale-in may pick this task.
+        await this.protection.sync(this.held.size > 0);
       }
       if (this.fatal) throw this.fatal;
     } finally {
       this.heartbeat.stop();
       if (this.held.size > 0) await this.held.release(this.held.all());
+      await this.protection.sync(false);
       this.logger.info({ workerId: this.identity.workerId }, 'worker stopped');
     }
   }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ImageEraser } from '../aws/image-eraser.js';
 import { NO_PUBLISHER } from '../aws/result-publisher.js';
-import type { Queue, ReceivedMessage } from '../aws/sqs.js';
+import type { ReceivedMessage } from '../aws/sqs.js';
 import { CaptionBatch } from './caption-batch.js';
 import { CaptionClaims } from './caption-claims.js';
 import { Heartbeat } from './heartbeat.js';
@@ -16,6 +16,8 @@ import { resolveOptions, type ResolvedWorkerOptions, type WebhookDeliveryDeps, t
 import { QuestionJobs } from './questions.js';
 import { WebhookDeliveries } from './webhook-deliveries.js';
 import { ReceiveLoop } from './receive-loop.js';
+import { TaskProtection } from './task-protection.js';
+import { runtimeEnv } from '../core/config.js';
 
 export type { WorkerDeps, WorkerOptions } from './options.js';
 export { MAX_VISIBILITY_SECONDS, retryDelaySeconds } from './retry-backoff.js';
@@ -65,29 +67,34 @@ export class Worker {
       o,
     );
     this.removals = new ObjectRemovals(records, new ImageEraser(records, objects, cache, publisher), held, metrics, logger, { ...o, bucket: objects.bucket });
-    const captionLoop = new ReceiveLoop(queue, held, new Heartbeat(held, claims, logger, o), (messages) => this.processBatch(messages), logger, stopping, o, identity);
+    const protection = deps.taskProtection ?? new TaskProtection({ agentUri: runtimeEnv('ECS_AGENT_URI'), logger, maxJobMinutes: Math.ceil(o.maxJobMs / 60_000) });
+    const captionLoop = new ReceiveLoop(queue, held, new Heartbeat(held, claims, logger, o), protection.holder('captions'), (messages) => this.processBatch(messages), logger, stopping, o, identity);
     this.loops = [captionLoop];
     // Questions: their own queue, messages held (and renewed) apart from the captions'.
     const questionsHeld = questionQueue ? new HeldMessages(questionQueue, logger, o) : held;
     this.questionsHeld = questionsHeld;
     this.questionIntake = new MessageIntake(questionsHeld, metrics, logger, o);
     this.questions = new QuestionJobs(records, objects, answerer, questionsHeld, publisher, metrics, logger, o);
-    if (questionQueue) this.loops.push(this.questionLoop(questionQueue, questionsHeld, stopping, o, identity));
+    if (questionQueue) {
+      const questionLogger = logger.child({ queue: 'questions' });
+      this.loops.push(
+        new ReceiveLoop(questionQueue, questionsHeld, new Heartbeat(questionsHeld, undefined, questionLogger, o), protection.holder('questions'), (messages) => this.processQuestions(messages), questionLogger, stopping, o, identity),
+      );
+    }
     if (deps.webhooks) this.loops.push(this.webhookLoop(deps.webhooks, metrics, stopping, o, identity));
   }
 
-  /** Webhook deliveries: a loop and queue of their own, so a slow receiver never holds up captions or questions. */
-  private webhookLoop(w: WebhookDeliveryDeps, metrics: WorkerDeps['metrics'], stopping: AbortSignal, o: ResolvedWorkerOptions, identity: ConstructorParameters<typeof ReceiveLoop>[7]): ReceiveLoop {
+  /**
+   * Webhook deliveries: a loop and queue of their own, so a slow receiver never holds up captions or questions. A
+   * delivery in hand is handed back on stop, so deliveries never protect the task from scale-in.
+   */
+  private webhookLoop(w: WebhookDeliveryDeps, metrics: WorkerDeps['metrics'], stopping: AbortSignal, o: ResolvedWorkerOptions, identity: ConstructorParameters<typeof ReceiveLoop>[8]): ReceiveLoop {
     const logger = this.logger.child({ queue: 'webhooks' });
     const lo = { ...o, visibilityTimeoutSeconds: w.visibilityTimeoutSeconds, maxReceiveCount: w.attempts, batchSize: 10 };
     const held = new HeldMessages(w.queue, logger, lo);
     const deliveries = new WebhookDeliveries(held, metrics, logger, { ...w.delivery, attempts: w.attempts });
-    return new ReceiveLoop(w.queue, held, new Heartbeat(held, undefined, logger, lo), (messages) => deliveries.process(messages), logger, stopping, lo, identity);
-  }
-
-  private questionLoop(queue: Queue, held: HeldMessages, stopping: AbortSignal, o: ResolvedWorkerOptions, identity: ConstructorParameters<typeof ReceiveLoop>[7]): ReceiveLoop {
-    const logger = this.logger.child({ queue: 'questions' });
-    return new ReceiveLoop(queue, held, new Heartbeat(held, undefined, logger, o), (messages) => this.processQuestions(messages), logger, stopping, o, identity);
+    const unprotected = { sync: async () => undefined };
+    return new ReceiveLoop(w.queue, held, new Heartbeat(held, undefined, logger, lo), unprotected, (messages) => deliveries.process(messages), logger, stopping, lo, identity);
   }
 
   /**

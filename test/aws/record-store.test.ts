@@ -76,9 +76,12 @@ describe('RecordStore', () => {
 
   it('lets another worker take over a lapsed or released claim', async () => {
     const sha = newId();
-    expect(await store.claimCaption('m', sha, undefined, 'a', 1)).toEqual({ kind: 'claimed' });
-    await new Promise((r) => setTimeout(r, 5));
-    expect(await store.claimCaption('m', sha, undefined, 'b', 60_000)).toEqual({ kind: 'claimed' });
+    // two workers' clocks: b's reads 2 ms after a's 1 ms lease began, so the lease has lapsed for b
+    const started = Date.now();
+    const at = (ms: number) => new RecordStore(createDynamoClient(config), config.table, { ttlDays: 1, now: () => ms });
+    expect(await at(started).claimCaption('m', sha, undefined, 'a', 1)).toEqual({ kind: 'claimed' });
+    expect(await at(started + 1).claimCaption('m', sha, undefined, 'b', 60_000)).toEqual({ kind: 'busy', leaseUntil: started + 1 });
+    expect(await at(started + 2).claimCaption('m', sha, undefined, 'b', 60_000)).toEqual({ kind: 'claimed' });
     await store.releaseCaptionClaim('m', sha, undefined, 'b');
     expect(await store.claimCaption('m', sha, undefined, 'c', 60_000)).toEqual({ kind: 'claimed' });
   });

@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openCheckpoint } from '../../services/blip/checkpoint/index.js';
 import { BlipRuntime } from '../../services/blip/runtime/index.js';
-import { captioningModelDir } from '../support/fixtures.js';
+import { captioningModelDir, repoRoot } from '../support/fixtures.js';
 
 const scratch = await mkdtemp(path.join(os.tmpdir(), 'blipline-graph-cache-'));
 afterAll(() => rm(scratch, { recursive: true, force: true }));
@@ -62,5 +62,16 @@ describe('compiled graph cache', () => {
     expect(original.compiled.cacheHit).toBe(true);
     expect(changed.compiled.cacheHit).toBe(false);
     expect(changed.compiled.dir).not.toBe(original.compiled.dir);
+  });
+});
+
+describe('the graph cache of the test suite', () => {
+  it('is a scratch folder of this test file, not the repository\'s .cache/blipline/graphs', async () => {
+    const { defaultCacheDir } = await import('../../services/blip/index.js');
+    const dir = defaultCacheDir();
+    expect(dir).not.toBe(path.join(repoRoot, '.cache/blipline/graphs'));
+    expect(path.relative(os.tmpdir(), dir).startsWith('..')).toBe(false);
+    expect(path.basename(dir)).toMatch(/^blipline-test-graphs-/);
+    expect(await readdir(dir)).toEqual(expect.any(Array)); // it exists
   });
 });

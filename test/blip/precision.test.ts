@@ -13,7 +13,9 @@ const scratch = mkdtempSync(path.join(tmpdir(), 'blipline-precision-'));
 let summaries: FidelitySummary[] = [];
 
 beforeAll(async () => {
-  const cases = captioningReference().cases.map((c) => ({
+  const reference = captioningReference().cases;
+  expect(reference.length).toBeGreaterThan(0);
+  const cases = reference.map((c) => ({
     name: c.image,
     pixels: readF32(`pixel_values/${c.image}.f32`),
     tokenIds: c.teacher_forced.input_ids,
@@ -30,7 +32,9 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('int8 graphs against float32 on the fixture checkpoint', () => {
   it('keeps the image states aligned', () => {
+    expect(summaries).toHaveLength(2);
     for (const s of summaries) {
+      expect(s.cases.length).toBeGreaterThan(0);
       expect(s.imageStatesCosineMin).toBeGreaterThan(0.999);
       for (const c of s.cases) expect(c.imageStatesMinTokenCosine, c.name).toBeGreaterThan(0.995);
     }
@@ -48,7 +52,9 @@ describe('int8 graphs against float32 on the fixture checkpoint', () => {
 
   it('agrees on every position where float32 is decisive', () => {
     // flips are confined to near-ties: where float32's top-1 leads by more than 0.1 logits, int8 agrees
+    expect(summaries).toHaveLength(2);
     for (const s of summaries) {
+      expect(s.cases.length).toBeGreaterThan(0);
       for (const c of s.cases) {
         expect(c.decisivePositions, c.name).toBeGreaterThan(0);
         expect(c.decisiveAgreement, c.name).toBe(1);

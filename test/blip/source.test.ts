@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,80 +11,8 @@ import {
   resolveModelDir,
   type DownloadProgress,
 } from '../../services/blip/source/index.js';
+import { type FakeRepo, startFakeHub } from '../support/fake-hub.js';
 import { captioningModelDir } from '../support/fixtures.js';
-
-/** A repository served by the fake Hub: file name -> absolute path of its content. */
-type FakeRepo = Record<string, string>;
-
-interface RecordedRequest {
-  method: string;
-  url: string;
-  authorization: string | undefined;
-}
-
-/**
- * A local HTTP server answering the Hub endpoints @huggingface/hub uses: the tree listing
- * (`/api/models/{repo}/tree/{revision}`) and `resolve` downloads with byte ranges, ETag and the
- * `X-Error-Code: EntryNotFound` header for missing files.
- */
-async function startFakeHub(repos: Record<string, FakeRepo>): Promise<{ url: string; requests: RecordedRequest[]; close: () => Promise<void> }> {
-  const requests: RecordedRequest[] = [];
-  const notFound = (res: ServerResponse, what: string, entry = false): void => {
-    res.writeHead(404, { 'Content-Type': 'application/json', ...(entry ? { 'X-Error-Code': 'EntryNotFound' } : { 'X-Error-Code': 'RepoNotFound' }) });
-    res.end(JSON.stringify({ error: `${what} not found` }));
-  };
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    requests.push({ method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization });
-    const url = new URL(req.url ?? '/', 'http://hub.invalid');
-    const tree = /^\/api\/models\/([^/]+\/[^/]+)\/tree\/([^/]+)$/.exec(url.pathname);
-    if (tree) {
-      const repo = repos[tree[1]!];
-      if (!repo) return notFound(res, 'repository');
-      const entries = Object.entries(repo).map(([file, source]) => ({
-        type: 'file',
-        path: file,
-        size: statSync(source).size,
-        oid: createHash('sha1').update(readFileSync(source)).digest('hex'),
-      }));
-      res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify(entries));
-      return;
-    }
-    const resolve = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
-    if (resolve) {
-      const repo = repos[resolve[1]!];
-      if (!repo) return notFound(res, 'repository');
-      const source = repo[decodeURIComponent(resolve[3]!)];
-      if (!source) return notFound(res, 'entry', true);
-      const body = readFileSync(source);
-      const etag = `"${createHash('sha256').update(body).digest('hex')}"`;
-      const range = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
-      if (range) {
-        const start = Number(range[1]);
-        const end = Math.min(Number(range[2]), body.length - 1);
-        res.writeHead(206, {
-          'Content-Type': 'application/octet-stream',
-          'Content-Range': `bytes ${start}-${end}/${body.length}`,
-          'Content-Length': String(end - start + 1),
-          ETag: etag,
-        });
-        res.end(body.subarray(start, end + 1));
-      } else {
-        res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(body.length), ETag: etag });
-        res.end(body);
-      }
-      return;
-    }
-    notFound(res, 'route');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    close: () => new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve()))),
-  };
-}
 
 async function closedPort(): Promise<number> {
   const server = createServer();
@@ -142,14 +69,14 @@ describe('local model folders', () => {
     await copyFile(path.join(captioningModelDir, 'config.json'), path.join(dir, 'config.json'));
     const err = await sourceError(resolveModelDir(dir));
     expect(err.code).toBe('not_a_checkpoint');
-    expect(err.message).toMatch(/missing preprocessor_config\.json, tokenizer\.json, model\.safetensors \(or /);
+    expect(err.message).toMatch(/missing preprocessor_config\.json, tokenizer\.json, tokenizer_config\.json, model\.safetensors \(or /);
     expect(err.message).not.toMatch(/\n/);
   });
 
   it('checks the shards of a sharded checkpoint', async () => {
     const dir = path.join(work, 'sharded-local');
     await mkdir(dir);
-    for (const f of ['config.json', 'preprocessor_config.json', 'tokenizer.json']) {
+    for (const f of ['config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json']) {
       await copyFile(path.join(captioningModelDir, f), path.join(dir, f));
     }
     await writeFile(
@@ -225,7 +152,31 @@ describe('Hugging Face Hub ids', () => {
       expect(dir).toBe(path.join(cacheDir, 'acme--blip-sharded', 'v1'));
       expect((await readdir(dir)).sort()).toContain('model-00001-of-00001.safetensors');
       expect(hub.requests.some((r) => r.url.startsWith('/api/models/acme/blip-sharded/tree/v1'))).toBe(true);
+      expect(hub.requests.length).toBeGreaterThan(0);
       expect(hub.requests.every((r) => r.authorization === undefined)).toBe(true);
+    } finally {
+      await hub.close();
+    }
+  });
+
+  it('downloads pytorch_model.bin when a repository ships no safetensors weights', async () => {
+    const binDir = path.join(work, 'bin-source');
+    await mkdir(binDir);
+    const bin = path.join(binDir, 'pytorch_model.bin');
+    await writeFile(bin, Buffer.from('PK stand-in: the loader, not the download, reads it'));
+    const hub = await startFakeHub({
+      'acme/blip-bin': {
+        ...fixtureRepo('config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json'),
+        'pytorch_model.bin': bin,
+        'tf_model.h5': bin,
+      },
+    });
+    try {
+      process.env.HF_ENDPOINT = hub.url;
+      delete process.env.HF_TOKEN;
+      const dir = await resolveModelDir('acme/blip-bin', { cacheDir: path.join(work, 'cache-bin') });
+      const files = (await readdir(dir)).filter((f) => !f.startsWith('.')).sort();
+      expect(files).toEqual(['config.json', 'preprocessor_config.json', 'pytorch_model.bin', 'tokenizer.json', 'tokenizer_config.json']);
     } finally {
       await hub.close();
     }

@@ -17,7 +17,7 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({
       region: 'eu-west-1',
       bucket: 'my-bucket',
-      maxUploadBytes: 10_485_760,
+      maxUploadBytes: 33_554_432,
       uploadExpiresSeconds: 60,
       allowedOrigins: '*',
       precision: 'fp32',
@@ -89,5 +89,40 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...base, BLIPLINE_WEBHOOK_SECRET: 'whsec_short' })).toThrow(/BLIPLINE_WEBHOOK_SECRET: must be at least 24 bytes in base64/);
     expect(() => loadConfig({ ...base, BLIPLINE_WEBHOOK_ALLOW_PRIVATE: 'yes' })).toThrow(/BLIPLINE_WEBHOOK_ALLOW_PRIVATE: must be true or false/);
     expect(() => loadConfig({ ...base, BLIPLINE_WEBHOOK_TIMEOUT_SECONDS: '60' })).toThrow(/BLIPLINE_WEBHOOK_TIMEOUT_SECONDS: must be at most 30/);
+  });
+});
+
+describe('loadConfig: cache credentials', () => {
+  const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:blipline-redis-AbCdEf';
+
+  it('reads the RBAC user, a password or the secret holding it; all optional', () => {
+    expect(loadConfig(base)).toMatchObject({ redisUsername: undefined, redisPassword: undefined, redisPasswordSecretArn: undefined });
+    expect(loadConfig({ ...base, BLIPLINE_REDIS_USERNAME: 'blipline', BLIPLINE_REDIS_PASSWORD: 'secret-pw' })).toMatchObject({
+      redisUsername: 'blipline',
+      redisPassword: 'secret-pw',
+      redisPasswordSecretArn: undefined,
+    });
+    expect(loadConfig({ ...base, BLIPLINE_REDIS_PASSWORD_SECRET_ARN: arn, BLIPLINE_REDIS_PASSWORD: '' })).toMatchObject({
+      redisPassword: undefined,
+      redisPasswordSecretArn: arn,
+    });
+  });
+
+  it('refuses a secret that is not an ARN, and a password given twice', () => {
+    const issuesOf = (env: Record<string, string>): string[] => {
+      try {
+        loadConfig({ ...base, ...env });
+      } catch (e) {
+        if (e instanceof ConfigError) return e.issues;
+        throw e;
+      }
+      return [];
+    };
+    expect(issuesOf({ BLIPLINE_REDIS_PASSWORD_SECRET_ARN: 'blipline-redis' })).toEqual([
+      'BLIPLINE_REDIS_PASSWORD_SECRET_ARN: must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)',
+    ]);
+    expect(issuesOf({ BLIPLINE_REDIS_PASSWORD_SECRET_ARN: arn, BLIPLINE_REDIS_PASSWORD: 'pw' })).toEqual([
+      'BLIPLINE_REDIS_PASSWORD_SECRET_ARN: set either it or BLIPLINE_REDIS_PASSWORD, not both',
+    ]);
   });
 });

@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKLOG_PER_TASK, TRACKED_BACKLOG_PER_TASK } from '../../lib/constructs/worker.js';
 import { resourcesOf, type Synthesized, synthBlipline } from './support.js';
 
 // One synthesis for the whole file (the real app: API bundled by esbuild, cdk-nag checks on).
@@ -15,7 +16,9 @@ afterAll(() => {
 });
 
 const logicalId = (type: string, fragment: string): string => {
-  const match = resourcesOf(s.json, type).find(([id]) => id.includes(fragment));
+  const all = resourcesOf(s.json, type);
+  // The construct's own resource (fragment + hash) first, then any id containing the fragment.
+  const match = all.find(([id]) => new RegExp(`^${fragment}[0-9A-F]{8}$`).test(id)) ?? all.find(([id]) => id.includes(fragment));
   if (!match) throw new Error(`no ${type} whose id contains ${fragment}`);
   return match[0];
 };
@@ -38,50 +41,70 @@ describe('bucket', () => {
     });
   });
 
-  it('allows browser PUT/POST from the configured origins and exposes ETag', () => {
+  it("allows browser PUT/POST (with If-None-Match) from the stack's own page only, and exposes ETag", () => {
+    const distribution = logicalId('AWS::CloudFront::Distribution', 'EdgeDistribution');
     s.template.hasResourceProperties('AWS::S3::Bucket', {
       CorsConfiguration: {
-        CorsRules: [Match.objectLike({ AllowedMethods: ['PUT', 'POST'], AllowedOrigins: ['*'], ExposedHeaders: ['ETag'] })],
+        CorsRules: [
+          {
+            AllowedMethods: ['PUT', 'POST'],
+            AllowedOrigins: [{ 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [distribution, 'DomainName'] }]] }],
+            AllowedHeaders: ['content-type', 'if-none-match', 'x-amz-*'],
+            ExposedHeaders: ['ETag'],
+            MaxAge: 3000,
+          },
+        ],
       },
     });
   });
 
-  it('aborts incomplete multipart uploads and expires abandoned API uploads', () => {
-    s.template.hasResourceProperties('AWS::S3::Bucket', {
-      LifecycleConfiguration: {
-        Rules: Match.arrayWith([
-          Match.objectLike({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' }),
-          Match.objectLike({ Prefix: 'uploads/', ExpirationInDays: 30, Status: 'Enabled' }),
-        ]),
+  it('aborts incomplete multipart uploads and expires API uploads (30 days); dropped objects are kept by default', () => {
+    const bucket = logicalId('AWS::S3::Bucket', 'StorageImages');
+    const rules = ((s.json.Resources as Record<string, { Properties: { LifecycleConfiguration: { Rules: Record<string, unknown>[] } } }>)[bucket]?.Properties.LifecycleConfiguration.Rules) ?? [];
+    expect(rules).toEqual([
+      { Id: 'abort-incomplete-multipart-uploads', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' },
+      { Id: 'expire-api-uploads', Prefix: 'uploads/', ExpirationInDays: 30, Status: 'Enabled' },
+    ]);
+  });
+
+  it('sends every ObjectCreated and ObjectRemoved event (all keys) to the job queue', () => {
+    const bucket = logicalId('AWS::S3::Bucket', 'StorageImages');
+    const queue = logicalId('AWS::SQS::Queue', 'StorageJobs');
+    s.template.hasResourceProperties('Custom::S3BucketNotifications', {
+      BucketName: { Ref: bucket },
+      NotificationConfiguration: {
+        QueueConfigurations: [
+          { Events: ['s3:ObjectCreated:*'], QueueArn: arn(queue) },
+          { Events: ['s3:ObjectRemoved:*'], QueueArn: arn(queue) },
+        ],
       },
     });
   });
 
-  it('denies every request without TLS', () => {
+  it('denies every request without TLS, and a PUT under uploads/ without If-None-Match (presigned uploads are one-shot)', () => {
     const bucket = logicalId('AWS::S3::Bucket', 'StorageImages');
     s.template.hasResourceProperties('AWS::S3::BucketPolicy', {
       Bucket: { Ref: bucket },
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          {
+            Sid: 'DenyUploadsWithoutIfNoneMatch',
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: 's3:PutObject',
+            Resource: { 'Fn::Join': ['', [arn(bucket), '/uploads/*']] },
+            Condition: { Null: { 's3:if-none-match': 'true' } },
+          },
         ]),
       },
-    });
-  });
-
-  it('sends every ObjectCreated event (all keys) to the queue', () => {
-    const bucket = logicalId('AWS::S3::Bucket', 'StorageImages');
-    const queue = logicalId('AWS::SQS::Queue', 'StorageJobs');
-    s.template.hasResourceProperties('Custom::S3BucketNotifications', {
-      BucketName: { Ref: bucket },
-      NotificationConfiguration: { QueueConfigurations: [{ Events: ['s3:ObjectCreated:*'], QueueArn: arn(queue) }] },
     });
   });
 });
 
 describe('queue and dead-letter queue', () => {
   it('encrypts, long-polls, sizes visibility from the worst-case job, redrives after 5 receives', () => {
-    const dlq = logicalId('AWS::SQS::Queue', 'DeadLetterQueue');
+    const dlq = logicalId('AWS::SQS::Queue', 'StorageDeadLetterQueue');
     s.template.hasResourceProperties('AWS::SQS::Queue', {
       SqsManagedSseEnabled: true,
       ReceiveMessageWaitTimeSeconds: 20,
@@ -127,11 +150,32 @@ describe('table', () => {
 });
 
 describe('network and cache', () => {
-  it('has no internet route: no NAT, no internet gateway, only isolated subnets and endpoints', () => {
-    s.template.resourceCountIs('AWS::EC2::NatGateway', 0);
-    s.template.resourceCountIs('AWS::EC2::InternetGateway', 0);
+  it('gives only the API function a way out (one NAT gateway, for the issuer keys); the worker and cache subnets have no internet route', () => {
+    s.template.resourceCountIs('AWS::EC2::NatGateway', 1);
+    const defaultRoutes = resourcesOf(s.json, 'AWS::EC2::Route').filter(([, r]) => r.Properties?.DestinationCidrBlock === '0.0.0.0/0');
+    expect(defaultRoutes.map(([id]) => id.replace(/DefaultRoute[0-9A-F]{8}$/, '')).sort()).toEqual([
+      'NetworkVpcapiSubnet1',
+      'NetworkVpcapiSubnet2',
+      'NetworkVpcnatSubnet1',
+      'NetworkVpcnatSubnet2',
+    ]);
+    for (const [id, r] of defaultRoutes) {
+      if (id.includes('api')) expect(r.Properties?.NatGatewayId, id).toBeDefined();
+    }
+    const [, fn] = resourcesOf(s.json, 'AWS::Lambda::Function').find(([id]) => id.startsWith('ApiHandler')) ?? [];
+    expect(JSON.stringify((fn?.Properties?.VpcConfig as { SubnetIds: unknown }).SubnetIds)).toMatch(/NetworkVpcapiSubnet1.*NetworkVpcapiSubnet2/);
+    const [, task] = resourcesOf(s.json, 'AWS::ECS::Service')[0] ?? [];
+    expect(JSON.stringify(task?.Properties?.NetworkConfiguration)).toMatch(/NetworkVpcprivateSubnet1.*NetworkVpcprivateSubnet2/);
+    // The function may only open HTTPS connections and Valkey's ports.
+    const apiSg = logicalId('AWS::EC2::SecurityGroup', 'ApiSecurityGroup');
+    s.template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      GroupDescription: Match.stringLikeRegexp('blipline API function'),
+      SecurityGroupEgress: [Match.objectLike({ CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 443, ToPort: 443 })],
+    });
+    const egress = resourcesOf(s.json, 'AWS::EC2::SecurityGroupEgress').filter(([, r]) => JSON.stringify(r.Properties?.GroupId).includes(apiSg));
+    expect(egress.map(([, r]) => r.Properties?.FromPort).sort()).toEqual([6379, 6380]);
     const endpoints = resourcesOf(s.json, 'AWS::EC2::VPCEndpoint').map(([, r]) => JSON.stringify(r.Properties?.ServiceName));
-    for (const service of ['.s3', '.dynamodb', '.sqs', '.ecr.api', '.ecr.dkr', '.logs']) {
+    for (const service of ['.s3', '.dynamodb', '.sqs', '.ecr.api', '.ecr.dkr', '.logs', '.secretsmanager']) {
       expect(endpoints.some((e) => e.includes(service)), service).toBe(true);
     }
     s.template.hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Gateway', ServiceName: Match.objectLike({}) });
@@ -154,6 +198,7 @@ describe('network and cache', () => {
       .filter((p) => JSON.stringify(p.GroupId).includes(cacheSg));
     const sources = new Set(ingress.map((p) => (p.SourceSecurityGroupId as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0]));
     expect(sources).toEqual(new Set([workerSg, apiSg]));
+    expect(ingress.length).toBeGreaterThan(0);
     expect(ingress.every((p) => p.CidrIp === undefined && p.CidrIpv6 === undefined)).toBe(true);
     const inline = (s.json.Resources as Record<string, { Properties?: { SecurityGroupIngress?: unknown } }>)[cacheSg]?.Properties?.SecurityGroupIngress;
     expect(inline).toBeUndefined();
@@ -233,30 +278,40 @@ describe('scaling on the backlog', () => {
     });
   });
 
-  it('tracks backlog per task = visible ÷ running tasks (metric math), scale-out only', () => {
+  it('tracks backlog per task = (visible captions + visible questions + 1) ÷ running tasks (metric math), both ways', () => {
+    const questions = logicalId('AWS::SQS::Queue', 'StorageQuestions');
     s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
       PolicyType: 'TargetTrackingScaling',
       TargetTrackingScalingPolicyConfiguration: {
         TargetValue: 60,
-        DisableScaleIn: true,
+        DisableScaleIn: false,
         ScaleOutCooldown: 60,
+        ScaleInCooldown: 300,
         CustomizedMetricSpecification: {
           Metrics: [
             Match.objectLike({ Id: 'visible', ReturnData: false, MetricStat: Match.objectLike({ Metric: Match.objectLike({ Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible' }) }) }),
+            Match.objectLike({
+              Id: 'questions',
+              ReturnData: false,
+              MetricStat: Match.objectLike({
+                Metric: Match.objectLike({ Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible', Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [questions, 'QueueName'] } }] }),
+              }),
+            }),
             Match.objectLike({ Id: 'running', ReturnData: false, MetricStat: Match.objectLike({ Metric: Match.objectLike({ Namespace: 'ECS/ContainerInsights', MetricName: 'RunningTaskCount' }) }) }),
-            { Id: 'backlogPerTask', Expression: 'visible / running', Label: 'Backlog per task', ReturnData: true },
+            { Id: 'backlogPerTask', Expression: TRACKED_BACKLOG_PER_TASK, Label: 'Backlog (+1) per task', ReturnData: true },
           ],
         },
       },
     });
   });
 
-  it('starts the first tasks when messages are visible and none run (step rule sized by backlog)', () => {
+  it('adds the first tasks when messages are visible and none run (step rule sized by backlog; it can only add)', () => {
     const policy = logicalId('AWS::ApplicationAutoScaling::ScalingPolicy', 'ColdStart');
     s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
       PolicyType: 'StepScaling',
       StepScalingPolicyConfiguration: Match.objectLike({
-        AdjustmentType: 'ExactCapacity',
+        AdjustmentType: 'ChangeInCapacity',
+        Cooldown: 300,
         StepAdjustments: Match.arrayWith([{ MetricIntervalLowerBound: 0, MetricIntervalUpperBound: 60, ScalingAdjustment: 1 }, { MetricIntervalLowerBound: 480, ScalingAdjustment: 10 }]),
       }),
     });
@@ -265,11 +320,11 @@ describe('scaling on the backlog', () => {
       Threshold: 0,
       EvaluationPeriods: 1,
       AlarmActions: [{ Ref: policy }],
-      Metrics: Match.arrayWith([Match.objectLike({ Expression: 'IF(FILL(running, 0) == 0, visible, 0)' })]),
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: 'IF(FILL(running, 0) == 0, visible + FILL(questions, 0), 0)' })]),
     });
   });
 
-  it('scales in to zero only after visible AND in-flight are zero for 10 minutes', () => {
+  it('scales in to zero only after visible AND in-flight (captions and questions) are zero for 10 minutes', () => {
     const policy = logicalId('AWS::ApplicationAutoScaling::ScalingPolicy', 'ScaleInWhenIdle');
     s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
       PolicyType: 'StepScaling',
@@ -283,13 +338,25 @@ describe('scaling on the backlog', () => {
       TreatMissingData: 'breaching',
       AlarmActions: [{ Ref: policy }],
       Metrics: Match.arrayWith([
-        Match.objectLike({ Expression: 'visible + inFlight' }),
+        Match.objectLike({ Expression: 'visible + inFlight + questions + questionsInFlight' }),
         Match.objectLike({ Id: 'inFlight', MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'ApproximateNumberOfMessagesNotVisible' }) }) }),
       ]),
     });
-    // No other policy can remove tasks: target tracking has scale-in disabled, cold start only runs at 0.
+    // Three policies: target tracking, the additive cold start, the idle rule.
     const stepPolicies = resourcesOf(s.json, 'AWS::ApplicationAutoScaling::ScalingPolicy');
     expect(stepPolicies).toHaveLength(3);
+  });
+
+  it("lets the worker set its own task's scale-in protection (tasks of this cluster only)", () => {
+    const cluster = logicalId('AWS::ECS::Cluster', 'Cluster');
+    const policies = resourcesOf(s.json, 'AWS::IAM::Policy').filter(([id]) => id.includes('TaskRole'));
+    const statements = policies.flatMap(([, p]) => (p.Properties?.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement);
+    const protection = statements.filter((st) => [st.Action].flat().includes('ecs:UpdateTaskProtection'));
+    expect(protection).toHaveLength(1);
+    expect([protection[0]?.Action].flat().sort()).toEqual(['ecs:GetTaskProtection', 'ecs:UpdateTaskProtection']);
+    const resource = JSON.stringify(protection[0]?.Resource);
+    expect(resource).toContain(':task/');
+    expect(resource).toContain(cluster);
   });
 });
 
@@ -303,8 +370,8 @@ describe('API', () => {
       Environment: {
         Variables: Match.objectLike({
           BLIPLINE_WEB_DIR: '/var/task/web',
-          BLIPLINE_ALLOWED_ORIGINS: '*',
-          BLIPLINE_MAX_UPLOAD_BYTES: '10485760',
+          BLIPLINE_ALLOWED_ORIGINS: { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [logicalId('AWS::CloudFront::Distribution', 'EdgeDistribution'), 'DomainName'] }]] },
+          BLIPLINE_MAX_UPLOAD_BYTES: '33554432',
           BLIPLINE_MODEL: 'Salesforce/blip-image-captioning-base',
           BLIPLINE_BUCKET: Match.anyValue(),
           BLIPLINE_QUEUE_URL: Match.anyValue(),
@@ -365,6 +432,9 @@ describe('API', () => {
         AWS_SECRET_ACCESS_KEY: 'test',
         BLIPLINE_BUCKET: 'images',
         BLIPLINE_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/jobs',
+        BLIPLINE_QUESTION_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/questions',
+        // No issuer to reach from the test: the open routes answer the same in either mode.
+        BLIPLINE_AUTH: 'anonymous',
         BLIPLINE_TABLE: 'records',
         // The deployed function reads /var/task/web; here the same folder inside the bundle.
         BLIPLINE_WEB_DIR: path.join(dir, 'web'),
@@ -380,11 +450,8 @@ describe('API', () => {
     expect(page?.headers['content-type']).toMatch(/text\/html/);
   });
 
-  it('sits behind an HTTP API with throttling, CORS and access logs', () => {
-    s.template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
-      ProtocolType: 'HTTP',
-      CorsConfiguration: Match.objectLike({ AllowOrigins: ['*'], AllowMethods: Match.arrayWith(['GET', 'POST']) }),
-    });
+  it('sits behind an HTTP API with throttling and access logs (CORS answered by the app)', () => {
+    s.template.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'HTTP', CorsConfiguration: Match.absent() });
     s.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
       AutoDeploy: true,
@@ -413,29 +480,45 @@ describe('IAM least privilege', () => {
     }
   });
 
-  it('worker: reads objects (404 for missing keys), consumes the queue, item-level table access', () => {
+  const tableActions = [
+    'dynamodb:BatchGetItem',
+    'dynamodb:BatchWriteItem',
+    'dynamodb:ConditionCheckItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:GetItem',
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+  ];
+
+  it('worker: reads objects (404 for missing keys), consumes both queues, item-level table access', () => {
     const table = logicalId('AWS::DynamoDB::GlobalTable', 'StorageRecords');
     const queue = logicalId('AWS::SQS::Queue', 'StorageJobs');
+    const questions = logicalId('AWS::SQS::Queue', 'StorageQuestions');
     expect(statementsOf('WorkerTaskTaskRole').map((st) => [actions(st).sort(), st.Resource])).toEqual([
       [['s3:GetObject'], { 'Fn::Join': ['', [arn(logicalId('AWS::S3::Bucket', 'StorageImages')), '/*']] }],
       [['s3:ListBucket'], arn(logicalId('AWS::S3::Bucket', 'StorageImages'))],
-      [['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'], arn(queue)],
-      [['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], arn(table)],
+      [['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'], [arn(queue), arn(questions)]],
+      [tableActions, arn(table)],
+      // its own task's scale-in protection (resource checked in 'scaling on the backlog')
+      [['ecs:GetTaskProtection', 'ecs:UpdateTaskProtection'], expect.objectContaining({ 'Fn::Join': expect.any(Array) })],
       // Result events and webhook deliveries (test/infra/events.test.ts).
       [['events:PutEvents'], arn(logicalId('AWS::Events::EventBus', 'EventsBus'))],
       [['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage', 'sqs:SendMessage'], arn(logicalId('AWS::SQS::Queue', 'EventsWebhookDeliveries'))],
     ]);
   });
 
-  it('API: writes only under uploads/, sends question jobs, item-level table access', () => {
+  it('API: writes only under uploads/, deletes objects, sends only questions, item-level table access, reads the cache password', () => {
+    const bucket = logicalId('AWS::S3::Bucket', 'StorageImages');
+    const questions = logicalId('AWS::SQS::Queue', 'StorageQuestions');
     const statements = statementsOf('ApiHandlerServiceRole');
-    expect(statements.map((st) => actions(st).sort())).toEqual([
-      ['s3:PutObject'],
-      ['sqs:SendMessage'],
-      ['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-      ['events:PutEvents'],
+    expect(statements.map((st) => [actions(st).sort(), st.Resource])).toEqual([
+      [['s3:PutObject'], { 'Fn::Join': ['', [arn(bucket), '/uploads/*']] }],
+      [['s3:DeleteObject'], { 'Fn::Join': ['', [arn(bucket), '/*']] }],
+      [['sqs:SendMessage'], arn(questions)],
+      [tableActions, arn(logicalId('AWS::DynamoDB::GlobalTable', 'StorageRecords'))],
+      [['secretsmanager:GetSecretValue'], { Ref: logicalId('AWS::SecretsManager::Secret', 'SecretsRedisPassword') }],
+      [['events:PutEvents'], arn(logicalId('AWS::Events::EventBus', 'EventsBus'))],
     ]);
-    expect(JSON.stringify(statements[0]?.Resource)).toContain('/uploads/*');
   });
 });
 
@@ -445,14 +528,16 @@ describe('alarms and dashboard', () => {
 
   it('alarms on dead letters, oldest message age, worker errors, task count and backlog per task, to the topic', () => {
     const topic = logicalId('AWS::SNS::Topic', 'AlarmTopic');
-    const dlq = logicalId('AWS::SQS::Queue', 'DeadLetterQueue');
-    s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'ApproximateNumberOfMessagesVisible',
-      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlq, 'QueueName'] } }],
-      Threshold: 1,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      AlarmActions: [{ Ref: topic }],
-    });
+    for (const fragment of ['StorageDeadLetterQueue', 'StorageQuestionsDeadLetterQueue']) {
+      const dlq = logicalId('AWS::SQS::Queue', fragment);
+      s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlq, 'QueueName'] } }],
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        AlarmActions: [{ Ref: topic }],
+      });
+    }
     s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'ApproximateAgeOfOldestMessage',
       Threshold: 600,
@@ -463,14 +548,14 @@ describe('alarms and dashboard', () => {
     s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Threshold: 180,
       AlarmActions: [{ Ref: topic }],
-      Metrics: Match.arrayWith([Match.objectLike({ Expression: 'visible / running' })]),
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: BACKLOG_PER_TASK })]),
     });
     expect(alarmOn('Errors').length).toBeGreaterThan(0);
   });
 
-  it('counts worker errors from pino lines at level >= 50', () => {
+  it('counts worker errors from log lines at level error or fatal (test/infra/log-formats.test.ts checks them against the logger)', () => {
     s.template.hasResourceProperties('AWS::Logs::MetricFilter', {
-      FilterPattern: '{ $.level >= 50 }',
+      FilterPattern: '{ ($.level = "error") || ($.level = "fatal") }',
       MetricTransformations: [Match.objectLike({ MetricName: 'WorkerErrors', MetricNamespace: 'blipline', MetricValue: '1' })],
     });
   });
@@ -478,7 +563,7 @@ describe('alarms and dashboard', () => {
   it("has a dashboard of the queue, tasks, backlog per task, DLQ, errors and the worker's own metrics", () => {
     s.template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     const body = JSON.stringify(resourcesOf(s.json, 'AWS::CloudWatch::Dashboard')[0]?.[1].Properties?.DashboardBody);
-    for (const metric of ['ApproximateNumberOfMessagesVisible', 'ApproximateAgeOfOldestMessage', 'RunningTaskCount', 'DesiredTaskCount', 'visible / running', 'WorkerErrors', 'ImagesProcessed', 'InferenceMs']) {
+    for (const metric of ['ApproximateNumberOfMessagesVisible', 'ApproximateAgeOfOldestMessage', 'RunningTaskCount', 'DesiredTaskCount', BACKLOG_PER_TASK, 'WorkerErrors', 'ImagesProcessed', 'InferenceMs']) {
       expect(body, metric).toContain(metric);
     }
   });

@@ -7,8 +7,8 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../pipeline/support.js';
 import { useLocalClients, useLocalStack } from '../support/local-stack.js';
 
 // Default options on purpose: maxReceiveCount 5, visibility timeout 60 s.
@@ -89,11 +89,14 @@ describe('local SQS (fauxqs)', () => {
 
   it('long-polls: a waiting receive gets a message sent after it started', async () => {
     expect(await receiveOne(queueUrl())).toBeUndefined();
-    const waiting = receiveOne(queueUrl(), { wait: 10 });
-    await sleep(300);
+    expect(stack().sqs.receivesInFlight()).toBe(0);
+    const waiting = receiveOne(queueUrl(), { wait: 20 });
+    // the receive has found the queue empty and is waiting: only a long poll can deliver what is sent now
+    await waitFor(async () => stack().sqs.receivesInFlight(), (n) => n === 1, 10_000, 'the receive waiting in the emulator');
     await sqs().send(new SendMessageCommand({ QueueUrl: queueUrl(), MessageBody: 'late' }));
     const message = await waiting;
     expect(message?.Body).toBe('late');
+    await waitFor(async () => stack().sqs.receivesInFlight(), (n) => n === 0, 10_000, 'the receive answered');
     await remove(queueUrl(), message!);
   });
 

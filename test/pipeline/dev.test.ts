@@ -125,6 +125,16 @@ describe('blipline dev', () => {
     expect(stderr()).toMatch(/blipline dev: .*\/nonexistent\/model/);
   });
 
+  it('checks the machine first: without Java it exits 1 with one line saying what to install, starting nothing', async () => {
+    const child = blipline(['dev', '--json', '--port', '0', '--model', captioningFixture, '--vqa-model', vqaFixture], { PATH: '/nonexistent' });
+    const stderr = collected(child.stderr);
+    const stdout = collected(child.stdout);
+    expect(await exitCode(child)).toBe(1);
+    expect(stdout()).toBe('');
+    const lines = stderr().trim().split('\n').filter((line) => line.startsWith('blipline dev: '));
+    expect(lines.some((line) => /Java 17 or newer is needed for DynamoDB Local \(no java on the PATH\): Debian\/Ubuntu .*openjdk-17-jre-headless.*macOS/.test(line))).toBe(true);
+  });
+
   it('stops the emulators and exits 1 with one line when the configuration is invalid after they started', async () => {
     const child = blipline(['dev', '--json', '--port', '0', '--model', captioningFixture, '--vqa-model', vqaFixture], { BLIPLINE_MAX_UPLOAD_BYTES: 'lots' });
     const stderr = collected(child.stderr);

@@ -194,10 +194,23 @@ describe('the pipeline on the local stack', () => {
     expect(answered.body).toMatchObject(expected.ok ? { answer: expected.generation.text, tokenIds: expected.generation.tokenIds } : { answer: 'no expected answer' });
   });
 
-  it('emits metrics for processed images, cache hits, inferences and failures', () => {
-    expect(metrics.total('ImagesProcessed')).toBeGreaterThanOrEqual(6);
-    expect(metrics.total('CaptionCacheHits')).toBeGreaterThanOrEqual(1);
-    expect(metrics.total('Inferences')).toBe(counting.images);
-    expect(metrics.total('Failures{Reason=not_an_image}')).toBe(1);
+  it('emits metrics for processed images, cache hits, inferences and failures (counted over its own drops)', async () => {
+    const names = ['ImagesProcessed', 'CaptionCacheHits', 'Inferences', 'Failures{Reason=not_an_image}'] as const;
+    const before = Object.fromEntries(names.map((n) => [n, metrics.total(n)]));
+    const inferencesBefore = counting.images;
+    const s3 = createS3Client(config);
+    // One new content under two keys (one inference, one cache hit) and one text file.
+    const bytes = await image('photo_astronaut.jpg');
+    await s3.send(new PutObjectCommand({ Bucket: config.bucket, Key: 'metrics/a.jpg', Body: bytes }));
+    await s3.send(new PutObjectCommand({ Bucket: config.bucket, Key: 'metrics/b.jpg', Body: bytes }));
+    await s3.send(new PutObjectCommand({ Bucket: config.bucket, Key: 'metrics/notes.png', Body: 'plain text\n'.repeat(10) }));
+    for (const key of ['metrics/a.jpg', 'metrics/b.jpg', 'metrics/notes.png']) {
+      await waitFor(() => getJson<ImageRecord>(`/v1/objects?key=${encodeURIComponent(key)}`), final, 30_000, key);
+    }
+    const delta = Object.fromEntries(names.map((n) => [n, metrics.total(n) - (before[n] ?? 0)]));
+    // Two model inputs: the new content once (its second key is a cache hit), and the text file, which the
+    // runtime's decoder is the one to name not_an_image.
+    expect(delta).toEqual({ ImagesProcessed: 3, CaptionCacheHits: 1, Inferences: 2, 'Failures{Reason=not_an_image}': 1 });
+    expect(counting.images - inferencesBefore).toBe(2);
   });
 });

@@ -45,8 +45,8 @@ const captioningCaseSchema = z.object({
   teacher_forced: z.object({ input_ids: idsSchema, logits: z.string() }),
 });
 const captioningReferenceSchema = z.object({
-  cases: z.array(captioningCaseSchema),
-  batch: z.object({ images: z.array(z.string()), output_ids: z.array(idsSchema) }),
+  cases: z.array(captioningCaseSchema).min(1),
+  batch: z.object({ images: z.array(z.string()).min(1), output_ids: z.array(idsSchema).min(1) }),
 });
 export type CaptioningCase = z.infer<typeof captioningCaseSchema>;
 

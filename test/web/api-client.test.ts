@@ -35,7 +35,26 @@ const routes: Record<string, Handler> = {
   },
   'POST /v1/images/img-1/questions': (_req, _body, res) => json(res, 202, { questionId: 'q-1', statusUrl: '/v1/images/img-1/questions/q-1' }),
   'GET /v1/images/img-1/questions/q-1': (_req, _body, res) => json(res, 200, { questionId: 'q-1', status: 'done', answer: 'two' }),
+  'DELETE /v1/images/img-1': (_req, _body, res) => {
+    res.writeHead(204);
+    res.end();
+  },
+  'DELETE /v1/images/broken': (_req, _body, res) => json(res, 500, { error: { code: 'internal', message: 'try later (request r-1)' } }),
+  // Like the API: a valid bearer token or a 401 with WWW-Authenticate; /v1/config is open.
+  'GET /v1/images/private': (req, _body, res) =>
+    req.headers.authorization === 'Bearer token-1'
+      ? json(res, 200, { imageId: 'private', status: 'queued' })
+      : json(res, 401, { error: { code: 'unauthorized', message: 'the token has expired' } }, { 'www-authenticate': 'Bearer error="invalid_token"' }),
+  'GET /v1/config': (req, _body, res) =>
+    json(res, 200, {
+      maxUploadBytes: 100,
+      sentAuthorization: req.headers.authorization ?? null,
+      auth: { mode: 'oidc', issuer: 'http://127.0.0.1:9/', clientId: 'web', scope: 'openid blipline/images', logoutUrl: null },
+    }),
 };
+
+/** Authorization headers the server received, in order. */
+const authorizations: (string | null)[] = [];
 
 let server: Server;
 let base: string;
@@ -46,6 +65,7 @@ beforeAll(async () => {
     req.setEncoding('utf8');
     req.on('data', (chunk: string) => (body += chunk));
     req.on('end', () => {
+      authorizations.push(req.headers.authorization ?? null);
       const handler = routes[`${req.method} ${req.url}`];
       if (handler === undefined) return json(res, 404, { error: { code: 'not_found', message: 'no route' } });
       handler(req, body, res);
@@ -81,7 +101,58 @@ describe('API client', () => {
   });
 
   it('returns null config when the API has no /v1/config', async () => {
-    expect(await new ApiClient({ base }).config()).toBeNull();
+    const closed = createServer((_req, res) => json(res, 404, { error: { code: 'not_found', message: 'no route' } }));
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    try {
+      expect(await new ApiClient({ base: `http://127.0.0.1:${(closed.address() as AddressInfo).port}` }).config()).toBeNull();
+    } finally {
+      await new Promise<void>((resolve) => closed.close(() => resolve()));
+    }
+  });
+
+  it('reads how to sign in from /v1/config, asked without a token', async () => {
+    let asked = 0;
+    const config = await new ApiClient({ base, token: () => { asked += 1; return 'token-1'; } }).config();
+    expect(config?.auth).toEqual({ mode: 'oidc', issuer: 'http://127.0.0.1:9/', clientId: 'web', scope: 'openid blipline/images', logoutUrl: null });
+    expect(config?.['sentAuthorization']).toBeNull();
+    expect(asked).toBe(0);
+  });
+
+  it('sends the provider\'s token as a bearer token on every other call', async () => {
+    authorizations.length = 0;
+    const api = new ApiClient({ base, token: async () => 'token-1' });
+    await api.createUpload({ contentType: 'image/png', contentLength: 50 });
+    expect((await api.image('private')).status).toBe('queued');
+    await api.ask('img-1', 'how many?');
+    await api.question('img-1', 'q-1');
+    await api.remove('img-1');
+    expect(authorizations).toEqual(Array.from({ length: 5 }, () => 'Bearer token-1'));
+    // No provider (anonymous mode), or no token yet: no header at all.
+    authorizations.length = 0;
+    await new ApiClient({ base }).image('img-1');
+    await new ApiClient({ base, token: () => null }).image('img-1');
+    expect(authorizations).toEqual([null, null]);
+  });
+
+  it('reports a 401 as unauthorized, and tells the page once per refused call', async () => {
+    const refused: ApiError[] = [];
+    const api = new ApiClient({ base, token: () => 'expired', onUnauthorized: (error) => refused.push(error) });
+    const error = await failure(api.image('private'));
+    expect(error.code).toBe('unauthorized');
+    expect(error.message).toBe('the token has expired');
+    expect(refused).toEqual([error]);
+    // Other failures are not a reason to sign in again.
+    await failure(api.image('missing'));
+    expect(refused).toHaveLength(1);
+  });
+
+  it('deletes an image (204, no body) and reports a refused delete', async () => {
+    const api = new ApiClient({ base });
+    await expect(api.remove('img-1')).resolves.toBeUndefined();
+    const refused = await failure(api.remove('broken'));
+    expect(refused.code).toBe('api_error');
+    expect(refused.message).toBe('try later (request r-1)');
+    expect((await failure(api.remove('missing'))).code).toBe('not_found');
   });
 
   it('maps API errors to codes the page understands', async () => {

@@ -3,6 +3,7 @@ import {
   type CardEvent,
   type CardState,
   canAsk,
+  canDelete,
   canRetry,
   cardReducer,
   createCard,
@@ -182,5 +183,31 @@ describe('card state machine', () => {
     expect(state.questions[1]?.phase).toEqual({ tag: 'failed', error: { code: 'api_unreachable' } });
     expect(state.questions[0]?.phase.tag).toBe('answered');
     expect(state.phase.tag).toBe('done');
+  });
+
+  it('deletes a finished card: idle → deleting → removed by the page, or failed and deletable again', () => {
+    // Not before the image is finished: nothing to delete yet, or the upload is still under way.
+    for (const early of [createCard('1', file), uploaded()]) {
+      expect(canDelete(early)).toBe(false);
+      expect(cardReducer(early, { type: 'delete_requested' })).toBe(early);
+    }
+    const finished = cardReducer(uploaded(), { type: 'record', record: done });
+    expect(finished.deletion).toEqual({ tag: 'idle' });
+    expect(canDelete(finished)).toBe(true);
+    const deleting = cardReducer(finished, { type: 'delete_requested' });
+    expect(deleting.deletion).toEqual({ tag: 'deleting' });
+    // One delete at a time, and no questions about an image on its way out.
+    expect(canDelete(deleting)).toBe(false);
+    expect(cardReducer(deleting, { type: 'delete_requested' })).toBe(deleting);
+    expect(canAsk(deleting)).toBe(false);
+    const failed = cardReducer(deleting, { type: 'delete_failed', error: { code: 'api_error', detail: 'boom' } });
+    expect(failed.deletion).toEqual({ tag: 'failed', error: { code: 'api_error', detail: 'boom' } });
+    expect(failed.phase.tag).toBe('done');
+    expect(canDelete(failed)).toBe(true);
+    // A failure with no delete in flight changes nothing.
+    expect(cardReducer(finished, { type: 'delete_failed', error: { code: 'api_error' } })).toBe(finished);
+
+    const captionFailed = cardReducer(uploaded(), { type: 'record', record: { status: 'failed', reasonCode: 'corrupt', reason: 'bad bytes' } });
+    expect(canDelete(captionFailed)).toBe(true);
   });
 });

@@ -22,6 +22,9 @@ interface Script {
   putBodies: number[];
   putStatus: number;
   putBody: string;
+  /** Status of DELETE /v1/images/{id}; the ids deleted with 204. */
+  deleteStatus: number;
+  deleted: string[];
 }
 
 let server: Server;
@@ -52,6 +55,12 @@ function handle(req: IncomingMessage, body: Buffer, res: ServerResponse): void {
     const next = script.statuses.length > 1 ? script.statuses.shift() : script.statuses[0];
     if (next === 'drop' || next === undefined) return void req.socket.destroy();
     return json(res, 200, { imageId: 'img-1', model: 'tiny', createdAt: '2026-11-27T13:00:00Z', updatedAt: '2026-11-27T13:00:01Z', ...next });
+  }
+  if (req.method === 'DELETE' && req.url?.startsWith('/v1/images/')) {
+    if (script.deleteStatus !== 204) return json(res, script.deleteStatus, { error: { code: 'internal', message: 'the store did not answer' } });
+    script.deleted.push(req.url.slice('/v1/images/'.length));
+    res.writeHead(204);
+    return void res.end();
   }
   json(res, 404, { error: { code: 'not_found', message: 'no route' } });
 }
@@ -91,7 +100,7 @@ function controller(file: NamedBlob, delays: number[], maxUploadBytes: number | 
 }
 
 beforeEach(async () => {
-  script = { statuses: [], polls: 0, putBodies: [], putStatus: 200, putBody: '' };
+  script = { statuses: [], polls: 0, putBodies: [], putStatus: 200, putBody: '', deleteStatus: 204, deleted: [] };
   server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -183,5 +192,30 @@ describe('card controller', () => {
       tag: 'failed',
       error: { code: 'caption_failed', reasonCode: 'corrupt', detail: 'the image data is corrupt' },
     });
+  });
+
+  it('deletes a finished image at the API; a refused delete keeps the card and says why', async () => {
+    script.statuses = [{ status: 'done', caption: 'a tiny image' }];
+    const { card } = controller(pngFile(), []);
+    expect(await card.delete()).toBe(false);
+    await card.start();
+    expect(card.state.phase.tag).toBe('done');
+
+    script.deleteStatus = 500;
+    expect(await card.delete()).toBe(false);
+    expect(card.state.deletion).toEqual({ tag: 'failed', error: { code: 'api_error', detail: 'the store did not answer' } });
+    expect(script.deleted).toEqual([]);
+
+    script.deleteStatus = 204;
+    expect(await card.delete()).toBe(true);
+    expect(script.deleted).toEqual(['img-1']);
+  });
+
+  it('takes an image the API no longer knows as deleted', async () => {
+    script.statuses = [{ status: 'done', caption: 'a tiny image' }];
+    const { card } = controller(pngFile(), []);
+    await card.start();
+    script.deleteStatus = 404;
+    expect(await card.delete()).toBe(true);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * The upload page end to end in a real headless Chromium, against the whole local system
- * (`blipline dev`: S3/SQS/DynamoDB emulators, Redis, API, worker with the tiny fixture models).
- * Screenshots go to test-artifacts/web/.
+ * (`blipline dev`: S3/SQS/DynamoDB emulators, Redis, API, worker with the tiny fixture models, and the
+ * local OpenID provider the page signs in through). Screenshots go to test-artifacts/web/.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { modelLabel } from '../../services/web/src/state/messages.js';
 import { fixturePath, repoRoot } from '../support/fixtures.js';
-import { buildPage, type DevStack, startDev } from './support/dev-stack.js';
+import { buildPage, type DevStack, devClientToken, startDev } from './support/dev-stack.js';
+import { compareWithBaseline, MAX_DIFF_RATIO } from './support/visual.js';
 
 const MAX_UPLOAD_BYTES = 250_000;
 const artifacts = path.join(repoRoot, 'test-artifacts/web');
@@ -40,10 +41,17 @@ const QuestionRecord = z.looseObject({ status: z.string(), answer: z.string().op
 const Created = z.looseObject({ imageId: z.string(), upload: z.looseObject({ method: z.string() }) });
 
 let dev: DevStack;
+/** alice's client-credentials token: the API answers it as the owner the page signs in as. */
+let aliceToken: string;
+/** Content-Security-Policy violations reported by every page in the browser context. */
+const cspViolations: string[] = [];
 let page: Page;
 let context: BrowserContext;
 let profileDir: string;
 let removePage: () => void = () => {};
+/** The freshly built page both stacks serve. */
+let webDir: string;
+const devModels = (): string[] => ['--model', fixturePath('blip-tiny-captioning'), '--vqa-model', fixturePath('blip-tiny-vqa')];
 /** filename -> imageId, from the page's own POST /v1/uploads calls. */
 const imageIds = new Map<string, string>();
 /** The browser's direct uploads to the local S3 endpoint. */
@@ -52,20 +60,49 @@ const uploadRequests: string[] = [];
 /** Resolvers waiting for the next file chooser (the listener is registered once, before any key press). */
 const chooserWaiters: ((chooser: FileChooser) => void)[] = [];
 
+function apiFetch(pathname: string): Promise<Response> {
+  return fetch(new URL(pathname, dev.ready.api), { headers: { authorization: `Bearer ${aliceToken}` } });
+}
+
 async function apiGet<T>(schema: z.ZodType<T>, pathname: string): Promise<T> {
-  const response = await fetch(new URL(pathname, dev.ready.api));
+  const response = await apiFetch(pathname);
   expect(response.status, `GET ${pathname}`).toBe(200);
   return schema.parse(await response.json());
 }
 
-function card(name: string): Locator {
-  return page.getByRole('article', { name, exact: true });
+function card(name: string, on: Page = page): Locator {
+  return on.getByRole('article', { name, exact: true });
+}
+
+/**
+ * Signs in from a signed-out page as `login` (any password). Resolves whether the provider's login page
+ * was shown: it is the first time in the browser context; later, the provider's session cookie makes
+ * sign-in a redirect there and back.
+ */
+async function signIn(on: Page, login = 'alice'): Promise<boolean> {
+  await on.locator('body[data-ready="true"][data-auth="signed-out"]').waitFor();
+  const signedIn = on.locator('body[data-ready="true"][data-auth="signed-in"]');
+  const loginField = on.locator('input[name="login"]');
+  await on.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await loginField.or(signedIn).waitFor({ timeout: 30_000 });
+  const loginPageShown = await loginField.isVisible();
+  if (loginPageShown) {
+    expect(new URL(on.url()).origin).toBe(new URL(dev.ready.auth.issuer).origin);
+    await loginField.fill(login);
+    await on.locator('input[name="password"]').fill('any password');
+    await on.getByRole('button', { name: 'Sign-in' }).click();
+    await signedIn.waitFor({ timeout: 30_000 });
+  }
+  // The callback's code and state are gone from the address bar.
+  expect(new URL(on.url()).search).toBe('');
+  expect(await on.locator('#account-user').textContent()).toBe(`Signed in as ${login} ·`);
+  return loginPageShown;
 }
 
 /** Waits until the card is done or has failed, and returns its phase and status line. */
-async function settle(name: string, timeout = 90_000): Promise<{ phase: string; status: string }> {
-  const settled = page.locator('article.card:is([data-phase="done"], [data-phase="failed"], [data-phase="upload_error"])', {
-    has: page.getByRole('heading', { name, exact: true }),
+async function settle(name: string, timeout = 90_000, on: Page = page): Promise<{ phase: string; status: string }> {
+  const settled = on.locator('article.card:is([data-phase="done"], [data-phase="failed"], [data-phase="upload_error"])', {
+    has: on.getByRole('heading', { name, exact: true }),
   });
   await settled.waitFor({ timeout });
   return {
@@ -74,10 +111,10 @@ async function settle(name: string, timeout = 90_000): Promise<{ phase: string; 
   };
 }
 
-async function screenshot(name: string): Promise<void> {
-  await page.waitForFunction('Array.from(document.images).every((image) => image.complete)');
+async function screenshot(name: string, on: Page = page): Promise<void> {
+  await on.waitForFunction('Array.from(document.images).every((image) => image.complete)');
   // Finished transitions: a screenshot right after a colour-scheme switch would catch a fade half-way.
-  await page.screenshot({ path: path.join(artifacts, name), fullPage: true, animations: 'disabled' });
+  await on.screenshot({ path: path.join(artifacts, name), fullPage: true, animations: 'disabled' });
 }
 
 /** Progress values each card showed, in order, recorded in the page by a MutationObserver. */
@@ -89,10 +126,13 @@ beforeAll(async () => {
   mkdirSync(artifacts, { recursive: true });
   const built = await buildPage();
   removePage = built.remove;
-  dev = await startDev(['--anonymous', '--model', fixturePath('blip-tiny-captioning'), '--vqa-model', fixturePath('blip-tiny-vqa')], {
+  webDir = built.dir;
+  dev = await startDev(devModels(), {
     BLIPLINE_WEB_DIR: built.dir,
     BLIPLINE_MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES),
   });
+  expect(dev.ready.auth.mode).toBe('oidc');
+  aliceToken = await devClientToken(dev.ready, 'alice');
 
   profileDir = mkdtempSync(path.join(tmpdir(), 'blipline-chromium-'));
   context = await chromium.launchPersistentContext(profileDir, {
@@ -102,6 +142,13 @@ beforeAll(async () => {
     viewport: { width: 1280, height: 900 },
     colorScheme: 'light',
   });
+  // Every page of the context reports what its Content-Security-Policy refused.
+  await context.exposeBinding('__reportCspViolation', ({ frame }, text: unknown) => cspViolations.push(`${frame.url()}: ${String(text)}`));
+  await context.addInitScript(`
+    document.addEventListener('securitypolicyviolation', (event) => {
+      window.__reportCspViolation(event.violatedDirective + ' ' + event.blockedURI);
+    });
+  `);
   // Record every progress value each card's bar shows (to check it only grows and ends at 100%).
   await context.addInitScript(`
     window.__progressHistory = {};
@@ -147,10 +194,22 @@ afterAll(async () => {
 });
 
 describe('upload page in Chromium', { timeout: 180_000 }, () => {
-  it('serves the page from the API with the limits from /v1/config', async () => {
-    await page.goto(dev.ready.api);
-    await page.locator('body[data-ready="true"]').waitFor();
+  it('serves the page from the API with the limits from /v1/config, signed out until the provider signs alice in', async () => {
+    const response = await page.goto(dev.ready.api);
+    // The page may talk to the provider (discovery, token endpoint): its origin is in connect-src.
+    expect(response?.headers()['content-security-policy']).toMatch(new RegExp(`connect-src [^;]*${new URL(dev.ready.auth.issuer).origin}`));
+    await page.locator('body[data-ready="true"][data-auth="signed-out"]').waitFor();
     expect(await page.title()).toMatch(/blipline/);
+    // Signed out: a Sign in button, and the drop zone is disabled with a hint saying why.
+    expect(await page.getByRole('button', { name: 'Sign in', exact: true }).isVisible()).toBe(true);
+    expect(await page.locator('#drop-zone').getAttribute('aria-disabled')).toBe('true');
+    expect(await page.getByText('Sign in to upload images').isVisible()).toBe(true);
+    await screenshot('00-signed-out.png');
+
+    expect(await signIn(page)).toBe(true);
+    expect(await page.getByRole('button', { name: 'Sign out' }).isVisible()).toBe(true);
+    expect(await page.locator('#drop-zone').getAttribute('aria-disabled')).toBeNull();
+    expect(await page.getByText('Sign in to upload images').isVisible()).toBe(false);
     await expect.poll(() => page.locator('#drop-hint').textContent()).toContain('up to 250 KB each');
     expect(await page.getByLabel('Caption prompt (optional)').isVisible()).toBe(true);
     await screenshot('01-empty.png');
@@ -196,7 +255,10 @@ describe('upload page in Chromium', { timeout: 180_000 }, () => {
       expect(caption).toBe(record.caption);
       expect(caption.length).toBeGreaterThan(0);
       expect(await item.locator('img.thumb').getAttribute('alt')).toBe(caption);
-      expect(await item.locator('.meta').textContent()).toContain(`by ${modelLabel(record.model ?? '?')} · model `);
+      // The owner's record carries no model timings (operator only), so the page says the time from upload.
+      const meta = (await item.locator('.meta').textContent()) ?? '';
+      expect(meta.startsWith(`by ${modelLabel(record.model ?? '?')} · `), meta).toBe(true);
+      expect(meta).toMatch(/ from upload$/);
     }
 
     // Browser-direct uploads: one presigned PUT per image, straight to S3, with the file's type.
@@ -358,14 +420,17 @@ describe('upload page in Chromium', { timeout: 180_000 }, () => {
     expect(await card('alpha_300x500.png').getByLabel('Caption (alt text)').inputValue()).toBe(record.caption);
   });
 
-  it('works without /v1/config: no prompt field, and the API itself refuses an oversize file', async () => {
+  it('works with a /v1/config that names no limits: no prompt field, and the API itself refuses an oversize file', async () => {
+    // A new tab keeps its own session storage, so it signs in again: through the provider's session, no login page.
     const fresh = await context.newPage();
     try {
-      await fresh.route('**/v1/config', (route) =>
-        route.fulfill({ status: 404, contentType: 'application/json', body: '{"error":{"code":"not_found","message":"no route"}}' }),
-      );
+      await fresh.route('**/v1/config', async (route) => {
+        const response = await route.fetch();
+        const { auth } = z.looseObject({ auth: z.unknown() }).parse(await response.json());
+        await route.fulfill({ response, json: { auth } });
+      });
       await fresh.goto(dev.ready.api);
-      await fresh.locator('body[data-ready="true"]').waitFor();
+      expect(await signIn(fresh)).toBe(false);
       expect(await fresh.getByLabel('Caption prompt (optional)').isVisible()).toBe(false);
       const [response] = await Promise.all([
         fresh.waitForResponse((r) => r.url().endsWith('/v1/uploads')),
@@ -381,12 +446,153 @@ describe('upload page in Chromium', { timeout: 180_000 }, () => {
     }
   });
 
-  it('looks right in dark mode and on a narrow screen', async () => {
+  it('looks as its committed baselines in dark mode, wide and narrow (a real change of the page fails)', async () => {
     await page.emulateMedia({ colorScheme: 'dark' });
     await screenshot('06-dark.png');
     await page.setViewportSize({ width: 390, height: 844 });
     await screenshot('07-narrow-dark.png');
     await page.emulateMedia({ colorScheme: 'light' });
     await page.setViewportSize({ width: 1280, height: 900 });
+
+    // Compared: a fresh signed-in page without cards, so nothing in it changes from run to run.
+    const fresh = await context.newPage();
+    try {
+      await fresh.emulateMedia({ colorScheme: 'dark', reducedMotion: 'reduce' });
+      await fresh.setViewportSize({ width: 1280, height: 900 });
+      await fresh.goto(dev.ready.api);
+      await fresh.locator('body[data-ready="true"]').waitFor({ timeout: 30_000 });
+      if ((await fresh.locator('body').getAttribute('data-auth')) === 'signed-out') await signIn(fresh);
+      await fresh.locator('body[data-ready="true"][data-auth="signed-in"]').waitFor({ timeout: 30_000 });
+      const results = [await compareWithBaseline(fresh, 'dark-wide', artifacts)];
+      await fresh.setViewportSize({ width: 390, height: 844 });
+      results.push(await compareWithBaseline(fresh, 'dark-narrow', artifacts));
+      for (const r of results) expect({ name: r.name, withinTolerance: r.diffRatio <= MAX_DIFF_RATIO }, `${r.name}: ${(r.diffRatio * 100).toFixed(3)}% of pixels differ`).toEqual({ name: r.name, withinTolerance: true });
+
+      // The comparison can fail: the same page with one colour changed is far outside the tolerance.
+      // (Through the CSSOM: the page's Content-Security-Policy refuses inline style sheets.)
+      await fresh.evaluate("document.querySelector('header').style.setProperty('background', '#d00')");
+      const changed = await compareWithBaseline(fresh, 'dark-narrow', path.join(artifacts, 'changed'), { mayUpdate: false });
+      expect(changed.diffRatio).toBeGreaterThan(MAX_DIFF_RATIO * 10);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('signs in, uploads, shows the caption, answers a question, deletes the image and signs out', async () => {
+    const fresh = await context.newPage();
+    try {
+      await fresh.goto(dev.ready.api);
+      expect(await signIn(fresh)).toBe(false);
+
+      const name = 'tiny_7x5.png';
+      const [created] = await Promise.all([
+        fresh.waitForResponse((r) => r.url().endsWith('/v1/uploads') && r.request().method() === 'POST'),
+        fresh.locator('#file-input').setInputFiles(fixturePath('images', name)),
+      ]);
+      expect(created.status()).toBe(201);
+      expect(created.request().headers()['authorization']).toMatch(/^Bearer [\w-]+\.[\w-]+\.[\w-]+$/);
+      const { imageId } = Created.parse(await created.json());
+      expect(await settle(name, 90_000, fresh)).toEqual({ phase: 'done', status: 'Done' });
+      const item = card(name, fresh);
+      const record = await apiGet(ImageRecord, `/v1/images/${imageId}`);
+      expect(await item.getByLabel('Caption (alt text)').inputValue()).toBe(record.caption);
+
+      await item.getByLabel('Ask a question about this image').fill('what color is it?');
+      await item.getByLabel('Ask a question about this image').press('Enter');
+      const qa = item.locator('li.qa');
+      await item.locator('li.qa:is([data-phase="answered"], [data-phase="failed"])').waitFor({ timeout: 90_000 });
+      expect(await qa.getAttribute('data-phase'), (await qa.textContent()) ?? '').toBe('answered');
+      await screenshot('08-signed-in.png', fresh);
+
+      const [deleted] = await Promise.all([
+        fresh.waitForResponse((r) => r.url().endsWith(`/v1/images/${imageId}`) && r.request().method() === 'DELETE'),
+        item.getByRole('button', { name: 'Delete', exact: true }).click(),
+      ]);
+      expect(deleted.status()).toBe(204);
+      await item.waitFor({ state: 'detached' });
+      expect(await fresh.getByRole('article').count()).toBe(0);
+      expect((await apiFetch(`/v1/images/${imageId}`)).status).toBe(404);
+
+      // Sign out ends the provider's session (its own confirmation page), which sends the browser back signed out.
+      await fresh.getByRole('button', { name: 'Sign out' }).click();
+      await fresh.getByRole('button', { name: 'Yes, sign me out' }).click();
+      await fresh.locator('body[data-ready="true"][data-auth="signed-out"]').waitFor({ timeout: 30_000 });
+      expect(new URL(fresh.url()).search).toBe('');
+      expect(await fresh.getByRole('button', { name: 'Sign in', exact: true }).isVisible()).toBe(true);
+      expect(await fresh.locator('#account-user').isVisible()).toBe(false);
+      // The provider's session is gone too: signing in shows its login page again.
+      expect(await signIn(fresh)).toBe(true);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('signs in again when the API refuses the token (401)', async () => {
+    const fresh = await context.newPage();
+    try {
+      await fresh.goto(dev.ready.api);
+      expect(await signIn(fresh)).toBe(false);
+      // The stored access token stops being one the API accepts (as when it expires or its key rotates).
+      const storedUser = `oidc.user:${dev.ready.auth.issuer}:blipline-web`;
+      const tokenOf = async (): Promise<string> =>
+        z.object({ access_token: z.string() }).loose().parse(JSON.parse((await fresh.evaluate(`sessionStorage.getItem(${JSON.stringify(storedUser)})`)) as string)).access_token;
+      const before = await tokenOf();
+      await fresh.evaluate(`{
+        const key = ${JSON.stringify(storedUser)};
+        sessionStorage.setItem(key, JSON.stringify({ ...JSON.parse(sessionStorage.getItem(key)), access_token: 'not-a-token' }));
+      }`);
+      const [refused, viaProvider] = await Promise.all([
+        fresh.waitForResponse((r) => r.url().endsWith('/v1/uploads')),
+        fresh.waitForResponse((r) => r.url().startsWith(`${dev.ready.auth.issuer}/auth`)),
+        fresh.locator('#file-input').setInputFiles(fixturePath('images', 'tiny_7x5.png')),
+      ]);
+      expect(refused.status()).toBe(401);
+      expect(viaProvider.status()).toBe(303);
+      await fresh.waitForURL((url) => url.origin === new URL(dev.ready.api).origin && url.search === '');
+      await fresh.locator('body[data-ready="true"][data-auth="signed-in"]').waitFor();
+      const after = await tokenOf();
+      expect(after).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+      expect(after).not.toBe(before);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('ran every page under its Content-Security-Policy without a violation', async () => {
+    expect(cspViolations).toEqual([]);
+    // The watch sees what the policy refuses: an inline script added to the page is reported, and never runs.
+    await page.evaluate(`{ const s = document.createElement('script'); s.textContent = 'window.__inline = 1'; document.body.append(s); }`);
+    await expect.poll(() => cspViolations.length).toBe(1);
+    expect(await page.evaluate('window.__inline')).toBeUndefined();
+  });
+});
+
+describe('upload page in anonymous mode', { timeout: 180_000 }, () => {
+  let anonymous: DevStack;
+  beforeAll(async () => {
+    anonymous = await startDev(['--anonymous', ...devModels()], { BLIPLINE_WEB_DIR: webDir });
+  }, 240_000);
+  afterAll(async () => {
+    await anonymous?.stop();
+  });
+
+  it('shows no sign-in and uploads as before', async () => {
+    expect(anonymous.ready.auth.mode).toBe('anonymous');
+    const fresh = await context.newPage();
+    try {
+      await fresh.goto(anonymous.ready.api);
+      await fresh.locator('body[data-ready="true"][data-auth="anonymous"]').waitFor();
+      expect(await fresh.locator('#account').isVisible()).toBe(false);
+      expect(await fresh.getByRole('button', { name: 'Sign in', exact: true }).count()).toBe(0);
+      const [created] = await Promise.all([
+        fresh.waitForResponse((r) => r.url().endsWith('/v1/uploads') && r.request().method() === 'POST'),
+        fresh.locator('#file-input').setInputFiles(fixturePath('images', 'photo_coffee.jpg')),
+      ]);
+      expect(created.status()).toBe(201);
+      expect(created.request().headers()['authorization']).toBeUndefined();
+      expect(await settle('photo_coffee.jpg', 90_000, fresh)).toEqual({ phase: 'done', status: 'Done' });
+    } finally {
+      await fresh.close();
+    }
   });
 });

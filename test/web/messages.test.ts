@@ -52,6 +52,7 @@ describe('error wording', () => {
     expect(errorMessage({ code: 'question_failed', detail: 'no VQA model' })).toBe('No answer: no VQA model');
     expect(errorMessage({ code: 'not_found' })).toMatch(/gone/);
     expect(errorMessage({ code: 'api_error', detail: 'bad request' })).toBe('The API refused the request: bad request');
+    expect(errorMessage({ code: 'unauthorized' })).toMatch(/^Not signed in .*sign in again/);
   });
 });
 
@@ -72,6 +73,23 @@ describe('card texts', () => {
     expect(statusText(state)).toMatch(/queued/);
     state = cardReducer(state, { type: 'record', record: { status: 'failed', reasonCode: 'x', reason: 'boom' } });
     expect(statusText(state)).toBe('Caption failed: boom');
+  });
+
+  it('says a delete is under way, or why it failed, instead of the phase', () => {
+    let state = createCard('1', file);
+    for (const event of [
+      { type: 'upload_requested' },
+      { type: 'upload_created', imageId: 'i' },
+      { type: 'upload_finished' },
+      { type: 'record', record: { status: 'done', caption: 'a cat', model: null, inferenceMs: null, totalMs: null, cacheHit: false } },
+    ] as const) {
+      state = cardReducer(state, event);
+    }
+    expect(statusText(state)).toBe('Done');
+    state = cardReducer(state, { type: 'delete_requested' });
+    expect(statusText(state)).toBe('Deleting…');
+    state = cardReducer(state, { type: 'delete_failed', error: { code: 'api_unreachable' } });
+    expect(statusText(state)).toMatch(/^Delete failed: API unreachable/);
   });
 
   it('describes the caption: model, model time, time from upload, cache hits', () => {

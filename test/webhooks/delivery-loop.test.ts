@@ -54,7 +54,7 @@ describe('the webhook delivery loop', () => {
     const deliveries = new WebhookDeliveries(held, metrics, logger, { secret: stack().webhookSecret, policy: config.webhooks, timeoutMs: 1_000, attempts: 8 });
     const stop = new AbortController();
     const identity = { workerId: 'delivery-loop-test', captioner: 'none', captionKey: 'none', vqa: null };
-    const running = new ReceiveLoop(queue, held, new Heartbeat(held, undefined, logger, options), (m) => deliveries.process(m), logger, stop.signal, options, identity).run();
+    const running = new ReceiveLoop(queue, held, new Heartbeat(held, undefined, logger, options), { sync: async () => undefined }, (m) => deliveries.process(m), logger, stop.signal, options, identity).run();
     try {
       await queue.send({ type: 'webhook', url, webhookId: 'evt-timeout-1', body: '{"detail-type":"Image Captioned"}' });
       await waitFor(async () => requests.length, (n) => n >= 2, 45_000, 'a second attempt');

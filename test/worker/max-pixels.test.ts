@@ -26,8 +26,8 @@ describe('worker memory limits', () => {
     expect(() => loadConfig({ ...env, BLIPLINE_DECODER_ROWS: '100' })).toThrow(/BLIPLINE_DECODER_ROWS: must be at most 64/);
   });
 
-  it('BLIPLINE_MAX_PIXELS defaults to 16 MP and is validated', () => {
-    expect(loadConfig(env).maxPixels).toBe(16_000_000);
+  it('BLIPLINE_MAX_PIXELS defaults to 50 MP and is validated', () => {
+    expect(loadConfig(env).maxPixels).toBe(50_000_000);
     expect(loadConfig({ ...env, BLIPLINE_MAX_PIXELS: '4000000' }).maxPixels).toBe(4_000_000);
     expect(() => loadConfig({ ...env, BLIPLINE_MAX_PIXELS: 'lots' })).toThrow(/BLIPLINE_MAX_PIXELS/);
   });

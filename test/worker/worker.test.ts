@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { GetQueueAttributesCommand, PurgeQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Cache } from '../../services/aws/cache.js';
 import { createDynamoClient, createS3Client, createSqsClient } from '../../services/aws/clients.js';
 import { RecordStore, type ImageResult } from '../../services/aws/record-store.js';
@@ -18,15 +17,20 @@ import type { ImageRecord } from '../../services/core/records.js';
 import type { Captioner } from '../../services/worker/captioner.js';
 import { Worker, type WorkerOptions } from '../../services/worker/worker.js';
 import { fixturePath } from '../support/fixtures.js';
-import { useLocalStack } from '../support/local-stack.js';
+import { createLane, type Lane, type LaneOptions, useLocalStack } from '../support/local-stack.js';
 import { Counting, loadCaptioner } from '../pipeline/models.js';
 import { blipCaptioner } from '../../services/worker/blip-adapter.js';
 import type { BlipModel } from '../../services/blip/index.js';
 import { configFor, CountingQueue, waitFor } from '../pipeline/support.js';
 
-const stack = useLocalStack({ redis: 'none', maxReceiveCount: 2, visibilityTimeoutSeconds: 3 });
+// One stack for the file; every test gets its own lane (bucket, queue + DLQ, table), so no test sees another's
+// messages, receives (a stopped worker's cut-off long poll) or records.
+const stack = useLocalStack({ redis: 'none' });
 const logger = createLogger({ level: (process.env.TEST_LOG as 'info' | undefined) ?? 'silent' });
+const LANE: LaneOptions = { maxReceiveCount: 2, visibilityTimeoutSeconds: 3 };
+let stackConfig: Config;
 let config: Config;
+let lane: Lane;
 let captioner: Captioner;
 let model: BlipModel | undefined;
 const running: Worker[] = [];
@@ -74,7 +78,7 @@ function startWorker(options: { captioner?: Captioner; records?: RecordStore; qu
     captioner: options.captioner ?? captioner,
     metrics: options.metrics ?? new Metrics({ service: 'worker', sink: null }),
     logger,
-    options: { maxObjectBytes: config.maxUploadBytes, maxReceiveCount: 2, waitSeconds: 1, visibilityTimeoutSeconds: 3, objectIdSecret: config.objectIdSecret!, ...options.worker },
+    options: { maxObjectBytes: config.maxUploadBytes, maxReceiveCount: LANE.maxReceiveCount, waitSeconds: 1, visibilityTimeoutSeconds: LANE.visibilityTimeoutSeconds, objectIdSecret: config.objectIdSecret!, ...options.worker },
   });
   running.push(worker);
   return { worker, done: worker.start() };
@@ -86,13 +90,21 @@ async function queueDepth(url: string): Promise<number> {
 }
 
 const records = () => new RecordStore(createDynamoClient(config), config.table, { ttlDays: 1 });
-const put = async (key: string, file: string) =>
-  createS3Client(config).send(new PutObjectCommand({ Bucket: config.bucket, Key: key, Body: await readFile(fixturePath('images', file)) }));
+const fixtureImage = async (file: string) => new Uint8Array(await readFile(fixturePath('images', file)));
+const put = async (key: string, file: string) => lane.put(key, await fixtureImage(file));
+
+/** A fresh lane with other receive settings for this test (the worker must be started with the same). */
+async function useLane(options: LaneOptions): Promise<void> {
+  lane = await createLane(stack(), options);
+  config = { ...stackConfig, bucket: lane.bucket, queueUrl: lane.queueUrl, table: lane.table };
+}
 
 beforeAll(async () => {
-  config = configFor(stack());
+  stackConfig = configFor(stack());
   ({ captioner, model } = await loadCaptioner());
 });
+
+beforeEach(() => useLane(LANE));
 
 afterEach(async () => {
   await Promise.all(running.splice(0).map((w) => w.stop()));
@@ -104,33 +116,33 @@ afterAll(async () => {
 
 describe('worker', () => {
   it('deletes s3:TestEvent; leaves unparseable messages for the DLQ with a long backoff instead of deleting them', async () => {
+    // A long visibility: the backoff (30 s x 2^1) keeps both invalid messages hidden for the rest of the test.
+    await useLane({ maxReceiveCount: 2, visibilityTimeoutSeconds: 30 });
     const sqs = createSqsClient(config);
     await sqs.send(new SendMessageCommand({ QueueUrl: config.queueUrl, MessageBody: JSON.stringify({ Service: 'Amazon S3', Event: 's3:TestEvent', Bucket: config.bucket }) }));
-    await sqs.send(new SendMessageCommand({ QueueUrl: config.queueUrl, MessageBody: '{"not":"an event"}' }));
-    await sqs.send(new SendMessageCommand({ QueueUrl: config.queueUrl, MessageBody: 'plain text' }));
+    const invalid = await Promise.all(
+      ['{"not":"an event"}', 'plain text'].map(async (body) => (await sqs.send(new SendMessageCommand({ QueueUrl: config.queueUrl, MessageBody: body }))).MessageId),
+    );
     const queue = new RecordingQueue(createSqsClient(config), config.queueUrl);
     const metrics = new Metrics({ service: 'worker', sink: null });
-    startWorker({ queue, metrics });
-    await waitFor(async () => metrics.total('Failures{Reason=invalid_message}'), (n) => n >= 2, 20_000, 'two invalid messages seen');
+    startWorker({ queue, metrics, worker: { visibilityTimeoutSeconds: 30 } });
+    await waitFor(async () => metrics.total('Failures{Reason=invalid_message}'), (n) => n === 2, 20_000, 'two invalid messages seen');
     // Both still on the queue (in flight, hidden for the long backoff), not deleted; the test event is gone.
     await waitFor(() => queueDepth(config.queueUrl), (n) => n === 2, 10_000, 'only the invalid messages left');
-    expect(queue.visibility.filter((v) => v.seconds !== 3).every((v) => v.seconds >= 6)).toBe(true);
     await Promise.all(running.splice(0).map((w) => w.stop()));
-    await new Promise((r) => setTimeout(r, 1_500)); // any cut-off long poll of the stopped worker ends
-    await sqs.send(new PurgeQueueCommand({ QueueUrl: config.queueUrl }));
+    const backoffs = queue.visibility.filter((v) => v.seconds !== 30);
+    expect(backoffs.map((v) => v.seconds)).toEqual([60, 60]);
+    expect(backoffs.map((v) => v.messageId).sort()).toEqual([...invalid].sort());
+    expect(metrics.total('Failures{Reason=invalid_message}')).toBe(2);
   });
 
   it('processes the good records of an event whose other record is unreadable', async () => {
-    await put('mixed/good one.jpg', 'photo_coffee.jpg');
-    await stack().drainS3Events();
-    const queue = new Queue(createSqsClient(config), config.queueUrl);
-    // Take the bridge's event for the good key and send it back with a bad record beside it.
-    const [m] = await waitFor(() => queue.receive({ waitSeconds: 1 }), (ms) => ms.length === 1, 10_000, 'the bridge event');
-    await queue.delete(m!.receiptHandle);
-    const event = JSON.parse(m!.body) as { Records: { s3: { object: { key: string } } }[] };
-    const bad = structuredClone(event.Records[0]!);
+    const event = await lane.store('mixed/good one.jpg', await fixtureImage('photo_coffee.jpg'));
+    // The good key's event with a bad record beside it.
+    const good = event.Records[0] as { s3: { object: { key: string } } };
+    const bad = structuredClone(good);
     bad.s3.object.key = 'bad%E0%A4%A.jpg';
-    await queue.send({ Records: [bad, event.Records[0]] });
+    await new Queue(createSqsClient(config), config.queueUrl).send({ Records: [bad, good] });
     const metrics = new Metrics({ service: 'worker', sink: null });
     startWorker({ metrics });
     await waitFor(() => records().getImage(idForObjectKey('mixed/good one.jpg', config.objectIdSecret!)), (r) => r?.status === 'done', 30_000, 'good record done');
@@ -146,7 +158,7 @@ describe('worker', () => {
     const failed = await waitFor(() => records().getImage(imageId), (r): r is ImageRecord => r?.status === 'failed', 30_000, 'failed record');
     expect(failed?.error?.code).toBe('processing_error');
     expect(failed?.error?.message).toContain('simulated permanent DynamoDB failure');
-    await waitFor(() => queueDepth(stack().sqs.dlqUrl), (n) => n === 1, 30_000, 'message in the DLQ');
+    await waitFor(() => queueDepth(lane.dlqUrl), (n) => n === 1, 30_000, 'message in the DLQ');
     expect(await queueDepth(config.queueUrl)).toBe(0);
   });
 
@@ -154,17 +166,44 @@ describe('worker', () => {
     const key = 'poison/all-writes-fail.png';
     const imageId = idForObjectKey(key, config.objectIdSecret!);
     const queue = new RecordingQueue(createSqsClient(config), config.queueUrl);
-    const before = await queueDepth(stack().sqs.dlqUrl);
-    startWorker({ queue, records: new FailingStore(config, imageId, true) });
+    const lines: string[] = [];
+    const metrics = new Metrics({ service: 'worker', sink: (line) => void lines.push(line) });
+    startWorker({ queue, metrics, records: new FailingStore(config, imageId, true) });
     await put(key, 'wide_1200x100.png');
-    await waitFor(() => queueDepth(stack().sqs.dlqUrl), (n) => n === before + 1, 40_000, 'message in the DLQ');
+    await waitFor(() => queueDepth(lane.dlqUrl), (n) => n === 1, 40_000, 'message in the DLQ');
     await waitFor(() => queueDepth(config.queueUrl), (n) => n === 0, 10_000, 'main queue empty');
     expect((await records().getImage(imageId))?.status).toBe('processing');
-    // Earlier failures: the long infrastructure backoff (visibility 3 s x 2^1); the last receive: visible at once for
-    // the DLQ. (The emulator may count a receive by a previous test's cut-off long poll, so the first may be the last.)
-    const changes = queue.visibility.filter((v) => v.seconds !== 3).map((v) => v.seconds);
-    expect(changes.at(-1)).toBe(0);
-    expect(changes.slice(0, -1).every((seconds) => seconds === 6)).toBe(true);
+    // The first receive: the long infrastructure backoff (visibility 3 s x 2^1); the last: visible at once for the DLQ.
+    expect(queue.visibility.filter((v) => v.seconds !== 3).map((v) => v.seconds)).toEqual([6, 0]);
+    // the lost failure write is counted, as one EMF line with its reason
+    expect(metrics.total('Failures{Reason=failure_not_recorded}')).toBe(1);
+    const notRecorded = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((m) => m.Reason === 'failure_not_recorded');
+    expect(notRecorded).toHaveLength(1);
+    expect(notRecorded[0]).toMatchObject({ Service: 'worker', Failures: 1 });
+  });
+
+  it('reports QueueWaitMs from the S3 event time to the job being accepted (0 for an event time ahead of the clock)', async () => {
+    const lines: string[] = [];
+    const metrics = new Metrics({ service: 'worker', sink: (line) => void lines.push(line) });
+    const queue = new Queue(createSqsClient(config), config.queueUrl);
+    const now = Date.now();
+    const bytes = await fixtureImage('gray_200x200.png');
+    await queue.send(await lane.store('wait/old.png', bytes, new Date(now - 60_000)));
+    await queue.send(await lane.store('wait/skewed.png', bytes, new Date(now + 3_600_000)));
+    startWorker({ metrics });
+    for (const key of ['wait/old.png', 'wait/skewed.png']) {
+      await waitFor(() => records().getImage(idForObjectKey(key, config.objectIdSecret!)), (r) => r?.status === 'done', 30_000, `${key} done`);
+    }
+    const waits = lines
+      .map((line) => JSON.parse(line) as { QueueWaitMs?: number; _aws: { CloudWatchMetrics: { Metrics: { Name: string; Unit: string }[] }[] } })
+      .filter((m) => m.QueueWaitMs !== undefined);
+    expect(waits).toHaveLength(2);
+    for (const w of waits) expect(w._aws.CloudWatchMetrics[0]?.Metrics).toEqual([{ Name: 'QueueWaitMs', Unit: 'Milliseconds' }]);
+    const values = waits.map((w) => w.QueueWaitMs as number).sort((a, b) => a - b);
+    // the old event waited at least the minute it is dated back; the skewed one is clamped to 0
+    expect(values[0]).toBe(0);
+    expect(values[1]).toBeGreaterThanOrEqual(60_000);
+    expect(metrics.total('QueueWaitMs')).toBe(values[1]);
   });
 
   it('a job whose S3 call hangs is aborted at the job deadline and left for redelivery', async () => {
@@ -172,22 +211,22 @@ describe('worker', () => {
     const sockets: Socket[] = [];
     await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
     try {
+      // A long visibility: the backoff (30 s x 2^1) keeps the message hidden until the worker is stopped.
+      await useLane({ maxReceiveCount: 2, visibilityTimeoutSeconds: 30 });
       const objects = new ObjectStore(createS3Client({ ...config, s3Endpoint: `http://127.0.0.1:${(hung.address() as AddressInfo).port}` }), config.bucket);
       const queue = new RecordingQueue(createSqsClient(config), config.queueUrl);
       const key = 'deadline/hung-s3.png';
-      startWorker({ queue, objects, worker: { maxJobMs: 1_500, waitSeconds: 0 } });
+      startWorker({ queue, objects, worker: { maxJobMs: 1_500, waitSeconds: 0, visibilityTimeoutSeconds: 30 } });
       await put(key, 'alpha_300x500.png');
-      await waitFor(async () => queue.visibility.filter((v) => v.seconds !== 3), (v) => v.length > 0, 20_000, 'the job abandoned');
-      // Not done; `processing` for redelivery, or `failed: processing_error` when the emulator counted a receive by a
-      // previous test's cut-off long poll and this was already the last receive.
-      const record = await records().getImage(idForObjectKey(key, config.objectIdSecret!));
-      expect(record?.status === 'processing' || record?.error?.code === 'processing_error').toBe(true);
+      await waitFor(async () => queue.visibility.filter((v) => v.seconds !== 30), (v) => v.length > 0, 20_000, 'the job abandoned');
       await Promise.all(running.splice(0).map((w) => w.stop()));
+      // The first of two receives: abandoned with the backoff for redelivery, the record left `processing`.
+      expect(queue.visibility.filter((v) => v.seconds !== 30).map((v) => v.seconds)).toEqual([60]);
+      expect((await records().getImage(idForObjectKey(key, config.objectIdSecret!)))?.status).toBe('processing');
     } finally {
       for (const s of sockets) s.destroy();
       await new Promise((resolve) => hung.close(resolve));
     }
-    await createSqsClient(config).send(new PurgeQueueCommand({ QueueUrl: config.queueUrl }));
   });
 
   it('releases its caption claim when the caption write fails (the heartbeat stops renewing it)', async () => {
@@ -236,7 +275,6 @@ describe('worker', () => {
     const modelKey = { name: captioner.name, key: captioner.dedupKey ?? captioner.name };
     // Another worker holds the claim far longer than this test may take.
     expect(await records().claimCaption(modelKey, sha, undefined, 'another-worker', 600_000)).toEqual({ kind: 'claimed' });
-    const dlqBefore = await queueDepth(stack().sqs.dlqUrl);
     const queue = new RecordingQueue(createSqsClient(config), config.queueUrl);
     // Short polls: no server-side long poll outlives the stop and takes the handed-back message (the emulator
     // would count that receive, and the queue's maxReceiveCount of 2 would then dead-letter it).
@@ -250,9 +288,9 @@ describe('worker', () => {
     // Handed back (visibility 0), not abandoned with a backoff; nothing in the DLQ.
     const handedBack = queue.visibility.filter((v) => v.seconds !== 3);
     expect(handedBack.map((v) => v.seconds)).toEqual([0]);
-    expect(await queueDepth(stack().sqs.dlqUrl)).toBe(dlqBefore);
+    expect(await queueDepth(lane.dlqUrl)).toBe(0);
     await records().releaseCaptionClaim(modelKey, sha, undefined, 'another-worker');
-    // Take it off the queue so later tests do not see it.
+    // The handed-back message is receivable at once.
     const received = await waitFor(() => queue.receive({ waitSeconds: 1 }), (ms) => ms.length === 1, 15_000, 'the handed-back message');
     expect(received[0]!.messageId).toBe(handedBack[0]!.messageId);
     await queue.delete(received[0]!.receiptHandle);
@@ -310,7 +348,6 @@ describe('worker', () => {
     expect(await queueDepth(config.queueUrl)).toBe(0);
     // Stopped: a new object stays queued.
     await put('stop/after.png', 'tiny_7x5.png');
-    await stack().drainS3Events();
     expect(await queueDepth(config.queueUrl)).toBe(1);
   });
 });

@@ -41,7 +41,18 @@ function opTypes(file: string): string[] {
   return [...new Set((model.graph?.node ?? []).map((n) => n.opType ?? ''))].sort();
 }
 
-export async function runMicro(options: { threads: number; runs: number; log: (line: string) => void; cases?: MicroCase[] }): Promise<MicroResult[]> {
+export interface MicroOptions {
+  threads: number;
+  runs: number;
+  log: (line: string) => void;
+  /** default BLIP_BASE_CASES */
+  cases?: readonly MicroCase[];
+  /** default MICRO_VARIANTS; `fp32` is always measured (the reference of the error column) */
+  variants?: readonly MicroVariant[];
+}
+
+export async function runMicro(options: MicroOptions): Promise<MicroResult[]> {
+  const variants: readonly MicroVariant[] = ['fp32', ...(options.variants ?? MICRO_VARIANTS).filter((v) => v !== 'fp32')];
   const results: MicroResult[] = [];
   const dir = mkdtempSync(path.join(tmpdir(), 'blipline-micro-'));
   try {
@@ -51,7 +62,7 @@ export async function runMicro(options: { threads: number; runs: number; log: (l
       for (let i = 0; i + 1 < c.widths.length; i++) macsPerRow += c.widths[i]! * c.widths[i + 1]!;
       macsPerRow *= c.repeats;
       const sessions = new Map<MicroVariant, { session: ort.InferenceSession; ops: string[] }>();
-      for (const variant of MICRO_VARIANTS) {
+      for (const variant of variants) {
         const bytes = buildChain({ widths: c.widths, repeats: c.repeats, variant, seed: 7 });
         const optimized = path.join(dir, `${variant}.onnx`);
         const session = await ort.InferenceSession.create(bytes, {
@@ -64,14 +75,14 @@ export async function runMicro(options: { threads: number; runs: number; log: (l
         const x = gaussian(rows * c.widths[0]!, 1, 99 + rows);
         const feeds = { x: new ort.Tensor('float32', x, [rows, c.widths[0]!]) };
         const outputs = new Map<MicroVariant, Float32Array>();
-        const times = new Map<MicroVariant, number[]>(MICRO_VARIANTS.map((v) => [v, []]));
-        for (const variant of MICRO_VARIANTS) {
+        const times = new Map<MicroVariant, number[]>(variants.map((v) => [v, []]));
+        for (const variant of variants) {
           const { session } = sessions.get(variant)!;
           for (let i = 0; i < 2; i++) outputs.set(variant, (await session.run(feeds))[session.outputNames[0]!]!.data as Float32Array);
         }
         // round-robin so load from other processes spreads evenly over the variants
         for (let i = 0; i < options.runs; i++) {
-          for (const variant of MICRO_VARIANTS) {
+          for (const variant of variants) {
             const { session } = sessions.get(variant)!;
             const t0 = performance.now();
             await session.run(feeds);
@@ -79,7 +90,7 @@ export async function runMicro(options: { threads: number; runs: number; log: (l
           }
         }
         const reference = outputs.get('fp32')!;
-        for (const variant of MICRO_VARIANTS) {
+        for (const variant of variants) {
           const out = outputs.get(variant)!;
           let maxErr = 0;
           let maxRef = 0;

@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { BlipCheckpointError } from '../errors.js';
+import { BYTES_PER_ELEMENT, floatReader, readWeightsFile } from './dtypes.js';
 
 /**
  * Reader for the safetensors format: an 8-byte little-endian header length, a JSON header mapping
@@ -26,8 +26,6 @@ export interface FloatTensor {
   readonly data: Float32Array;
 }
 
-const BYTES_PER_ELEMENT: Record<string, number> = { F32: 4, F16: 2, BF16: 2 };
-
 export class SafetensorsFile {
   private constructor(
     readonly file: string,
@@ -36,13 +34,7 @@ export class SafetensorsFile {
   ) {}
 
   static async open(file: string): Promise<SafetensorsFile> {
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(file);
-    } catch (error) {
-      throw new BlipCheckpointError('not_a_checkpoint', `cannot read ${file}`, { cause: error });
-    }
-    return SafetensorsFile.fromBytes(file, bytes);
+    return SafetensorsFile.fromBytes(file, await readWeightsFile(file));
   }
 
   static fromBytes(file: string, bytes: Buffer): SafetensorsFile {
@@ -95,31 +87,16 @@ export class SafetensorsFile {
         return { shape: info.shape, data };
       }
       case 'F16':
-      case 'BF16': {
-        const count = info.byteLength / 2;
+      case 'BF16':
+      case 'F64': {
+        const count = info.byteLength / BYTES_PER_ELEMENT[info.dtype]!;
         const data = new Float32Array(count);
-        const widen = info.dtype === 'F16' ? halfToFloat : bfloat16ToFloat;
-        for (let i = 0; i < count; i += 1) data[i] = widen(bytes.readUInt16LE(info.byteOffset + 2 * i));
+        const read = floatReader(info.dtype, bytes.subarray(info.byteOffset, info.byteOffset + info.byteLength));
+        for (let i = 0; i < count; i += 1) data[i] = read(i);
         return { shape: info.shape, data };
       }
       default:
         throw new BlipCheckpointError('invalid_weights', `${this.file}: tensor ${name} has unsupported dtype ${info.dtype}`);
     }
   }
-}
-
-const conversion = new DataView(new ArrayBuffer(4));
-
-function bfloat16ToFloat(bits: number): number {
-  conversion.setUint32(0, bits << 16);
-  return conversion.getFloat32(0);
-}
-
-function halfToFloat(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
-  if (exponent === 0x1f) return fraction ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
 }

@@ -1,21 +1,37 @@
 import { fileTypeFromBuffer } from 'file-type';
 import sharp, { type Metadata, type OutputInfo, type SharpOptions } from 'sharp';
-import { ImageInputError } from './errors.js';
+import { type BitmapHeader, decodeBitmapPixels, readBmpHeader } from './bmp.js';
+import { ImageInputError, tooManyPixels } from './errors.js';
+import { type GifFirstFrame, gifFirstFrame, type Rgb } from './gif.js';
+import { decodeHeic } from './heic.js';
+import { pickIcoEntry, readIcoBitmapHeader } from './ico.js';
 import type { RgbImage } from './resample.js';
 
 /** Bounds applied before any pixel is decoded. */
 export interface ImageLimits {
   /** Largest accepted encoded file, in bytes. */
   maxBytes: number;
-  /** Largest accepted declared width x height (first frame), checked from the header. */
+  /** Largest accepted declared width x height (first frame) decoded at full size, checked from the header. */
   maxPixels: number;
+  /**
+   * Largest accepted declared width x height of a JPEG larger than `maxPixels`: it is decoded shrunk on load
+   * (1/2, 1/4 or 1/8, the least that fits `maxPixels`), keeping both sides at least `DecodeOptions.minSide`.
+   * @default 268435456 (16384 x 16384)
+   */
+  maxShrinkPixels?: number;
 }
 
-/** 20 MiB of encoded bytes, 40 megapixels declared. */
+/** 64 MiB of encoded bytes, 40 megapixels decoded, JPEGs up to 256 megapixels shrunk on load. */
 export const DEFAULT_IMAGE_LIMITS: Readonly<ImageLimits> = Object.freeze({
-  maxBytes: 20 * 1024 * 1024,
+  maxBytes: 64 * 1024 * 1024,
   maxPixels: 40_000_000,
+  maxShrinkPixels: 16384 * 16384,
 });
+
+export interface DecodeOptions {
+  /** A JPEG shrunk on load keeps both sides at least this long (twice the model input). @default 768 */
+  minSide?: number;
+}
 
 export interface SniffedType {
   /** File extension style name from content sniffing, e.g. `jpg`, `png`, `webp`, `avif`, `gif`, `tif`, `heic`. */
@@ -23,8 +39,8 @@ export interface SniffedType {
   mime: string;
 }
 
-/** Raster formats this runtime decodes (by sniffed extension). HEIC/HEIF depend on the libvips build. */
-const DECODABLE = new Set(['jpg', 'png', 'apng', 'webp', 'avif', 'gif', 'tif', 'heic']);
+/** Raster formats this runtime decodes (by sniffed extension). */
+const DECODABLE = new Set(['jpg', 'png', 'apng', 'webp', 'avif', 'gif', 'tif', 'heic', 'bmp', 'ico']);
 
 /**
  * Identify an encoded file by its content (magic numbers), not its name.
@@ -37,18 +53,16 @@ export async function sniffImageType(bytes: Uint8Array): Promise<SniffedType | u
 }
 
 export interface DecodedImage {
+  /** The pixels the model sees before resizing: full size, or shrunk on load for very large JPEGs. */
   rgb: RgbImage;
+  /** Sniffed format and the image's full size after orientation. */
   source: { format: string; width: number; height: number };
+  /** The EXIF orientation tag that was applied (1 when absent; HEIC's irot/imir are applied by libheif). */
+  orientation: number;
 }
 
 function describeBytes(n: number): string {
   return n >= 1024 * 1024 ? `${(n / (1024 * 1024)).toFixed(1)} MiB` : `${n} bytes`;
-}
-
-/** Prebuilt sharp binaries decode AVIF through libheif but carry no HEVC decoder for HEIC. */
-function heicDecodable(): boolean {
-  const suffixes = sharp.format.heif?.input.fileSuffix ?? [];
-  return suffixes.includes('.heic') || suffixes.includes('.heif');
 }
 
 const TRUNCATION = /premature end|truncat|unexpected end|end of (file|stream|data|input)|not enough data|incomplete|short read/i;
@@ -83,29 +97,51 @@ function classifyDecodeFailure(format: string, cause: unknown, bytes: Uint8Array
       cause,
     });
   }
-  if (format === 'heic' && /heif|codec|decod|unsupported|compression/i.test(message)) {
-    return new ImageInputError(
-      'unsupported_format',
-      'HEIC/HEIF images cannot be decoded by this build of libvips (it has no HEVC decoder); convert the image to JPEG or PNG',
-      { cause },
-    );
-  }
   const firstLine = message.split('\n')[0] ?? message;
   return new ImageInputError('corrupt', `the ${format} image is corrupt: ${firstLine}`, { cause });
+}
+
+/** Bitmaps (BMP, and ICO's bitmap entries) are bounded by the header before any pixel is read. */
+function decodeBitmap(bytes: Uint8Array, header: BitmapHeader, format: string, limits: ImageLimits): RgbImage {
+  if (header.width * header.height > limits.maxPixels) throw tooManyPixels(header.width, header.height, limits.maxPixels);
+  return decodeBitmapPixels(bytes, header, format);
+}
+
+/**
+ * The JPEG shrink-on-load factor for an image of `width` x `height` (after orientation): the least of 2, 4
+ * and 8 whose result fits `maxPixels` with both sides at least `minSide`; undefined when none does.
+ */
+export function jpegShrinkFactor(width: number, height: number, maxPixels: number, minSide: number): number | undefined {
+  for (const factor of [2, 4, 8]) {
+    const w = Math.ceil(width / factor);
+    const h = Math.ceil(height / factor);
+    if (Math.min(w, h) < minSide) return undefined;
+    if (w * h <= maxPixels) return factor;
+  }
+  return undefined;
 }
 
 /**
  * Decode an encoded image into 8-bit RGB exactly as Pillow's `Image.open(...).convert("RGB")` sees it,
  * after EXIF auto-orientation:
- * - alpha is dropped, not composited (the stored colour under transparent pixels is kept);
+ * - alpha is dropped, not composited (the stored colour under transparent pixels is kept); a GIF's
+ *   transparent pixels and the canvas outside its first frame take the palette colour of the frame's
+ *   transparent index (index 0 without one), as Pillow gives them;
  * - grayscale is replicated into three channels, palettes are expanded;
  * - 16-bit single-channel grayscale is clipped to 255 (Pillow's `I;16` -> `RGB`), other 16-bit
  *   images keep their high byte (Pillow's `;16B` unpackers);
  * - embedded ICC profiles are not applied (Pillow does not apply them either); CMYK is converted
  *   arithmetically as Pillow's `cmyk2rgb` does;
- * - animated images give their first frame.
+ * - animated images give their first frame; BMP as Pillow's `BmpImagePlugin` (bmp.ts); ICO its largest,
+ *   deepest entry; HEIC/HEIF its first image through libheif (heic.ts);
+ * - a JPEG above `limits.maxPixels` (up to `limits.maxShrinkPixels`) is decoded shrunk on load to 1/2, 1/4
+ *   or 1/8 (`jpegShrinkFactor`), never below `options.minSide` on either side.
  */
-export async function decodeImage(bytes: Uint8Array, limits: ImageLimits = DEFAULT_IMAGE_LIMITS): Promise<DecodedImage> {
+export async function decodeImage(
+  bytes: Uint8Array,
+  limits: ImageLimits = DEFAULT_IMAGE_LIMITS,
+  options: DecodeOptions = {},
+): Promise<DecodedImage> {
   if (bytes.length === 0) throw new ImageInputError('empty', 'the image file is empty (0 bytes)');
   if (bytes.length > limits.maxBytes) {
     throw new ImageInputError(
@@ -123,16 +159,30 @@ export async function decodeImage(bytes: Uint8Array, limits: ImageLimits = DEFAU
   if (!DECODABLE.has(sniffed.format)) {
     throw new ImageInputError(
       'unsupported_format',
-      `${sniffed.mime} images are not supported (use JPEG, PNG, WebP, AVIF, GIF or TIFF)`,
+      `${sniffed.mime} images are not supported (use JPEG, PNG, WebP, AVIF, GIF, TIFF, BMP, ICO or HEIC)`,
     );
   }
   const format = sniffed.format === 'apng' ? 'png' : sniffed.format;
-  if (format === 'heic' && !heicDecodable()) {
-    throw new ImageInputError(
-      'unsupported_format',
-      'HEIC/HEIF images cannot be decoded by this build of libvips (it has no HEVC decoder); convert the image to JPEG or PNG',
-    );
+  const whole = (rgb: RgbImage, orientation = 1): DecodedImage => ({ rgb, source: { format, width: rgb.width, height: rgb.height }, orientation });
+  if (format === 'bmp') return whole(decodeBitmap(bytes, readBmpHeader(bytes), format, limits));
+  if (format === 'heic') return whole(await decodeHeic(bytes, limits.maxPixels));
+  if (format === 'ico') {
+    const entry = pickIcoEntry(bytes);
+    if (!entry.png) return whole(decodeBitmap(bytes, readIcoBitmapHeader(bytes, entry), format, limits));
+    const png = bytes.subarray(entry.offset, entry.offset + entry.size);
+    try {
+      const decoded = await decodeWithSharp(png, 'png', limits, options);
+      return { ...decoded, source: { ...decoded.source, format } };
+    } catch (error) {
+      if (!(error instanceof ImageInputError)) throw error;
+      throw new ImageInputError(error.code, error.message.replace('the png image', "the ico image's PNG entry"), { cause: error });
+    }
   }
+  return decodeWithSharp(bytes, format, limits, options);
+}
+
+/** The formats libvips reads: JPEG, PNG, WebP, AVIF, GIF, TIFF (and PNG entries of ICO files). */
+async function decodeWithSharp(bytes: Uint8Array, format: string, limits: ImageLimits, options: DecodeOptions): Promise<DecodedImage> {
   const inputOptions: SharpOptions = {
     failOn: 'error',
     limitInputPixels: limits.maxPixels,
@@ -154,11 +204,20 @@ export async function decodeImage(bytes: Uint8Array, limits: ImageLimits = DEFAU
   if (!declaredWidth || !declaredHeight) {
     throw new ImageInputError('corrupt', `the ${format} image header declares no dimensions`);
   }
+  const orientation = meta.orientation ?? 1;
+  const [width, height] = orientation >= 5 ? [declaredHeight, declaredWidth] : [declaredWidth, declaredHeight];
+  let shrink: { width: number; height: number } | undefined;
   if (declaredWidth * declaredHeight > limits.maxPixels) {
-    throw new ImageInputError(
-      'too_many_pixels',
-      `the image declares ${declaredWidth}x${declaredHeight} pixels, more than the limit of ${limits.maxPixels} pixels`,
-    );
+    const maxShrinkPixels = limits.maxShrinkPixels ?? DEFAULT_IMAGE_LIMITS.maxShrinkPixels!;
+    const factor =
+      format === 'jpg' && declaredWidth * declaredHeight <= maxShrinkPixels
+        ? jpegShrinkFactor(width, height, limits.maxPixels, options.minSide ?? 768)
+        : undefined;
+    if (factor === undefined) {
+      throw tooManyPixels(declaredWidth, declaredHeight, format === 'jpg' ? maxShrinkPixels : limits.maxPixels);
+    }
+    shrink = { width: Math.ceil(width / factor), height: Math.ceil(height / factor) };
+    inputOptions.limitInputPixels = maxShrinkPixels;
   }
 
   // Pillow reads single-channel 16-bit images as I;16 and clips them to 255 when converting to RGB.
@@ -169,19 +228,46 @@ export async function decodeImage(bytes: Uint8Array, limits: ImageLimits = DEFAU
   let info: OutputInfo;
   try {
     let pipeline = sharp(bytes, inputOptions).autoOrient();
+    // libjpeg decodes at 1/2, 1/4 or 1/8 scale (sharp picks the DCT scale and reduces the rest).
+    if (shrink) pipeline = pipeline.resize({ ...shrink, fit: 'fill', fastShrinkOnLoad: true });
     if (grey16) pipeline = pipeline.toColourspace('grey16').raw({ depth: 'ushort' });
     else if (cmyk) pipeline = pipeline.pipelineColourspace('cmyk').toColourspace('cmyk').raw();
-    // removeAlpha drops the band as convert("RGB") does (no compositing, colour under alpha 0 kept).
-    else pipeline = pipeline.removeAlpha().raw();
+    // Alpha is dropped below as convert("RGB") does (no compositing, colour under alpha 0 kept).
+    else pipeline = pipeline.raw();
     ({ data, info } = await pipeline.toBuffer({ resolveWithObject: true }));
   } catch (cause) {
     throw classifyDecodeFailure(format, cause, bytes);
   }
+  const frame = format === 'gif' ? gifFirstFrame(bytes) : undefined;
+  const rgb = toRgb(data, info, { grey16, cmyk, uncovered: frame?.colour });
+  if (frame) paintOutsideFrame(rgb, frame);
+  return { rgb, source: { format, width, height }, orientation };
+}
 
+/** libvips leaves the canvas outside a GIF's first frame black when the GIF has no transparency. */
+function paintOutsideFrame(rgb: RgbImage, frame: GifFirstFrame): void {
+  const { width, height, data } = rgb;
+  const right = frame.left + frame.width;
+  const bottom = frame.top + frame.height;
+  for (let y = 0; y < height; y++) {
+    const inside = y >= frame.top && y < bottom;
+    for (let x = 0; x < width; x++) {
+      if (inside && x >= frame.left && x < right) continue;
+      const o = 3 * (y * width + x);
+      data[o] = frame.colour[0];
+      data[o + 1] = frame.colour[1];
+      data[o + 2] = frame.colour[2];
+    }
+  }
+}
+
+/** libvips' decoded bands -> packed RGB as Pillow's `convert("RGB")`. */
+function toRgb(data: Buffer, info: OutputInfo, how: { grey16: boolean; cmyk: boolean; uncovered: Rgb | undefined }): RgbImage {
   const { width, height, channels } = info;
   const n = width * height;
+  const { grey16, cmyk, uncovered } = how;
   if (!grey16 && !cmyk && channels === 3) {
-    return { rgb: { data: new Uint8Array(data.buffer, data.byteOffset, n * 3), width, height }, source: { format, width, height } };
+    return { data: new Uint8Array(data.buffer, data.byteOffset, n * 3), width, height };
   }
   const rgb = new Uint8Array(n * 3);
   if (grey16) {
@@ -207,9 +293,10 @@ export async function decodeImage(bytes: Uint8Array, limits: ImageLimits = DEFAU
     rgb.set(data.subarray(0, n * 3));
   } else if (channels === 4) {
     for (let i = 0, s = 0, o = 0; i < n; i++, s += 4, o += 3) {
-      rgb[o] = data[s]!;
-      rgb[o + 1] = data[s + 1]!;
-      rgb[o + 2] = data[s + 2]!;
+      const fill = uncovered && data[s + 3] === 0;
+      rgb[o] = fill ? uncovered[0] : data[s]!;
+      rgb[o + 1] = fill ? uncovered[1] : data[s + 1]!;
+      rgb[o + 2] = fill ? uncovered[2] : data[s + 2]!;
     }
   } else if (channels === 1 || channels === 2) {
     for (let i = 0, s = 0, o = 0; i < n; i++, s += channels, o += 3) {
@@ -221,5 +308,5 @@ export async function decodeImage(bytes: Uint8Array, limits: ImageLimits = DEFAU
   } else {
     throw new ImageInputError('unsupported_format', `images with ${channels} channels are not supported`);
   }
-  return { rgb: { data: rgb, width, height }, source: { format, width, height } };
+  return { data: rgb, width, height };
 }

@@ -18,6 +18,11 @@ export class ImageInputError extends BlipError {
   }
 }
 
+/** The header declares more pixels than the limit: refused before any pixel is decoded. */
+export function tooManyPixels(width: number, height: number, limit: number): ImageInputError {
+  return new ImageInputError('too_many_pixels', `the image declares ${width}x${height} pixels, more than the limit of ${limit} pixels`);
+}
+
 /** `preprocessor_config.json` is missing, unreadable or invalid. */
 export class ProcessorConfigError extends BlipError {
   declare readonly code: 'invalid_processor_config';

@@ -9,13 +9,14 @@ import { resizeRgb, type RgbImage } from './resample.js';
 
 export { readProcessorConfig, parseProcessorConfig, resizeOutputSize } from './config.js';
 export type { ProcessorConfig, ResizeTarget } from './config.js';
-export { DEFAULT_IMAGE_LIMITS, decodeImage, sniffImageType } from './decode.js';
-export type { DecodedImage, ImageLimits, SniffedType } from './decode.js';
+export { DEFAULT_IMAGE_LIMITS, decodeImage, jpegShrinkFactor, sniffImageType } from './decode.js';
+export type { DecodedImage, DecodeOptions, ImageLimits, SniffedType } from './decode.js';
 export { ImageInputError, ProcessorConfigError } from './errors.js';
 export type { ImageInputErrorCode } from './errors.js';
 export { Resampling, resizeRgb } from './resample.js';
 export type { ResamplingFilter, RgbImage } from './resample.js';
 export { toPixelValues } from './normalize.js';
+export { differenceStats } from './compare.js';
 
 export interface PreprocessedImage {
   /** `[1, 3, height, width]` float32, channels first. */
@@ -24,6 +25,15 @@ export interface PreprocessedImage {
   width: number;
   /** The decoded image: sniffed format and its size after EXIF orientation. */
   source: { format: string; width: number; height: number };
+  /** The EXIF orientation tag applied (1 when absent). */
+  orientation: number;
+}
+
+/** Twice the longest side the processor resizes to: a JPEG shrunk on load never gets smaller than this. */
+export function shrinkFloor(config: ProcessorConfig): number {
+  const { size } = config;
+  const side = size.kind === 'fixed' ? Math.max(size.height, size.width) : size.shortestEdge;
+  return 2 * side;
 }
 
 /** Resize (if configured) and normalise an already decoded RGB image. */
@@ -45,6 +55,6 @@ export async function preprocessImage(
   config: ProcessorConfig,
   limits: ImageLimits = DEFAULT_IMAGE_LIMITS,
 ): Promise<PreprocessedImage> {
-  const decoded = await decodeImage(bytes, limits);
-  return { ...preprocessRgb(decoded.rgb, config), source: decoded.source };
+  const decoded = await decodeImage(bytes, limits, { minSide: shrinkFloor(config) });
+  return { ...preprocessRgb(decoded.rgb, config), source: decoded.source, orientation: decoded.orientation };
 }

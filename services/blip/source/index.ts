@@ -11,6 +11,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { downloadFile, listFiles } from '@huggingface/hub';
 import { z } from 'zod';
+import { COMPILED_ONLY_MARKER } from '../checkpoint/compiled-only.js';
 import { ModelSourceError } from './errors.js';
 
 export { ModelSourceError } from './errors.js';
@@ -32,13 +33,19 @@ export interface ResolveModelOptions {
   onProgress?: (progress: DownloadProgress) => void;
 }
 
-/** Files every BLIP checkpoint needs besides its weights. */
-export const REQUIRED_FILES = ['config.json', 'preprocessor_config.json', 'tokenizer.json'] as const;
+/**
+ * Files every BLIP checkpoint needs besides its weights (the tokenizer loader, AutoTokenizer, cannot build a
+ * tokenizer without tokenizer_config.json).
+ */
+export const REQUIRED_FILES = ['config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json'] as const;
 /** Fetched from the Hub when the repository has them. */
-const OPTIONAL_FILES = ['tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json'] as const;
+const OPTIONAL_FILES = ['special_tokens_map.json', 'generation_config.json'] as const;
 const WEIGHTS = 'model.safetensors';
 const WEIGHTS_INDEX = 'model.safetensors.index.json';
+/** PyTorch's zip checkpoint: used only when the safetensors weights are absent. */
+const PYTORCH_WEIGHTS = 'pytorch_model.bin';
 const COMPLETE_MARKER = '.blipline-download.json';
+
 const DEFAULT_HUB_URL = 'https://huggingface.co';
 /** Time allowed for the Hub to start answering a request (the body may then take as long as it needs). */
 const RESPONSE_TIMEOUT_MS = 30_000;
@@ -108,16 +115,16 @@ function shardNames(indexJson: unknown, where: string): string[] {
 }
 
 /**
- * Check that `dir` holds a BLIP checkpoint: config.json, preprocessor_config.json, tokenizer.json and
- * weights (model.safetensors, or model.safetensors.index.json with all its shards). The error names
- * every missing file.
+ * Check that `dir` holds a BLIP checkpoint: config.json, preprocessor_config.json, tokenizer.json,
+ * tokenizer_config.json and weights (model.safetensors, or model.safetensors.index.json with all its shards, or
+ * pytorch_model.bin, or the marker of weights removed after compiling). The error names every missing file.
  */
 export async function validateCheckpointDir(dir: string): Promise<void> {
   const missing: string[] = [];
   for (const file of REQUIRED_FILES) {
     if (!(await exists(path.join(dir, file)))) missing.push(file);
   }
-  if (!(await exists(path.join(dir, WEIGHTS)))) {
+  if (!(await exists(path.join(dir, WEIGHTS))) && !(await exists(path.join(dir, COMPILED_ONLY_MARKER)))) {
     const indexFile = path.join(dir, WEIGHTS_INDEX);
     if (await exists(indexFile)) {
       let json: unknown;
@@ -129,8 +136,8 @@ export async function validateCheckpointDir(dir: string): Promise<void> {
       for (const shard of shardNames(json, indexFile)) {
         if (!(await exists(path.join(dir, shard)))) missing.push(shard);
       }
-    } else {
-      missing.push(`${WEIGHTS} (or ${WEIGHTS_INDEX} with its shards)`);
+    } else if (!(await exists(path.join(dir, PYTORCH_WEIGHTS)))) {
+      missing.push(`${WEIGHTS} (or ${WEIGHTS_INDEX} with its shards, or ${PYTORCH_WEIGHTS})`);
     }
   }
   if (missing.length > 0) {
@@ -182,7 +189,7 @@ function toSourceError(error: unknown, id: string, hubUrl: string, localPath: st
   if (status === 404) {
     return new ModelSourceError(
       'hub_not_found',
-      `${id} was not found on the Hugging Face Hub at ${hubUrl} and ${noFolder} (check the name and revision; private repositories need HF_TOKEN)`,
+      `${id} was not found on the Hugging Face Hub at ${hubUrl} and ${noFolder} (check the name and the revision: a commit sha, a tag or a branch such as main; private repositories need HF_TOKEN)`,
       { cause: error },
     );
   }
@@ -253,6 +260,25 @@ async function downloadTo(ctx: HubContext, file: string, dest: string, onProgres
   }
 }
 
+/** Weight formats blipline does not read, which a revision may carry instead of safetensors. */
+/** Weights blipline cannot read (a single pytorch_model.bin it can: see PYTORCH_WEIGHTS). */
+const OTHER_WEIGHTS = ['pytorch_model.bin.index.json', 'tf_model.h5', 'flax_model.msgpack'] as const;
+
+/**
+ * The second half of the one-line error for a revision that lacks files blipline reads: what it has instead
+ * and what would work.
+ */
+function whatWouldWork(present: ReadonlySet<string>, hasWeights: boolean): string {
+  const otherWeights = OTHER_WEIGHTS.filter((f) => present.has(f));
+  if (!hasWeights && otherWeights.length > 0) {
+    return `it has ${otherWeights.join(', ')} instead: pin a revision that has ${WEIGHTS} or ${PYTORCH_WEIGHTS} (often the Hub's safetensors conversion, a refs/pr/N revision, or a later commit), or save the checkpoint with transformers' save_pretrained (safetensors is its default) and ${LOCAL_HINT}`;
+  }
+  if (!present.has('tokenizer.json') && present.has('vocab.txt')) {
+    return `it has vocab.txt but no tokenizer.json: pin a revision that has tokenizer.json, or save the processor with transformers' save_pretrained (it writes tokenizer.json) and ${LOCAL_HINT}`;
+  }
+  return `pin a revision of a BLIP checkpoint saved by transformers (${[...REQUIRED_FILES, WEIGHTS].join(', ')}), or ${LOCAL_HINT}`;
+}
+
 async function fetchFromHub(ctx: HubContext, finalDir: string, cacheRoot: string, onProgress?: ResolveModelOptions['onProgress']): Promise<void> {
   const present = new Set<string>();
   for await (const entry of listFiles({
@@ -267,9 +293,13 @@ async function fetchFromHub(ctx: HubContext, finalDir: string, cacheRoot: string
   const id = `${ctx.repo}@${ctx.revision}`;
   const missing: string[] = REQUIRED_FILES.filter((f) => !present.has(f));
   const hasWeights = present.has(WEIGHTS);
-  if (!hasWeights && !present.has(WEIGHTS_INDEX)) missing.push(`${WEIGHTS} (or ${WEIGHTS_INDEX})`);
+  const pytorchOnly = !hasWeights && !present.has(WEIGHTS_INDEX) && present.has(PYTORCH_WEIGHTS);
+  if (!hasWeights && !present.has(WEIGHTS_INDEX) && !pytorchOnly) missing.push(`${WEIGHTS} (or ${WEIGHTS_INDEX}, or ${PYTORCH_WEIGHTS})`);
   if (missing.length > 0) {
-    throw new ModelSourceError('not_a_checkpoint', `${id} on the Hub is not a BLIP checkpoint with safetensors weights: missing ${missing.join(', ')}`);
+    throw new ModelSourceError(
+      'not_a_checkpoint',
+      `${id} on the Hub is not a BLIP checkpoint with weights: missing ${missing.join(', ')}; ${whatWouldWork(present, hasWeights || present.has(WEIGHTS_INDEX) || pytorchOnly)}`,
+    );
   }
 
   await mkdir(cacheRoot, { recursive: true });
@@ -279,6 +309,8 @@ async function fetchFromHub(ctx: HubContext, finalDir: string, cacheRoot: string
     const files: string[] = [...REQUIRED_FILES, ...OPTIONAL_FILES.filter((f) => present.has(f))];
     if (hasWeights) {
       files.push(WEIGHTS);
+    } else if (pytorchOnly) {
+      files.push(PYTORCH_WEIGHTS);
     } else {
       await downloadTo(ctx, WEIGHTS_INDEX, path.join(tmpDir, WEIGHTS_INDEX), onProgress);
       const indexJson: unknown = JSON.parse(await readFile(path.join(tmpDir, WEIGHTS_INDEX), 'utf8'));

@@ -8,7 +8,7 @@ import type { ApiClient } from './api/client.js';
 import type { PresignedUpload } from './api/schemas.js';
 import { ApiError, WebError } from './errors.js';
 import { MAX_POLL_FAILURES, nextPollDelay } from './state/backoff.js';
-import { type CardEvent, type CardState, canAsk, cardReducer, createCard, needsStatus } from './state/card.js';
+import { type CardEvent, type CardState, canAsk, canDelete, cardReducer, createCard, needsStatus } from './state/card.js';
 import type { CardError } from './state/errors.js';
 import { toQuestionUpdate, toRecordUpdate } from './state/record.js';
 
@@ -81,6 +81,8 @@ export function toCardError(error: unknown, sizeBytes: number, limitBytes: numbe
       return { code: 'api_unreachable' };
     case 'not_found':
       return { code: 'not_found' };
+    case 'unauthorized':
+      return { code: 'unauthorized' };
     case 'api_error':
     case 'bad_response':
       return { code: 'api_error', detail: error.message };
@@ -219,6 +221,28 @@ export class CardController {
         }
       }
     }
+  }
+
+  /**
+   * DELETE the image (object, record, caption, answers) at the API. Resolves true once it is gone (an
+   * image the API no longer knows is gone too), when the page removes the card; false when it failed,
+   * and the card says why.
+   */
+  async delete(): Promise<boolean> {
+    const imageId = this.current.imageId;
+    if (!canDelete(this.current) || imageId === null) return false;
+    this.dispatch({ type: 'delete_requested' });
+    try {
+      await this.deps.api.remove(imageId, this.lifetime.signal);
+    } catch (error) {
+      if (isAbort(error)) return false;
+      if (!(error instanceof WebError && error.code === 'not_found')) {
+        this.dispatch({ type: 'delete_failed', error: toCardError(error, this.file.size, null) });
+        return false;
+      }
+    }
+    this.dispose();
+    return true;
   }
 
   /** POST the question, then poll its record with the same backoff until it has an answer. */

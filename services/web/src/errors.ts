@@ -10,7 +10,8 @@ export type WebErrorCode =
   | 'api_unreachable'
   | 'api_error'
   | 'bad_response'
-  | 'not_found';
+  | 'not_found'
+  | 'unauthorized';
 
 export class WebError extends Error {
   readonly code: WebErrorCode;

@@ -19,11 +19,35 @@ export async function buildPage(): Promise<{ dir: string; remove: () => void }> 
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+const DevClient = z.object({ clientId: z.string(), clientSecret: z.string() });
 const ReadyLine = z.looseObject({
   api: z.url(),
   s3: z.looseObject({ endpoint: z.string(), region: z.string(), bucket: z.string() }),
+  auth: z.looseObject({
+    mode: z.enum(['oidc', 'anonymous']),
+    issuer: z.url(),
+    tokenUrl: z.url(),
+    clients: z.object({ alice: DevClient, bob: DevClient, operator: DevClient }),
+    scopes: z.object({ user: z.string(), operator: z.string() }),
+  }),
 });
 export type DevReady = z.infer<typeof ReadyLine>;
+
+/**
+ * A client-credentials access token of a dev client (alice and bob act as owners of that name), with the
+ * plain form POST to `auth.tokenUrl` that scripts use.
+ */
+export async function devClientToken(ready: DevReady, who: 'alice' | 'bob'): Promise<string> {
+  const client = ready.auth.clients[who];
+  const response = await fetch(ready.auth.tokenUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: client.clientId, client_secret: client.clientSecret, scope: ready.auth.scopes.user }),
+  });
+  const body = z.looseObject({ access_token: z.string().min(1) }).safeParse(await response.json());
+  if (!response.ok || !body.success) throw new Error(`${ready.auth.tokenUrl} gave ${who} no token (HTTP ${response.status})`);
+  return body.data.access_token;
+}
 
 export interface DevStack {
   readonly ready: DevReady;
@@ -33,7 +57,7 @@ export interface DevStack {
 
 /**
  * Runs `blipline dev --json` (the whole local system: emulators, API, worker) as a child process and
- * resolves with its ready line `{"api": URL, "s3": {...}}`.
+ * resolves with its ready line `{"api": URL, "s3": {...}, "auth": {...}}`.
  */
 export async function startDev(args: string[], env: Record<string, string>, timeoutMs = 150_000): Promise<DevStack> {
   const child: ChildProcess = spawn(

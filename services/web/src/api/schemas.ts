@@ -71,12 +71,25 @@ export const QuestionRecord = z.looseObject({
 });
 export type QuestionRecord = z.infer<typeof QuestionRecord>;
 
-/** GET /v1/config: every field optional so an older API (or none) still works. */
+/** How the page signs in: through an OpenID provider (authorization code + PKCE), or not at all. */
+export const OidcSettings = z.looseObject({
+  mode: z.literal('oidc'),
+  issuer: z.url(),
+  clientId: z.nullable(z.string().check(z.minLength(1))),
+  scope: z.string().check(z.minLength(1)),
+  logoutUrl: z.optional(z.nullable(z.url())),
+});
+export type OidcSettings = z.infer<typeof OidcSettings>;
+export const AuthSettings = z.discriminatedUnion('mode', [OidcSettings, z.looseObject({ mode: z.literal('anonymous') })]);
+export type AuthSettings = z.infer<typeof AuthSettings>;
+
+/** GET /v1/config: every field optional so an older API (or none) still works; no `auth` means anonymous. */
 export const ApiConfig = z.looseObject({
   maxUploadBytes: z.optional(z.number()),
   uploadExpiresSeconds: z.optional(z.number()),
   prompt: z.optional(z.boolean()),
   questions: z.optional(z.boolean()),
+  auth: z.optional(AuthSettings),
 });
 export type ApiConfig = z.infer<typeof ApiConfig>;
 

@@ -10,6 +10,8 @@
  * `requesting` is the POST /v1/uploads call that hands out the presigned upload. After the bytes reach
  * S3 the card is `queued` until the record says otherwise (an `awaiting_upload` record is still in
  * flight between S3 and the queue). Questions live on the card and can be asked once it is `done`.
+ * A finished card (done or failed) can be deleted: `deletion` tracks the DELETE call; once it succeeds
+ * the page removes the card, so there is no "deleted" state.
  */
 import { type CardError, retryPlan } from './errors.js';
 import type { ImageStatus } from '../api/schemas.js';
@@ -56,6 +58,11 @@ export interface QuestionState {
   readonly phase: QuestionPhase;
 }
 
+export type DeletionState =
+  | { readonly tag: 'idle' }
+  | { readonly tag: 'deleting' }
+  | { readonly tag: 'failed'; readonly error: CardError };
+
 export interface CardState {
   readonly key: string;
   readonly file: FileInfo;
@@ -68,6 +75,7 @@ export interface CardState {
   readonly attempt: number;
   readonly phase: CardPhase;
   readonly questions: readonly QuestionState[];
+  readonly deletion: DeletionState;
 }
 
 /** What the record (GET /v1/images/{id}) said, reduced to what the card needs. */
@@ -88,7 +96,9 @@ export type CardEvent =
   | { readonly type: 'question_asked'; readonly key: string; readonly question: string }
   | { readonly type: 'question_accepted'; readonly key: string; readonly questionId: string }
   | { readonly type: 'question_answered'; readonly key: string; readonly answer: string }
-  | { readonly type: 'question_failed'; readonly key: string; readonly error: CardError };
+  | { readonly type: 'question_failed'; readonly key: string; readonly error: CardError }
+  | { readonly type: 'delete_requested' }
+  | { readonly type: 'delete_failed'; readonly error: CardError };
 
 export function createCard(key: string, file: FileInfo, prompt: string | null = null): CardState {
   return {
@@ -100,6 +110,7 @@ export function createCard(key: string, file: FileInfo, prompt: string | null = 
     attempt: 1,
     phase: { tag: 'selected' },
     questions: [],
+    deletion: { tag: 'idle' },
   };
 }
 
@@ -129,7 +140,13 @@ function retryTarget(state: CardState): 'requesting' | 'queued' | null {
 }
 
 export function canAsk(state: CardState): boolean {
-  return state.phase.tag === 'done' && state.imageId !== null;
+  return state.phase.tag === 'done' && state.imageId !== null && state.deletion.tag !== 'deleting';
+}
+
+/** A finished card whose image reached the API can be deleted there (not while a delete is under way). */
+export function canDelete(state: CardState): boolean {
+  const finished = state.phase.tag === 'done' || state.phase.tag === 'failed';
+  return finished && state.imageId !== null && state.transferred && state.deletion.tag !== 'deleting';
 }
 
 export function cardReducer(state: CardState, event: CardEvent): CardState {
@@ -198,6 +215,12 @@ export function cardReducer(state: CardState, event: CardEvent): CardState {
       return updateQuestion(state, event.key, (q) =>
         q.phase.tag === 'asking' || q.phase.tag === 'pending' ? { ...q, phase: { tag: 'failed', error: event.error } } : q,
       );
+
+    case 'delete_requested':
+      return canDelete(state) ? { ...state, deletion: { tag: 'deleting' } } : state;
+
+    case 'delete_failed':
+      return state.deletion.tag === 'deleting' ? { ...state, deletion: { tag: 'failed', error: event.error } } : state;
   }
 }
 

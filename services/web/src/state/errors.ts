@@ -13,7 +13,8 @@ export type CardErrorCode =
   | 'question_failed'
   | 'api_unreachable'
   | 'api_error'
-  | 'not_found';
+  | 'not_found'
+  | 'unauthorized';
 
 export interface CardError {
   readonly code: CardErrorCode;
@@ -46,6 +47,7 @@ export function retryPlan(error: CardError, transferred: boolean): 'upload' | 's
       return error.reasonCode !== undefined && PERMANENT_REASONS.has(error.reasonCode) ? null : 'upload';
     case 'api_unreachable':
     case 'api_error':
+    case 'unauthorized':
       return transferred ? 'status' : 'upload';
     case 'upload_expired':
     case 'upload_failed':

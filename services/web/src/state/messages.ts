@@ -31,12 +31,16 @@ export function errorMessage(error: CardError): string {
       return `The API refused the request${detail !== null ? `: ${detail}` : '.'}`;
     case 'not_found':
       return 'The image record is gone (expired or deleted). Retry to upload again.';
+    case 'unauthorized':
+      return 'Not signed in (the sign-in ended or was refused): sign in again, then retry.';
   }
 }
 
 /** The one-line status under the file name. */
 export function statusText(state: CardState): string {
-  const { phase } = state;
+  const { phase, deletion } = state;
+  if (deletion.tag === 'deleting') return 'Deleting…';
+  if (deletion.tag === 'failed') return `Delete failed: ${errorMessage(deletion.error)}`;
   switch (phase.tag) {
     case 'selected':
       return 'Selected';

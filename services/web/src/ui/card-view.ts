@@ -2,13 +2,16 @@
  * One card's DOM: built once, then `render(state)` updates it in place (so focus, selection in the
  * alt-text box and screen-reader position survive status updates).
  */
-import { canAsk, canRetry, type CardState, type QuestionState, uploadFraction } from '../state/card.js';
+import { canAsk, canDelete, canRetry, type CardState, type QuestionState, uploadFraction } from '../state/card.js';
 import { captionMeta, progressText, questionStatusText, statusText } from '../state/messages.js';
 import { el, setText } from './dom.js';
 
 export interface CardActions {
   retry(): void;
+  /** Takes the card off the page (the image stays at the API). */
   remove(): void;
+  /** Deletes the image at the API (the page then removes the card). */
+  delete(): void;
   ask(question: string): void;
 }
 
@@ -24,6 +27,7 @@ export class CardView {
   private readonly meta: HTMLElement;
   private readonly copyButton: HTMLButtonElement;
   private readonly retryButton: HTMLButtonElement;
+  private readonly deleteButton: HTMLButtonElement;
   private readonly askForm: HTMLFormElement;
   private readonly askInput: HTMLInputElement;
   private readonly answers: HTMLOListElement;
@@ -72,6 +76,13 @@ export class CardView {
       this.root.focus();
     });
 
+    this.deleteButton = el(
+      'button',
+      { type: 'button', class: 'button secondary small delete', hidden: true, title: 'Delete the image, its caption and answers from the service' },
+      'Delete',
+    );
+    this.deleteButton.addEventListener('click', () => actions.delete());
+
     this.askInput = el('input', {
       id: `${id}-question`,
       name: 'question',
@@ -111,6 +122,7 @@ export class CardView {
         this.result,
         this.askForm,
         this.answers,
+        this.deleteButton,
       ),
     );
     this.render(state);
@@ -127,11 +139,13 @@ export class CardView {
     setText(this.progressLabel, progressText(state));
 
     setText(this.status, statusText(state));
-    const isError = phase.tag === 'failed' || phase.tag === 'upload_error';
+    const isError = phase.tag === 'failed' || phase.tag === 'upload_error' || state.deletion.tag === 'failed';
     this.status.classList.toggle('error', isError);
     this.status.classList.toggle('busy', phase.tag === 'requesting' || phase.tag === 'uploading' || phase.tag === 'queued' || phase.tag === 'processing');
 
     this.retryButton.hidden = !canRetry(state);
+    this.deleteButton.hidden = !canDelete(state) && state.deletion.tag !== 'deleting';
+    this.deleteButton.disabled = state.deletion.tag === 'deleting';
 
     if (phase.tag === 'done') {
       this.result.hidden = false;

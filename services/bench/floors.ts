@@ -1,0 +1,93 @@
+// The least time this machine could take for the benchmark's figures, from its measured limits and
+// the model's costs, and how far the measured figures are from it (docs/performance.md, "Method").
+import type { Precision } from '../blip/onnx/linear.js';
+import type { CaptionCosts, Operations } from './model-costs.js';
+
+/** This machine's limits, measured in the benchmark's run with its threads and session settings. */
+export interface MachineLimits {
+  /** float32 matrix products at the vision encoder's shapes, 1e9 operations per second */
+  fp32Gflops: number;
+  /** int8 matrix products (DynamicQuantizeMatMul) at the same shapes */
+  int8Gops: number;
+  /** memory read bandwidth, 1e9 bytes per second */
+  readGBps: number;
+}
+
+export interface Floors {
+  /** one image, vision encoder plus the generation at one row */
+  captionMs: number;
+  /** images decoded `batch` rows together */
+  captionsPerSec: number;
+  /** a batch-1 step's reads at the read bandwidth, mean over the generation */
+  decodeMsPerToken: number;
+}
+
+export interface Ratios {
+  /** measured ÷ floor: 1 is the floor, more is slower */
+  captionVsFloor: number;
+  /** measured ÷ floor rate: 1 is the floor, less is slower */
+  throughputVsFloor: number;
+  /** measured ÷ floor */
+  decodeVsBandwidthFloor: number;
+}
+
+/** The figures the ratios compare, as the benchmark measures them. */
+export interface MeasuredFigures {
+  captionMs: number;
+  captionsPerSec: number;
+  decodeMsPerToken: number;
+}
+
+/** The higher of each limit: the best this machine was seen to do in a run whose load may change. */
+export function bestLimits(samples: readonly MachineLimits[]): MachineLimits {
+  if (samples.length === 0) throw new RangeError('no machine measurement');
+  return {
+    fp32Gflops: Math.max(...samples.map((s) => s.fp32Gflops)),
+    int8Gops: Math.max(...samples.map((s) => s.int8Gops)),
+    readGBps: Math.max(...samples.map((s) => s.readGBps)),
+  };
+}
+
+/** Milliseconds for `operations` at the machine's rates: linear layers at the precision's rate, the rest float32. */
+export function computeMs(operations: Operations, precision: Precision, machine: MachineLimits): number {
+  const linearRate = precision === 'int8' ? machine.int8Gops : machine.fp32Gflops;
+  return operations.linear / (linearRate * 1e6) + operations.float / (machine.fp32Gflops * 1e6);
+}
+
+/** Milliseconds to read `bytes` once at the machine's read bandwidth. */
+export const readMs = (bytes: number, machine: MachineLimits): number => bytes / (machine.readGBps * 1e6);
+
+/**
+ * A step of `rows` rows takes at least its operations at the compute ceilings and at least its reads
+ * (weights once, each row's states and cache) at the read bandwidth: the larger of the two.
+ */
+function stepFloorMs(step: CaptionCosts['steps'][number], costs: CaptionCosts, rows: number, precision: Precision, machine: MachineLimits): number {
+  const compute = computeMs({ linear: step.operations.linear * rows, float: step.operations.float * rows }, precision, machine);
+  return Math.max(compute, readMs(costs.stepWeightBytes + rows * step.rowBytes, machine));
+}
+
+/** A batch-1 step's reads at `readGBps`, the mean over the caption's steps. */
+export function decodeBandwidthFloorMs(costs: CaptionCosts, readGBps: number): number {
+  if (costs.steps.length === 0) throw new RangeError('a caption of no steps has no decode floor');
+  return costs.steps.reduce((total, step) => total + (costs.stepWeightBytes + step.rowBytes) / (readGBps * 1e6), 0) / costs.steps.length;
+}
+
+export function floors(costs: CaptionCosts, precision: Precision, machine: MachineLimits, batch: number): Floors {
+  if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batch must be a positive integer, not ${batch}`);
+  const visionMs = computeMs(costs.vision, precision, machine);
+  const sum = (f: (step: CaptionCosts['steps'][number]) => number): number => costs.steps.reduce((total, step) => total + f(step), 0);
+  const perImageInBatchMs = visionMs + sum((step) => stepFloorMs(step, costs, batch, precision, machine)) / batch;
+  return {
+    captionMs: visionMs + sum((step) => stepFloorMs(step, costs, 1, precision, machine)),
+    captionsPerSec: 1000 / perImageInBatchMs,
+    decodeMsPerToken: decodeBandwidthFloorMs(costs, machine.readGBps),
+  };
+}
+
+export function ratios(measured: MeasuredFigures, floor: Floors): Ratios {
+  return {
+    captionVsFloor: measured.captionMs / floor.captionMs,
+    throughputVsFloor: measured.captionsPerSec / floor.captionsPerSec,
+    decodeVsBandwidthFloor: measured.decodeMsPerToken / floor.decodeMsPerToken,
+  };
+}

@@ -370,9 +370,10 @@ describe('questions: their own queue', () => {
     expect(workerContainer(byDefault.json).env.BLIPLINE_QUESTION_QUEUE_URL).toEqual({ Ref: queue });
     const sendsTo = resourcesOf(byDefault.json, 'AWS::IAM::Policy').flatMap(([id, p]) =>
       statementsOf(p)
-        .filter((st) => JSON.stringify(st.Action).includes('sqs:SendMessage'))
+        .filter((st) => JSON.stringify(st.Action).includes('sqs:SendMessage') && JSON.stringify(st.Resource).includes(queue))
         .map((st) => [id.replace(/[0-9A-F]{8}$/, ''), st.Resource]),
     );
+    // Only the API sends questions (the worker sends to the webhook delivery queue, not to this one).
     expect(sendsTo).toEqual([['ApiHandlerServiceRoleDefaultPolicy', arn(queue)]]);
   });
 });

@@ -18,7 +18,6 @@ export const questionRequestSchema = z.strictObject({
 });
 
 export const imageIdSchema = z.uuid();
-export const objectKeySchema = z.string().min(1).max(1024);
 
 /**
  * A client-supplied file name is metadata only (never part of an object key): keep the last path

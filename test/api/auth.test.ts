@@ -247,6 +247,26 @@ describe('DELETE /v1/images/{imageId}', () => {
   });
 });
 
+describe('behind CloudFront', () => {
+  it('refuses every request but /healthz that lacks the origin header CloudFront adds', async () => {
+    const secret = 'an-origin-secret-only-cloudfront-knows';
+    const edge = createApiDeps(configFor(stack(), { BLIPLINE_ORIGIN_VERIFY_SECRET: secret }), logger);
+    try {
+      const a = createApp(edge);
+      expect((await a.request('/healthz')).status).toBe(200);
+      for (const headers of [{}, { 'x-origin-verify': 'wrong' }, { 'x-origin-verify': `${secret}x` }] as Record<string, string>[]) {
+        const res = await a.request('/v1/config', { headers });
+        expect(res.status).toBe(403);
+        expect(await res.json()).toMatchObject({ error: { code: 'forbidden' } });
+      }
+      expect((await a.request('/v1/config', { headers: { 'x-origin-verify': secret } })).status).toBe(200);
+      expect((await upload({ ...alice, 'x-origin-verify': secret }, a)).status).toBe(201);
+    } finally {
+      await edge.close();
+    }
+  });
+});
+
 describe('anonymous mode', () => {
   it('is explicit: every source address is one owner, and other addresses see nothing', async () => {
     const anon = createApiDeps(configFor(stack(), { BLIPLINE_AUTH: 'anonymous' }), logger);

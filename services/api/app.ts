@@ -179,19 +179,21 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
     throw new AuthError('insufficient_scope', `the token lacks the scope this route needs (${scope})`, { scope });
   }
 
-  /** An image record (Redis first, DynamoDB on a miss, then refilled) the caller may see; 404 otherwise. */
+  /** An image record: Redis first, DynamoDB on a miss (then refilled). */
+  async function readImage(imageId: string): Promise<CachedImage | undefined> {
+    const cached = await cache.getJson(CACHE_KEYS.image(imageId), (v) => imageRecordSchema.parse(v));
+    if (cached) return cached;
+    const stored = await records.getImage(imageId);
+    if (!stored) return undefined;
+    const terminal = TERMINAL_STATUSES.includes(stored.status);
+    // NX: never overwrite a fresher value the worker wrote meanwhile.
+    await cache.setJson(CACHE_KEYS.image(imageId), stored, terminal ? CACHE_TTL_TERMINAL_SECONDS : CACHE_TTL_OPEN_SECONDS, { onlyIfAbsent: true });
+    return stored;
+  }
+
+  /** An image record the caller may see; another owner's image answers exactly as an unknown one (404). */
   async function loadImage(p: Principal, imageId: string): Promise<CachedImage> {
-    let image = await cache.getJson(CACHE_KEYS.image(imageId), (v) => imageRecordSchema.parse(v));
-    if (!image) {
-      const stored = await records.getImage(imageId);
-      if (stored) {
-        const terminal = TERMINAL_STATUSES.includes(stored.status);
-        // NX: never overwrite a fresher value the worker wrote meanwhile.
-        await cache.setJson(CACHE_KEYS.image(imageId), stored, terminal ? CACHE_TTL_TERMINAL_SECONDS : CACHE_TTL_OPEN_SECONDS, { onlyIfAbsent: true });
-        image = stored;
-      }
-    }
-    // Another owner's image answers exactly as an unknown one.
+    const image = await readImage(imageId);
     if (!image || !mayAccess(p, image)) throw notFound(`image ${imageId}`);
     return image;
   }
@@ -298,7 +300,8 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
     if (key === undefined) throw new ApiError(400, 'invalid_request', 'query parameter `key` (1..1024 characters) is required');
     const object = await records.getObject(key);
     if (!object?.imageId) throw notFound(`object ${JSON.stringify(key)}`);
-    const image = await loadImage(p, object.imageId).catch(() => undefined);
+    // Only dropped objects' records (no owner) are the operator's; a store failure stays a 5xx.
+    const image = await readImage(object.imageId);
     if (!image || image.objectKey !== key || image.owner !== undefined) throw notFound(`object ${JSON.stringify(key)}`);
     return c.json(operatorImageView(image), 200);
   });

@@ -8,6 +8,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { parseEventEnvelope } from '../../services/core/result-events.js';
 import { afterAll, describe, expect, it } from 'vitest';
+import { devClientToken } from '../support/dev-token.js';
 import { fixturePath, repoRoot } from '../support/fixtures.js';
 import { captioningFixture, vqaFixture } from './models.js';
 import { waitFor } from './support.js';
@@ -38,19 +39,6 @@ interface DevReady {
   webhooks: { secret: string };
 }
 
-/** A client-credentials token from the printed tokenUrl, with a plain form POST (as scripts do). */
-async function clientToken(ready: DevReady, who: 'alice' | 'bob' | 'operator'): Promise<string> {
-  const client = ready.auth.clients[who];
-  const scope = who === 'operator' ? ready.auth.scopes.operator : ready.auth.scopes.user;
-  const res = await fetch(ready.auth.tokenUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: client.clientId, client_secret: client.clientSecret, scope }),
-  });
-  expect(res.status).toBe(200);
-  return ((await res.json()) as { access_token: string }).access_token;
-}
-
 /** Everything a stream has written so far. */
 function collected(stream: NodeJS.ReadableStream): () => string {
   let text = '';
@@ -73,7 +61,7 @@ async function readyLine(child: ChildProcessWithoutNullStreams): Promise<{ ready
 async function dropAndAwaitRecord(ready: DevReady, key: string) {
   const s3 = new S3Client({ endpoint: ready.s3.endpoint, region: ready.s3.region, forcePathStyle: true, credentials: { accessKeyId: ready.s3.accessKeyId, secretAccessKey: ready.s3.secretAccessKey } });
   await s3.send(new PutObjectCommand({ Bucket: ready.s3.bucket, Key: key, Body: await readFile(fixturePath('images', 'gray_200x200.png')) }));
-  const headers = { authorization: `Bearer ${await clientToken(ready, 'operator')}` };
+  const headers = { authorization: `Bearer ${await devClientToken(ready, 'operator')}` };
   return waitFor(
     async () => (await (await fetch(`${ready.api}/v1/objects?key=${encodeURIComponent(key)}`, { headers })).json()) as { imageId?: string; status?: string; tokenIds?: number[]; caption?: string },
     (r) => r.status === 'done' || r.status === 'failed',
@@ -91,7 +79,7 @@ describe('blipline dev', () => {
     expect(await (await fetch(`${ready.api}/v1/config`)).json()).toMatchObject({ questions: true, auth: { mode: 'oidc', issuer: ready.auth.issuer } });
     // Every /v1 route but the config needs a token; alice's client-credentials token is alice.
     expect((await fetch(`${ready.api}/v1/uploads`, { method: 'POST' })).status).toBe(401);
-    const alice = { authorization: `Bearer ${await clientToken(ready, 'alice')}`, 'content-type': 'application/json' };
+    const alice = { authorization: `Bearer ${await devClientToken(ready, 'alice')}`, 'content-type': 'application/json' };
     const upload = await fetch(`${ready.api}/v1/uploads`, { method: 'POST', headers: alice, body: JSON.stringify({ contentType: 'image/png', contentLength: 10 }) });
     expect(upload.status).toBe(201);
 

@@ -33,21 +33,7 @@ const ReadyLine = z.looseObject({
 });
 export type DevReady = z.infer<typeof ReadyLine>;
 
-/**
- * A client-credentials access token of a dev client (alice and bob act as owners of that name), with the
- * plain form POST to `auth.tokenUrl` that scripts use.
- */
-export async function devClientToken(ready: DevReady, who: 'alice' | 'bob'): Promise<string> {
-  const client = ready.auth.clients[who];
-  const response = await fetch(ready.auth.tokenUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: client.clientId, client_secret: client.clientSecret, scope: ready.auth.scopes.user }),
-  });
-  const body = z.looseObject({ access_token: z.string().min(1) }).safeParse(await response.json());
-  if (!response.ok || !body.success) throw new Error(`${ready.auth.tokenUrl} gave ${who} no token (HTTP ${response.status})`);
-  return body.data.access_token;
-}
+export { devClientToken } from '../../support/dev-token.js';
 
 export interface DevStack {
   readonly ready: DevReady;

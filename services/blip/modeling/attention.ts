@@ -1,5 +1,6 @@
 import { CONTRIB_DOMAIN, type GraphBuilder, type Value } from '../onnx/graph.js';
 import { type LinearWeights, linear, type Precision } from '../onnx/linear.js';
+import { int8GroupedLinear } from '../quant/linear-int8.js';
 import { add, concat, dimension, matMul, mul, reshape, softmax, transpose } from '../onnx/ops.js';
 
 /** Multi-head attention shared by the vision encoder and the BERT text layers. */
@@ -82,22 +83,25 @@ export function statesAttention(
   // [batch, seq, hidden] -> [heads, batch * seq, headDim], scaled
   const q = mul(g, transpose(g, reshape(g, query, [-1, heads, headDim]), [1, 0, 2]), g.scalar(1 / Math.sqrt(headDim)));
   // q_h Wk_h for every head, as rows: [heads, batch * seq, width] -> [batch, seq * heads, width]
-  const folded = rowsOf(transpose(g, perHead(g, q, projections.key, projections.precision), [1, 0, 2]));
+  const folded = rowsOf(transpose(g, perHead(g, q, projections.key, projections.precision, true), [1, 0, 2]));
   // scores, positions first: [batch, positions, seq * heads] (the product's right side is small)
   const probabilities = softmax(g, matMul(g, states, transpose(g, folded, [0, 2, 1])), 1);
   // p S per head: [batch, width, seq * heads] -> [heads, batch * seq, width]
   const mixed = transpose(g, reshape(g, transpose(g, matMul(g, transposed, probabilities), [0, 2, 1]), [-1, heads, width]), [1, 0, 2]);
   // x Wv_h^T: [heads, batch * seq, headDim] -> [batch, seq, hidden]
-  const context = g.op('Reshape', [transpose(g, perHead(g, mixed, projections.value, projections.precision), [1, 0, 2]), g.op('Shape', [query])]);
+  const context = g.op('Reshape', [transpose(g, perHead(g, mixed, projections.value, projections.precision, false), [1, 0, 2]), g.op('Shape', [query])]);
   return add(g, context, projections.valueBias);
 }
 
 /**
- * `x [heads, rows, in]` through each head's own linear layer -> `[heads, rows, out]`, as one
- * two-dimensional product per head: ONNX Runtime pre-packs a constant 2-D weight once (and the int8
- * form quantises it), where a batched 3-D product would re-pack every head's weight on every run.
+ * `x [heads, rows, in]` through each head's own linear layer -> `[heads, rows, out]`. int8: one batched
+ * product (`int8GroupedLinear`), the query's heads quantised per row (their ranges differ by head), the
+ * mixed states per tensor. float32: one two-dimensional product per head, as ONNX Runtime pre-packs a
+ * constant 2-D weight once where a batched float32 product re-packs every head's weight on every run,
+ * four times the bytes of the int8 form.
  */
-function perHead(g: GraphBuilder, x: Value, heads: readonly LinearWeights[], precision: Precision): Value {
+function perHead(g: GraphBuilder, x: Value, heads: readonly LinearWeights[], precision: Precision, perRow: boolean): Value {
+  if (precision === 'int8') return int8GroupedLinear(g, x, heads, { perRow });
   const parts = g.node('Split', [x, g.int64s(heads.map(() => 1))], { outputs: heads.length, attrs: { axis: 0 } });
   return concat(g, heads.map((head, index) => linear(g, parts[index] as Value, head, { precision })), 0);
 }

@@ -35,3 +35,44 @@ export function int8Linear(g: GraphBuilder, x: Value, params: Int8LinearWeights,
   if (!params.bias) return product;
   return g.op('Add', [product, g.initializer(`${params.name}.bias`, tensor('float32', [outFeatures], params.bias.data))]);
 }
+
+/**
+ * `x [groups, rows, in]` through each group's own int8 linear layer (no bias) -> `[groups, rows, out]`
+ * as one batched MatMulInteger: the weights stacked `[groups, in, out]` with per-group, per-output-channel
+ * scales. One node where a product per group needs a Split, the products and a Concat around them: at
+ * one decoder row the per-head projections of the folded cross-attention are 48 kB each, and the
+ * operators around them cost more than the products (ONNX Runtime packs a batched weight on every run,
+ * which costs less than the operators it saves).
+ *
+ * Activations are quantised per tensor, or with `perRow` in effect per row: each row is scaled to at
+ * most 1 in magnitude before the quantisation and scaled back after the product, for rows whose
+ * ranges differ widely (one head's slice of a query each).
+ */
+export function int8GroupedLinear(
+  g: GraphBuilder,
+  x: Value,
+  groups: readonly Int8LinearWeights[],
+  { perRow, bits = DEFAULT_WEIGHT_BITS }: { perRow: boolean; bits?: WeightBits },
+): Value {
+  const [first] = groups;
+  if (!first || first.weight.shape.length !== 2) throw new Error('grouped linear needs 2-D weights');
+  const [outFeatures = 0, inFeatures = 0] = first.weight.shape;
+  const block = outFeatures * inFeatures;
+  const values = new Int8Array(groups.length * block);
+  const scales = new Float32Array(groups.length * outFeatures);
+  groups.forEach((group, index) => {
+    const [out, inp] = group.weight.shape;
+    if (out !== outFeatures || inp !== inFeatures || group.bias) throw new Error(`grouped linear ${group.name}: every group [${outFeatures}, ${inFeatures}] without bias`);
+    const q = quantizeLinearWeight(group.weight.data, outFeatures, inFeatures, bits);
+    values.set(q.values, index * block);
+    scales.set(q.scales, index * outFeatures);
+  });
+  const name = first.name.replace(/\.head0$/, '.heads');
+  const weightQ = g.initializer(`${name}.weight_int8`, tensor('int8', [groups.length, inFeatures, outFeatures], values));
+  const weightScale = g.initializer(`${name}.weight_scale`, tensor('float32', [groups.length, 1, outFeatures], scales));
+  const rowMax = perRow ? g.op('Max', [g.op('ReduceMax', [g.op('Abs', [x])], { attrs: { axes: [-1], keepdims: 1 } }), g.scalar(1e-30)]) : undefined;
+  const [xq, xScale, xZero] = g.node('DynamicQuantizeLinear', [rowMax ? g.op('Div', [x, rowMax]) : x], { outputs: 3 }) as [Value, Value, Value];
+  const accumulated = g.op('MatMulInteger', [xq, weightQ, xZero]);
+  const product = g.op('Mul', [g.op('Cast', [accumulated], { attrs: { to: ELEMENT_TYPES.float32 } }), g.op('Mul', [xScale, weightScale])]);
+  return rowMax ? g.op('Mul', [product, rowMax]) : product;
+}

@@ -80,28 +80,39 @@ export function statesAttention(
   // head's projection runs once over all batch x seq rows.
   const width = projections.width;
   const rowsOf = (x: Value): Value => g.op('Reshape', [x, g.op('Concat', [dimension(g, query, 0), g.int64s([-1, width])], { attrs: { axis: 0 } })]);
-  // [batch, seq, hidden] -> [heads, batch * seq, headDim], scaled
-  const q = mul(g, transpose(g, reshape(g, query, [-1, heads, headDim]), [1, 0, 2]), g.scalar(1 / Math.sqrt(headDim)));
-  // q_h Wk_h for every head, as rows: [heads, batch * seq, width] -> [batch, seq * heads, width]
-  const folded = rowsOf(transpose(g, perHead(g, q, projections.key, projections.precision, true), [1, 0, 2]));
+  // [batch, seq, hidden] -> [batch * seq, heads, headDim]; the key projections carry 1/sqrt(headDim)
+  const q = reshape(g, query, [-1, heads, headDim]);
+  // q_h Wk_h for every head: [heads, batch * seq, width] -> [batch * seq, heads, width]; int8 quantises
+  // each head's slice of the query on its own scale, as their ranges differ by head
+  const projectKeys = (x: Value): Value => transpose(g, perHead(g, transpose(g, x, [1, 0, 2]), projections.key, projections.precision), [1, 0, 2]);
+  const folded = rowsOf(projections.precision === 'int8' ? perRowScaled(g, q, projectKeys) : projectKeys(q));
   // scores, positions first: [batch, positions, seq * heads] (the product's right side is small)
   const probabilities = softmax(g, matMul(g, states, transpose(g, folded, [0, 2, 1])), 1);
   // p S per head: [batch, width, seq * heads] -> [heads, batch * seq, width]
   const mixed = transpose(g, reshape(g, transpose(g, matMul(g, transposed, probabilities), [0, 2, 1]), [-1, heads, width]), [1, 0, 2]);
   // x Wv_h^T: [heads, batch * seq, headDim] -> [batch, seq, hidden]
-  const context = g.op('Reshape', [transpose(g, perHead(g, mixed, projections.value, projections.precision, false), [1, 0, 2]), g.op('Shape', [query])]);
+  const context = g.op('Reshape', [transpose(g, perHead(g, mixed, projections.value, projections.precision), [1, 0, 2]), g.op('Shape', [query])]);
   return add(g, context, projections.valueBias);
 }
 
 /**
+ * `project(x / m) * m` with `m` each row's largest magnitude (over the last axis): a per-tensor
+ * activation quantisation inside `project` then has every row on the same range, in effect one scale
+ * per row. The scale stays in `x`'s own layout, so no Transpose carries it.
+ */
+function perRowScaled(g: GraphBuilder, x: Value, project: (x: Value) => Value): Value {
+  const rowMax = g.op('Max', [g.op('ReduceMax', [g.op('Abs', [x])], { attrs: { axes: [-1], keepdims: 1 } }), g.scalar(1e-30)]);
+  return mul(g, project(g.op('Div', [x, rowMax])), rowMax);
+}
+
+/**
  * `x [heads, rows, in]` through each head's own linear layer -> `[heads, rows, out]`. int8: one batched
- * product (`int8GroupedLinear`), the query's heads quantised per row (their ranges differ by head), the
- * mixed states per tensor. float32: one two-dimensional product per head, as ONNX Runtime pre-packs a
- * constant 2-D weight once where a batched float32 product re-packs every head's weight on every run,
+ * product (`int8GroupedLinear`). float32: one two-dimensional product per head, as ONNX Runtime pre-packs
+ * a constant 2-D weight once where a batched float32 product re-packs every head's weight on every run,
  * four times the bytes of the int8 form.
  */
-function perHead(g: GraphBuilder, x: Value, heads: readonly LinearWeights[], precision: Precision, perRow: boolean): Value {
-  if (precision === 'int8') return int8GroupedLinear(g, x, heads, { perRow });
+function perHead(g: GraphBuilder, x: Value, heads: readonly LinearWeights[], precision: Precision): Value {
+  if (precision === 'int8') return int8GroupedLinear(g, x, heads);
   const parts = g.node('Split', [x, g.int64s(heads.map(() => 1))], { outputs: heads.length, attrs: { axis: 0 } });
   return concat(g, heads.map((head, index) => linear(g, parts[index] as Value, head, { precision })), 0);
 }

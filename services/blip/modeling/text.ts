@@ -134,7 +134,10 @@ function foldedProjections(ctx: BuildContext, prefix: string, { heads, headDim }
   const value = weights.get(`${prefix}.value.weight`).data;
   const width = key.length / (heads * headDim);
   const block = headDim * width;
-  const keyHead = (head: number): Float32Array => transposeInto(key.subarray(head * block, (head + 1) * block), headDim, width, new Float32Array(block));
+  // the attention's 1/sqrt(headDim) goes into the key projections (exact for power-of-two head sizes)
+  const scale = 1 / Math.sqrt(headDim);
+  const keyHead = (head: number): Float32Array =>
+    transposeInto(key.subarray(head * block, (head + 1) * block), headDim, width, new Float32Array(block)).map((w) => w * scale);
   const byHead = (make: (head: number) => LinearWeights): LinearWeights[] => Array.from({ length: heads }, (_, head) => make(head));
   return {
     key: byHead((head) => ({ name: `${prefix}.key.head${head}`, weight: { shape: [width, headDim], data: keyHead(head) } })),

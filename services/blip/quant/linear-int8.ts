@@ -44,15 +44,13 @@ export function int8Linear(g: GraphBuilder, x: Value, params: Int8LinearWeights,
  * operators around them cost more than the products (ONNX Runtime packs a batched weight on every run,
  * which costs less than the operators it saves).
  *
- * Activations are quantised per tensor, or with `perRow` in effect per row: each row is scaled to at
- * most 1 in magnitude before the quantisation and scaled back after the product, for rows whose
- * ranges differ widely (one head's slice of a query each).
+ * Activations are quantised per tensor.
  */
 export function int8GroupedLinear(
   g: GraphBuilder,
   x: Value,
   groups: readonly Int8LinearWeights[],
-  { perRow, bits = DEFAULT_WEIGHT_BITS }: { perRow: boolean; bits?: WeightBits },
+  bits: WeightBits = DEFAULT_WEIGHT_BITS,
 ): Value {
   const [first] = groups;
   if (!first || first.weight.shape.length !== 2) throw new Error('grouped linear needs 2-D weights');
@@ -70,9 +68,7 @@ export function int8GroupedLinear(
   const name = first.name.replace(/\.head0$/, '.heads');
   const weightQ = g.initializer(`${name}.weight_int8`, tensor('int8', [groups.length, inFeatures, outFeatures], values));
   const weightScale = g.initializer(`${name}.weight_scale`, tensor('float32', [groups.length, 1, outFeatures], scales));
-  const rowMax = perRow ? g.op('Max', [g.op('ReduceMax', [g.op('Abs', [x])], { attrs: { axes: [-1], keepdims: 1 } }), g.scalar(1e-30)]) : undefined;
-  const [xq, xScale, xZero] = g.node('DynamicQuantizeLinear', [rowMax ? g.op('Div', [x, rowMax]) : x], { outputs: 3 }) as [Value, Value, Value];
+  const [xq, xScale, xZero] = g.node('DynamicQuantizeLinear', [x], { outputs: 3 }) as [Value, Value, Value];
   const accumulated = g.op('MatMulInteger', [xq, weightQ, xZero]);
-  const product = g.op('Mul', [g.op('Cast', [accumulated], { attrs: { to: ELEMENT_TYPES.float32 } }), g.op('Mul', [xScale, weightScale])]);
-  return rowMax ? g.op('Mul', [product, rowMax]) : product;
+  return g.op('Mul', [g.op('Cast', [accumulated], { attrs: { to: ELEMENT_TYPES.float32 } }), g.op('Mul', [xScale, weightScale])]);
 }

@@ -16,6 +16,7 @@ import { buildVisionGraph, VISION_GRAPH } from '../blip/modeling/vision.js';
 import { buildDecoderStepGraph, DECODER_STEP_GRAPH, pastKeyName, pastValueName, TEXT_DECODER_PREFIX } from '../blip/modeling/text-decoder.js';
 import { bertLayer, causalMask, lmHead, textEmbeddings } from '../blip/modeling/text.js';
 import { encoderStateInputs } from '../blip/runtime/captioning.js';
+import { sessionOptions } from '../blip/runtime/sessions.js';
 
 /**
  * Fingerprint of the code that builds the graphs, so compiled graphs are reused across benchmark
@@ -41,9 +42,6 @@ export interface PrecisionPlan {
 export const uniformPlan = (precision: Precision): PrecisionPlan => ({ vision: precision, decoder: precision });
 export const planName = (plan: PrecisionPlan): string => `v-${plan.vision}_dec-${plan.decoder}`;
 
-export function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
-  return { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3 };
-}
 
 /** Naive decoding: `input_ids [batch, seq]` + image states -> last position's logits, nothing cached. */
 export function buildNaiveDecoderGraph(weights: CheckpointWeights, precision: Precision, config: BlipTextConfig, prefix = TEXT_DECODER_PREFIX): GraphBuilder {
@@ -101,13 +99,14 @@ export class CaptioningGraphs {
       return file;
     };
     const { plan } = options;
-    const opts = sessionOptions(options.threads);
-    const open = async (file: string, extra: ort.InferenceSession.SessionOptions = {}): Promise<ort.InferenceSession> => ort.InferenceSession.create(file, { ...opts, ...extra });
-    const vision = await open(await compile(`vision-${plan.vision}`, (w) => buildVisionGraph({ weights: w, precision: plan.vision }, checkpoint.config.vision_config)));
+    // the runtime's session settings: only sessions of many small operators (decoder steps) spin-wait
+    const open = async (file: string, spinWait: boolean, extra: ort.InferenceSession.SessionOptions = {}): Promise<ort.InferenceSession> =>
+      ort.InferenceSession.create(file, { ...sessionOptions({ threads: options.threads, spinWait }), logSeverityLevel: 3, ...extra });
+    const vision = await open(await compile(`vision-${plan.vision}`, (w) => buildVisionGraph({ weights: w, precision: plan.vision }, checkpoint.config.vision_config)), false);
     const stepFile = await compile(`decoder_step-${plan.decoder}`, (w) => buildDecoderStepGraph({ weights: w, precision: plan.decoder }, text, 'states'));
-    const step = await open(stepFile, options.profileStepPrefix ? { enableProfiling: true, profileFilePrefix: options.profileStepPrefix } : {});
+    const step = await open(stepFile, true, options.profileStepPrefix ? { enableProfiling: true, profileFilePrefix: options.profileStepPrefix } : {});
     const naive = options.naive
-      ? await open(await compile(`decoder_naive-${plan.decoder}`, (w) => buildNaiveDecoderGraph(w, plan.decoder, text)))
+      ? await open(await compile(`decoder_naive-${plan.decoder}`, (w) => buildNaiveDecoderGraph(w, plan.decoder, text)), true)
       : undefined;
     return new CaptioningGraphs(checkpoint, vision, step, naive, stepFile);
   }

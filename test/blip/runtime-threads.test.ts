@@ -1,5 +1,7 @@
 import os from 'node:os';
 import { describe, expect, it } from 'vitest';
+import type * as ort from 'onnxruntime-node';
+import { sessionOptions } from '../../services/blip/runtime/sessions.js';
 import { quotaFromCfs, quotaFromCpuMax, taskVcpus } from '../../services/blip/runtime/threads.js';
 
 describe('task vCPUs', () => {
@@ -15,5 +17,15 @@ describe('task vCPUs', () => {
     const vcpus = taskVcpus();
     expect(vcpus).toBeGreaterThanOrEqual(1);
     expect(vcpus).toBeLessThanOrEqual(os.availableParallelism());
+  });
+});
+
+describe('session thread settings', () => {
+  it('lets only sessions that ask for it spin-wait between operators', () => {
+    const spinning = (options: ort.InferenceSession.SessionOptions): unknown => (options.extra as { session?: Record<string, string> }).session?.['intra_op.allow_spinning'];
+    expect(spinning(sessionOptions({ threads: 2, spinWait: true }))).toBe('1');
+    expect(spinning(sessionOptions({ threads: 2 }))).toBe('0');
+    expect(sessionOptions({ threads: 3 }).intraOpNumThreads).toBe(3);
+    expect(sessionOptions().intraOpNumThreads).toBe(taskVcpus());
   });
 });

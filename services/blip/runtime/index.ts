@@ -4,6 +4,7 @@ import type { BlipCheckpoint } from '../checkpoint/index.js';
 import type { Precision } from '../onnx/linear.js';
 import { type CompiledGraphs, compileGraphs } from './graph-cache.js';
 import { ReusableBuffers } from './reusable-buffers.js';
+import { DECODER_STEP_GRAPH } from '../modeling/text-decoder.js';
 import { createSession } from './sessions.js';
 
 export { compileGraphs, graphCacheKey, type CompiledGraphs } from './graph-cache.js';
@@ -46,7 +47,9 @@ export class BlipRuntime {
     const sessions = new Map<string, ort.InferenceSession>();
     try {
       for (const [name, file] of Object.entries(compiled.files)) {
-        sessions.set(name, await createSession(file, { ...(options.threads ? { threads: options.threads } : {}) }));
+        // only the decoder step runs many small operators back to back (sessions.ts)
+        const spinWait = name === DECODER_STEP_GRAPH.name;
+        sessions.set(name, await createSession(file, { ...(options.threads ? { threads: options.threads } : {}), spinWait }));
       }
     } catch (error) {
       await Promise.all([...sessions.values()].map((session) => session.release()));

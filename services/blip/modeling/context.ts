@@ -22,6 +22,43 @@ export function checkpointLinear(ctx: BuildContext, x: Value, prefix: string): V
   );
 }
 
+/**
+ * Several `nn.Linear` layers over the same input (`<prefix>.weight`, `<prefix>.bias` each) as one
+ * product with their weights stacked, split back into one output per layer. The same arithmetic per
+ * output channel (and, int8, one activation scale, as the layers would share anyway); one kernel call
+ * streams all the weights instead of one call per layer.
+ */
+export function checkpointLinears(ctx: BuildContext, x: Value, prefixes: readonly string[]): Value[] {
+  const { g, weights } = ctx;
+  const parts = prefixes.map((prefix) => ({ weight: weights.get(`${prefix}.weight`), bias: weights.get(`${prefix}.bias`) }));
+  const inFeatures = parts[0]?.weight.shape[1];
+  const outFeatures = parts.map(({ weight: w }) => w.shape[0] ?? 0);
+  if (inFeatures === undefined || parts.some(({ weight: w }) => w.shape.length !== 2 || w.shape[1] !== inFeatures)) {
+    throw new Error(`${prefixes.join(', ')}: stacked linear layers need 2-D weights of one input width`);
+  }
+  const stack = (tensors: readonly Float32Array[]): Float32Array => {
+    const out = new Float32Array(tensors.reduce((sum, t) => sum + t.length, 0));
+    let offset = 0;
+    for (const t of tensors) {
+      out.set(t, offset);
+      offset += t.length;
+    }
+    return out;
+  };
+  const total = outFeatures.reduce((a, b) => a + b, 0);
+  const stacked = linear(
+    g,
+    x,
+    {
+      name: prefixes.join('+'),
+      weight: { shape: [total, inFeatures], data: stack(parts.map((p) => p.weight.data)) },
+      bias: { shape: [total], data: stack(parts.map((p) => p.bias.data)) },
+    },
+    { precision: ctx.precision },
+  );
+  return g.node('Split', [stacked, g.int64s(outFeatures)], { outputs: prefixes.length, attrs: { axis: -1 } });
+}
+
 /** `nn.LayerNorm` stored as `<prefix>.weight` and `<prefix>.bias`. */
 export function checkpointLayerNorm(ctx: BuildContext, x: Value, prefix: string, epsilon: number): Value {
   const { g, weights } = ctx;

@@ -12,7 +12,7 @@ import { buildVisionGraph, VISION_GRAPH } from './vision.js';
  * The graphs each kind of BLIP checkpoint compiles to. A new task adds its graphs here; bump
  * GRAPH_BUILDER_VERSION whenever any builder's output changes so cached graphs are rebuilt.
  */
-export const GRAPH_BUILDER_VERSION = 8;
+export const GRAPH_BUILDER_VERSION = 9;
 
 export interface GraphSpec {
   readonly name: string;

@@ -5,7 +5,7 @@ import { embedding } from '../onnx/embedding.js';
 import { type LinearWeights, linear } from '../onnx/linear.js';
 import { add, dimension, gather, gelu, squeezeToScalar, weight } from '../onnx/ops.js';
 import { type FoldedProjections, type HeadShape, multiHeadAttention, sequenceMajor, splitHeads, statesAttention, withPast } from './attention.js';
-import { type BuildContext, checkpointLayerNorm, checkpointLinear } from './context.js';
+import { type BuildContext, checkpointLayerNorm, checkpointLinear, checkpointLinears } from './context.js';
 
 /**
  * BLIP's BERT text model pieces (Hugging Face `modeling_blip_text.py`): embeddings, post-norm layers
@@ -156,8 +156,8 @@ export function bertLayer(ctx: BuildContext, hidden: Value, options: BertLayerOp
   const eps = config.layer_norm_eps;
 
   const selfPrefix = `${prefix}.attention.self`;
-  const query = checkpointLinear(ctx, hidden, `${selfPrefix}.query`);
-  const fresh = projectKeyValue(ctx, hidden, selfPrefix);
+  const [query, key, value] = checkpointLinears(ctx, hidden, ['query', 'key', 'value'].map((name) => `${selfPrefix}.${name}`)) as [Value, Value, Value];
+  const fresh = { key, value };
   const keys = past ? withPast(g, past.key, fresh.key) : fresh.key;
   const values = past ? withPast(g, past.value, fresh.value) : fresh.value;
   const selfContext = multiHeadAttention(g, query, keys, values, shape, options.selfAttentionMask);

@@ -48,6 +48,21 @@ export function bestLimits(samples: readonly MachineLimits[]): MachineLimits {
   };
 }
 
+/**
+ * How far the limits moved between samples, per limit: the lowest sample as a fraction below the
+ * highest (0 = steady). A host whose limits move by more than a few percent within one run (other
+ * tenants' load) gives ratios against the higher samples that overstate how far the figures are
+ * from what the machine offered while they were measured.
+ */
+export function limitsDrift(samples: readonly MachineLimits[]): MachineLimits {
+  const drift = (values: number[]): number => 1 - Math.min(...values) / Math.max(...values);
+  return {
+    fp32Gflops: drift(samples.map((s) => s.fp32Gflops)),
+    int8Gops: drift(samples.map((s) => s.int8Gops)),
+    readGBps: drift(samples.map((s) => s.readGBps)),
+  };
+}
+
 /** Milliseconds for `operations` at the machine's rates: linear layers at the precision's rate, the rest float32. */
 export function computeMs(operations: Operations, precision: Precision, machine: MachineLimits): number {
   const linearRate = precision === 'int8' ? machine.int8Gops : machine.fp32Gflops;

@@ -14,11 +14,14 @@ import { uniformPlan } from './captioning-graphs.js';
 import { cacheRoot, ensureBaseCheckpoint, fixturePixelFiles } from './checkpoints.js';
 import { benchGraphs } from './graph-timings.js';
 import type { ProbeArgs, ProbeMessage } from './probe.js';
-import { bestLimits, floors, type MachineLimits, ratios } from './floors.js';
+import { bestLimits, floors, limitsDrift, type MachineLimits, ratios } from './floors.js';
 import { measureMachine } from './machine.js';
 import { captionCosts } from './model-costs.js';
 import type { PrecisionReport } from './report.js';
 import { median } from './stats.js';
+
+/** Limits that move by more than this within one run (lowest below highest sample) make its ratios unreliable. */
+const UNSTEADY_LIMITS = 0.1;
 
 export type { PrecisionReport } from './report.js';
 
@@ -195,7 +198,13 @@ export async function benchCaptioning(options: BenchOptions): Promise<{ reports:
     if (!first || !done || first.event !== 'first-caption' || done.event !== 'done') throw new Error('benchmark probe gave no result');
     if (!first.cacheHit) throw new Error('cold start did not reuse the compiled graphs');
     log(`${precision}: cold start ${probe.firstCaptionWallMs.toFixed(0)} ms wall (loadBlip ${first.loadMs.toFixed(0)} ms, first caption done ${first.sinceProcessStartMs.toFixed(0)} ms after process start); RSS after work ${done.rssAfterMiB.toFixed(0)} MiB`);
-    const machine = bestLimits([limitsBefore, await measureLimits('after')]);
+    const limitSamples = [limitsBefore, await measureLimits('after')];
+    const machine = bestLimits(limitSamples);
+    const drift = limitsDrift(limitSamples);
+    const unsteady = Object.entries(drift).filter(([, moved]) => moved > UNSTEADY_LIMITS);
+    if (unsteady.length > 0) {
+      log(`${precision}: warning: this machine's limits moved during the run (${unsteady.map(([name, moved]) => `${name} ${(100 * moved).toFixed(0)}% below its higher sample`).join(', ')}); the ratios are against the higher samples and overstate the gap; measure on a steadier host`);
+    }
     const costs = captionCosts(config, graphs.decoderStepWeightBytes, options.tokens);
     const floor = floors(costs, precision, machine, options.batch);
     const captionMs = median(done.captionMs);

@@ -5,7 +5,7 @@ import ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { blipTextConfigSchema, blipVisionConfigSchema } from '../../services/blip/config.js';
-import { bestLimits, computeMs, decodeBandwidthFloorMs, floors, type MachineLimits, ratios } from '../../services/bench/floors.js';
+import { bestLimits, computeMs, decodeBandwidthFloorMs, floors, limitsDrift, type MachineLimits, ratios } from '../../services/bench/floors.js';
 import { visionCeilingCases } from '../../services/bench/machine.js';
 import { buildRowSumGraph } from '../../services/bench/micro/read-bandwidth.js';
 import {
@@ -60,6 +60,13 @@ describe('floors', () => {
   it('keeps the higher of each limit measured before and after the figures', () => {
     expect(bestLimits([{ fp32Gflops: 3, int8Gops: 5, readGBps: 1 }, { fp32Gflops: 2, int8Gops: 7, readGBps: 1.5 }])).toEqual({ fp32Gflops: 3, int8Gops: 7, readGBps: 1.5 });
     expect(() => bestLimits([])).toThrow(/no machine/);
+  });
+
+  it('tells how far each limit moved between the samples of one run', () => {
+    const drift = limitsDrift([{ fp32Gflops: 300, int8Gops: 700, readGBps: 20 }, { fp32Gflops: 300, int8Gops: 560, readGBps: 40 }]);
+    expect(drift.fp32Gflops).toBe(0);
+    expect(drift.int8Gops).toBeCloseTo(0.2, 12);
+    expect(drift.readGBps).toBeCloseTo(0.5, 12);
   });
 
   it('gives the decode floor of the step reads alone, whatever the compute', () => {

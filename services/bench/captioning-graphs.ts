@@ -42,7 +42,6 @@ export interface PrecisionPlan {
 export const uniformPlan = (precision: Precision): PrecisionPlan => ({ vision: precision, decoder: precision });
 export const planName = (plan: PrecisionPlan): string => `v-${plan.vision}_dec-${plan.decoder}`;
 
-
 /** Naive decoding: `input_ids [batch, seq]` + image states -> last position's logits, nothing cached. */
 export function buildNaiveDecoderGraph(weights: CheckpointWeights, precision: Precision, config: BlipTextConfig, prefix = TEXT_DECODER_PREFIX): GraphBuilder {
   const g = new GraphBuilder('text_decoder_naive');

@@ -9,3 +9,14 @@ export function transposeInto<T extends Float32Array | Int8Array>(source: T, row
   }
   return target;
 }
+
+/** The arrays one after another in one new array. */
+export function concatFloat32(parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}

@@ -1,5 +1,6 @@
 import type { CheckpointWeights } from '../checkpoint/index.js';
 import type { GraphBuilder, Value } from '../onnx/graph.js';
+import { concatFloat32 } from '../matrix.js';
 import { type Precision, linear } from '../onnx/linear.js';
 import { layerNorm, weight } from '../onnx/ops.js';
 
@@ -36,23 +37,14 @@ export function checkpointLinears(ctx: BuildContext, x: Value, prefixes: readonl
   if (inFeatures === undefined || parts.some(({ weight: w }) => w.shape.length !== 2 || w.shape[1] !== inFeatures)) {
     throw new Error(`${prefixes.join(', ')}: stacked linear layers need 2-D weights of one input width`);
   }
-  const stack = (tensors: readonly Float32Array[]): Float32Array => {
-    const out = new Float32Array(tensors.reduce((sum, t) => sum + t.length, 0));
-    let offset = 0;
-    for (const t of tensors) {
-      out.set(t, offset);
-      offset += t.length;
-    }
-    return out;
-  };
   const total = outFeatures.reduce((a, b) => a + b, 0);
   const stacked = linear(
     g,
     x,
     {
       name: prefixes.join('+'),
-      weight: { shape: [total, inFeatures], data: stack(parts.map((p) => p.weight.data)) },
-      bias: { shape: [total], data: stack(parts.map((p) => p.bias.data)) },
+      weight: { shape: [total, inFeatures], data: concatFloat32(parts.map((p) => p.weight.data)) },
+      bias: { shape: [total], data: concatFloat32(parts.map((p) => p.bias.data)) },
     },
     { precision: ctx.precision },
   );

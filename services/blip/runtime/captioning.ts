@@ -3,7 +3,7 @@ import { beamSearch, beamSearchHypotheses, type Hypothesis } from '../generation
 import { greedySearch } from '../generation/greedy.js';
 import type { GenerationSettings } from '../generation/types.js';
 import { CROSS_KEY_VALUE_GRAPH, DECODER_STEP_GRAPH, crossKeyName, crossValueName } from '../modeling/text-decoder.js';
-import { transposeInto } from '../matrix.js';
+import { concatFloat32, transposeInto } from '../matrix.js';
 import { VISION_GRAPH } from '../modeling/vision.js';
 import { DecoderState } from './decoder-state.js';
 import type { BlipRuntime } from './index.js';
@@ -54,13 +54,7 @@ export async function encodeImages(runtime: BlipRuntime, images: readonly Float3
   }
   if (parts.length === 1) return parts[0] as ort.Tensor;
   const [, sequence = 0, hidden = 0] = parts[0]?.dims ?? [];
-  const data = new Float32Array(images.length * sequence * hidden);
-  let offset = 0;
-  for (const part of parts) {
-    data.set(part.data as Float32Array, offset);
-    offset += (part.data as Float32Array).length;
-  }
-  return new ort.Tensor('float32', data, [images.length, sequence, hidden]);
+  return new ort.Tensor('float32', concatFloat32(parts.map((part) => part.data as Float32Array)), [images.length, sequence, hidden]);
 }
 
 /**

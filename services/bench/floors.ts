@@ -38,14 +38,19 @@ export interface MeasuredFigures {
   decodeMsPerToken: number;
 }
 
-/** The higher of each limit: the best this machine was seen to do in a run whose load may change. */
-export function bestLimits(samples: readonly MachineLimits[]): MachineLimits {
+/** Each limit's samples reduced to one number. */
+function perLimit(samples: readonly MachineLimits[], reduce: (values: number[]) => number): MachineLimits {
   if (samples.length === 0) throw new RangeError('no machine measurement');
   return {
-    fp32Gflops: Math.max(...samples.map((s) => s.fp32Gflops)),
-    int8Gops: Math.max(...samples.map((s) => s.int8Gops)),
-    readGBps: Math.max(...samples.map((s) => s.readGBps)),
+    fp32Gflops: reduce(samples.map((s) => s.fp32Gflops)),
+    int8Gops: reduce(samples.map((s) => s.int8Gops)),
+    readGBps: reduce(samples.map((s) => s.readGBps)),
   };
+}
+
+/** The higher of each limit: the best this machine was seen to do in a run whose load may change. */
+export function bestLimits(samples: readonly MachineLimits[]): MachineLimits {
+  return perLimit(samples, (values) => Math.max(...values));
 }
 
 /**
@@ -55,12 +60,7 @@ export function bestLimits(samples: readonly MachineLimits[]): MachineLimits {
  * from what the machine offered while they were measured.
  */
 export function limitsDrift(samples: readonly MachineLimits[]): MachineLimits {
-  const drift = (values: number[]): number => 1 - Math.min(...values) / Math.max(...values);
-  return {
-    fp32Gflops: drift(samples.map((s) => s.fp32Gflops)),
-    int8Gops: drift(samples.map((s) => s.int8Gops)),
-    readGBps: drift(samples.map((s) => s.readGBps)),
-  };
+  return perLimit(samples, (values) => 1 - Math.min(...values) / Math.max(...values));
 }
 
 /** Milliseconds for `operations` at the machine's rates: linear layers at the precision's rate, the rest float32. */

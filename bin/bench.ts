@@ -28,7 +28,8 @@ const USAGE = `usage: npm run bench -- [options]
   --vqa-model DIR       measure this VQA checkpoint instead of random blip-vqa-base weights
   --micro               ONNX Runtime matmul micro-measurements instead
   --profile-step        instead: ONNX Runtime's per-operator profile of the decoder step at one row, per
-                        precision, beside its bandwidth floor (docs/performance.md)
+                        precision, beside its bandwidth floor, and the rate at which each linear layer's
+                        kernels read its weights (docs/performance.md)
   --kernels avx2        run on ONNX Runtime's AVX2 kernels, as on issue 4's reference machines (AMD EPYC
                         Zen 3), with AVX-512, VNNI and AMX hidden on hosts that have them
                         (services/bench/isa; needs a C compiler and CPUID faulting); default native
@@ -144,6 +145,10 @@ function stepProfileReport(p: StepProfile, floorMs: number, readGBps: number): s
     '| operator | nodes per step | ms per step | share of the operators |',
     '|---|---|---|---|',
     ...p.operators.map((o) => `| ${o.opType} | ${fmt(o.nodesPerStep)} | ${fmt(o.msPerStep, 2)} | ${fmt((100 * o.msPerStep) / p.kernelMsPerStep, 1)}% |`),
+    '',
+    `| linear layer (weights) | nodes per step | ms per step | GB/s read (this run: ${fmt(readGBps, 1)}) |`,
+    '|---|---|---|---|',
+    ...p.linearLayers.map((l) => `| ${l.weights} | ${fmt(l.nodesPerStep)} | ${fmt(l.msPerStep, 2)} | ${fmt(l.gbps, 1)} |`),
   ].join('\n');
 }
 

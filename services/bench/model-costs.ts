@@ -61,24 +61,51 @@ export function decoderRowBytes(text: BlipTextConfig, imageTokens: number, posit
  * data alike; `file` is the `.onnx` (external data is sized from its `length` entries).
  */
 export function graphWeightBytes(file: string): number {
+  return wholeReadInitializers(file).reduce((bytes, { tensor }) => bytes + tensorBytes(tensor), 0);
+}
+
+/** A node's weights: the initializers it reads whole, named after the largest. */
+export interface NodeWeights {
+  /** the largest initializer's name */
+  name: string;
+  /** its dimensions */
+  dims: number[];
+  /** all the node's initializers read whole, in bytes */
+  bytes: number;
+}
+
+/** Per node name of `file`'s graph, the initializers it reads whole (see `graphWeightBytes`); nodes with none are absent. */
+export function nodeWeights(file: string): Map<string, NodeWeights> {
+  const byNode = new Map<string, NodeWeights & { largest: number }>();
+  for (const { tensor, readers } of wholeReadInitializers(file)) {
+    const bytes = tensorBytes(tensor);
+    for (const node of readers) {
+      const entry = byNode.get(node) ?? { name: '', dims: [], bytes: 0, largest: -1 };
+      entry.bytes += bytes;
+      if (bytes > entry.largest) Object.assign(entry, { name: tensor.name ?? '', dims: (tensor.dims ?? []).map(Number), largest: bytes });
+      byNode.set(node, entry);
+    }
+  }
+  return new Map([...byNode].map(([node, { name, dims, bytes }]) => [node, { name, dims, bytes }]));
+}
+
+/** The initializers a graph reads whole on every run, each with the names of the nodes that do. */
+function wholeReadInitializers(file: string): { tensor: onnxProto.onnx.ITensorProto; readers: string[] }[] {
   const model = onnx.ModelProto.decode(readFileSync(file));
   const graph = model.graph;
   if (!graph) throw new Error(`${file}: no graph`);
   const gatheredOnly = new Set<string>();
-  const readWhole = new Set<string>();
+  const readWhole = new Map<string, string[]>();
   for (const node of graph.node ?? []) {
     (node.input ?? []).forEach((input, index) => {
       if (node.opType === 'Gather' && index === 0) gatheredOnly.add(input);
-      else readWhole.add(input);
+      else readWhole.set(input, [...(readWhole.get(input) ?? []), node.name ?? '']);
     });
   }
-  let bytes = 0;
-  for (const tensor of graph.initializer ?? []) {
-    const name = tensor.name ?? '';
-    if (gatheredOnly.has(name) && !readWhole.has(name)) continue;
-    bytes += tensorBytes(tensor);
-  }
-  return bytes;
+  return (graph.initializer ?? []).flatMap((tensor) => {
+    const readers = readWhole.get(tensor.name ?? '');
+    return readers || !gatheredOnly.has(tensor.name ?? '') ? [{ tensor, readers: readers ?? [] }] : [];
+  });
 }
 
 function tensorBytes(tensor: onnxProto.onnx.ITensorProto): number {

@@ -9,7 +9,7 @@ import type { Precision } from '../blip/onnx/linear.js';
 import { DecoderState } from '../blip/runtime/decoder-state.js';
 import { fillGaussian } from '../blip/tools/random-checkpoint.js';
 import { argmaxRows, CaptioningGraphs, uniformPlan } from './captioning-graphs.js';
-import { graphWeightBytes } from './model-costs.js';
+import { graphWeightBytes, type NodeWeights, nodeWeights } from './model-costs.js';
 
 /** The events of ONNX Runtime's profile (Chrome trace format) this report reads; others pass through unread. */
 const profileSchema = z.array(
@@ -17,7 +17,7 @@ const profileSchema = z.array(
     cat: z.string().optional(),
     name: z.string(),
     dur: z.number().nonnegative().optional(),
-    args: z.looseObject({ op_name: z.string().optional(), parameter_size: z.coerce.number().optional() }).optional(),
+    args: z.looseObject({ op_name: z.string().optional() }).optional(),
   }),
 );
 
@@ -25,6 +25,16 @@ export interface OperatorShare {
   opType: string;
   nodesPerStep: number;
   msPerStep: number;
+}
+
+/** The kernels of one linear layer of every decoder layer (or of the LM head): how fast they read their weights. */
+export interface LinearLayerShare {
+  /** the weights' name with the layer number as `*`, and their dimensions */
+  weights: string;
+  nodesPerStep: number;
+  msPerStep: number;
+  /** weight bytes read per step over kernel time */
+  gbps: number;
 }
 
 export interface StepProfile {
@@ -37,40 +47,75 @@ export interface StepProfile {
   /** sum of the operators' kernel times */
   kernelMsPerStep: number;
   operators: OperatorShare[];
-  /** kernel time of the linear layers: products with an initializer operand (the states products have none) */
+  /** the linear layers' kernels by weights, slowest reading first */
+  linearLayers: LinearLayerShare[];
+  /** kernel time of the linear layers: products that read the graph's weights (the states products read none) */
   weightKernelMsPerStep: number;
   /** bytes the step reads whole every run (graphWeightBytes) */
   weightBytes: number;
 }
 
 /** Operator types that read the step's weights: the linear layers' kernels. */
-export const LINEAR_OPERATORS: ReadonlySet<string> = new Set([
+const LINEAR_OPERATORS: ReadonlySet<string> = new Set([
   'DynamicQuantizeMatMul', 'MatMulIntegerToFloat', 'MatMulInteger', 'MatMulNBits', 'FusedMatMul', 'MatMul', 'Gemm', 'Conv',
 ]);
 
-/** Aggregates an ONNX Runtime profile (the parsed JSON) per operator type, per step. */
-export function summariseProfile(events: unknown): { runs: number; runMs: number; operators: OperatorShare[]; weightKernelMs: number } {
+/**
+ * The weights' name with the layer number as `*`, and stacked weights (`a.q+a.k+a.v.weight_int8`) by
+ * what differs: `text_decoder.bert.encoder.layer.3.attention.self.query+...key+...value.weight_int8` ->
+ * `text_decoder.bert.encoder.layer.*.attention.self.query+key+value`.
+ */
+function layerRole(weights: string): string {
+  const [first = '', ...stacked] = weights.replace(/\.weight(_int8)?$/, '').replace(/\.layer\.\d+\./g, '.layer.*.').split('+');
+  const prefix = first.slice(0, first.lastIndexOf('.') + 1);
+  return [first, ...stacked.map((part) => (part.startsWith(prefix) ? part.slice(prefix.length) : part))].join('+');
+}
+
+/**
+ * Aggregates an ONNX Runtime profile (the parsed JSON) per operator type, per step, and the linear
+ * layers' kernels by their weights (`weights`: the compiled graph's `nodeWeights`; ONNX Runtime's fused
+ * nodes keep the name of the product they replace).
+ */
+export function summariseProfile(
+  events: unknown,
+  weights: ReadonlyMap<string, NodeWeights> = new Map(),
+): { runs: number; runMs: number; operators: OperatorShare[]; linearLayers: LinearLayerShare[]; weightKernelMs: number } {
   const parsed = profileSchema.parse(events);
   const runs = parsed.filter((e) => e.cat === 'Session' && e.name === 'model_run');
   if (runs.length === 0) throw new Error('the profile has no model_run event');
   const byType = new Map<string, { us: number; nodes: number }>();
+  const byLayer = new Map<string, { us: number; nodes: number; bytes: number }>();
   let weightKernelUs = 0;
   for (const event of parsed) {
     if (event.cat !== 'Node' || !event.name.endsWith('_kernel_time')) continue;
     const opType = event.args?.op_name ?? 'unknown';
-    if (LINEAR_OPERATORS.has(opType) && (event.args?.parameter_size ?? 0) > 0) weightKernelUs += event.dur ?? 0;
+    const us = event.dur ?? 0;
     const entry = byType.get(opType) ?? { us: 0, nodes: 0 };
-    entry.us += event.dur ?? 0;
+    entry.us += us;
     entry.nodes += 1;
     byType.set(opType, entry);
+    const read = LINEAR_OPERATORS.has(opType) ? weights.get(event.name.slice(0, -'_kernel_time'.length)) : undefined;
+    if (read) {
+      const key = `${layerRole(read.name)} ${read.dims.join('x')}`;
+      const layer = byLayer.get(key) ?? { us: 0, nodes: 0, bytes: 0 };
+      layer.us += us;
+      layer.nodes += 1;
+      layer.bytes += read.bytes;
+      byLayer.set(key, layer);
+      weightKernelUs += us;
+    }
   }
   const operators = [...byType]
     .map(([opType, { us, nodes }]) => ({ opType, nodesPerStep: nodes / runs.length, msPerStep: us / 1000 / runs.length }))
     .sort((a, b) => b.msPerStep - a.msPerStep);
+  const linearLayers = [...byLayer]
+    .map(([key, { us, nodes, bytes }]) => ({ weights: key, nodesPerStep: nodes / runs.length, msPerStep: us / 1000 / runs.length, gbps: bytes / us / 1000 }))
+    .sort((a, b) => a.gbps - b.gbps);
   return {
     runs: runs.length,
     runMs: runs.reduce((t, e) => t + (e.dur ?? 0), 0) / 1000 / runs.length,
     operators,
+    linearLayers,
     weightKernelMs: weightKernelUs / 1000 / runs.length,
   };
 }
@@ -105,7 +150,7 @@ export async function profileDecoderStep(options: {
     graphs.decoderStep.endProfiling();
     const file = readdirSync(dir).find((name) => name.startsWith('step') && name.endsWith('.json'));
     if (!file) throw new Error(`ONNX Runtime wrote no profile into ${dir}`);
-    const summary = summariseProfile(JSON.parse(readFileSync(path.join(dir, file), 'utf8')));
+    const summary = summariseProfile(JSON.parse(readFileSync(path.join(dir, file), 'utf8')), nodeWeights(graphs.decoderStepFile));
     const steps = options.runs * options.tokens;
     if (summary.runs !== steps) throw new Error(`the profile has ${summary.runs} step runs, ${steps} were made`);
     return {
@@ -115,6 +160,7 @@ export async function profileDecoderStep(options: {
       runMsPerStep: summary.runMs,
       kernelMsPerStep: summary.operators.reduce((t, o) => t + o.msPerStep, 0),
       operators: summary.operators,
+      linearLayers: summary.linearLayers,
       weightKernelMsPerStep: summary.weightKernelMs,
       weightBytes: graphWeightBytes(graphs.decoderStepFile),
     };

@@ -9,7 +9,7 @@ import { bestLimits, computeMs, decodeBandwidthFloorMs, floors, limitsDrift, typ
 import { visionCeilingCases } from '../../services/bench/machine.js';
 import { buildRowSumGraph } from '../../services/bench/micro/read-bandwidth.js';
 import {
-  type CaptionCosts, captionCosts, decoderRowBytes, decoderStepOperations, graphWeightBytes, visionOperations,
+  type CaptionCosts, captionCosts, decoderRowBytes, decoderStepOperations, graphWeightBytes, nodeWeights, visionOperations,
 } from '../../services/bench/model-costs.js';
 import { precisionReportSchema } from '../../services/bench/report.js';
 import { summariseProfile } from '../../services/bench/step-profile.js';
@@ -118,8 +118,8 @@ describe('model costs from the config', () => {
   });
 });
 
-describe('graphWeightBytes', () => {
-  it('counts inline and external initializers, not tables read only through Gather', () => {
+describe('graphWeightBytes and nodeWeights', () => {
+  it('count inline and external initializers, not tables read only through Gather; per node, named after the largest', () => {
     const F = onnx.TensorProto.DataType.FLOAT;
     const I8 = onnx.TensorProto.DataType.INT8;
     const external = (name: string, length: number): onnxProto.onnx.ITensorProto => ({
@@ -139,15 +139,20 @@ describe('graphWeightBytes', () => {
         node: [
           { opType: 'Gather', input: ['table', 'ids'], output: ['e'] },
           { opType: 'Gather', input: ['tied', 'ids'], output: ['f'] },
-          { opType: 'MatMul', input: ['f', 'tied'], output: ['g'] },
-          { opType: 'Add', input: ['g', 'bias'], output: ['h'] },
-          { opType: 'Mul', input: ['h', 'weight'], output: ['y'] },
+          { opType: 'MatMul', name: 'product', input: ['f', 'tied'], output: ['g'] },
+          { opType: 'Add', name: 'shift', input: ['g', 'bias'], output: ['h'] },
+          { opType: 'Mul', name: 'scale', input: ['h', 'weight', 'bias'], output: ['y'] },
         ],
       },
     };
     const file = path.join(scratch, 'weights.onnx');
     writeFileSync(file, onnx.ModelProto.encode(model).finish());
     expect(graphWeightBytes(file)).toBe(12 + 8 + 2048);
+    expect(Object.fromEntries(nodeWeights(file))).toEqual({
+      product: { name: 'tied', dims: [2048], bytes: 2048 },
+      shift: { name: 'bias', dims: [3], bytes: 12 },
+      scale: { name: 'bias', dims: [3], bytes: 20 },
+    });
   });
 });
 
@@ -188,25 +193,37 @@ describe('the --json captioning line', () => {
 });
 
 describe('summariseProfile', () => {
-  it('gives nodes and kernel ms per step by operator type, from an ONNX Runtime profile', () => {
-    // parameter_size: bytes of initializer operands as ONNX Runtime reports them (a string), none for a product of two activations
-    const node = (op: string, dur: number, parameters = '64'): object => ({ cat: 'Node', name: `n_${op}_kernel_time`, dur, args: { op_name: op, parameter_size: parameters } });
+  it('gives nodes and kernel ms per step by operator type, and the linear layers by weights, from an ONNX Runtime profile', () => {
+    const node = (op: string, name: string, dur: number): object => ({ cat: 'Node', name: `${name}_kernel_time`, dur, args: { op_name: op } });
     const events = [
       { cat: 'Session', name: 'model_run', dur: 5000 },
       { cat: 'Session', name: 'model_run', dur: 7000 },
-      node('DynamicQuantizeMatMul', 3000), node('MatMul', 1000, '0'), node('Transpose', 200),
-      node('DynamicQuantizeMatMul', 3000), node('MatMul', 1000, '0'), node('Transpose', 600),
+      ...[0, 1].flatMap(() => [
+        node('DynamicQuantizeMatMul', 'layer.0/MatMulInteger_1', 1000), node('DynamicQuantizeMatMul', 'layer.1/MatMulInteger_9', 2000),
+        node('DynamicQuantizeMatMul', 'cls/MatMulInteger_20', 500), node('MatMul', 'layer.0/MatMul_3', 1000), node('LayerNormalization', 'layer.0/Norm', 200),
+      ]),
       { cat: 'Node', name: 'n_fence_before', dur: 1 },
     ];
-    expect(summariseProfile(events)).toEqual({
+    // 3 MB read by the layers' two products in 3 ms, 1 MB by the head's in 0.5 ms; the states product and the norm read no linear weights
+    const weights = new Map([
+      ['layer.0/MatMulInteger_1', { name: 't.layer.0.attn.q+t.layer.0.attn.k.weight_int8', dims: [768, 1000], bytes: 1.5e6 }],
+      ['layer.1/MatMulInteger_9', { name: 't.layer.1.attn.q+t.layer.1.attn.k.weight_int8', dims: [768, 1000], bytes: 1.5e6 }],
+      ['cls/MatMulInteger_20', { name: 't.cls.decoder.weight_int8', dims: [768, 1302], bytes: 1e6 }],
+      ['layer.0/Norm', { name: 't.layer.0.norm.weight', dims: [768], bytes: 3072 }],
+    ]);
+    expect(summariseProfile(events, weights)).toEqual({
       runs: 2,
       runMs: 6,
       operators: [
-        { opType: 'DynamicQuantizeMatMul', nodesPerStep: 1, msPerStep: 3 },
+        { opType: 'DynamicQuantizeMatMul', nodesPerStep: 3, msPerStep: 3.5 },
         { opType: 'MatMul', nodesPerStep: 1, msPerStep: 1 },
-        { opType: 'Transpose', nodesPerStep: 1, msPerStep: 0.4 },
+        { opType: 'LayerNormalization', nodesPerStep: 1, msPerStep: 0.2 },
       ],
-      weightKernelMs: 3,
+      linearLayers: [
+        { weights: 't.layer.*.attn.q+k 768x1000', nodesPerStep: 2, msPerStep: 3, gbps: 1 },
+        { weights: 't.cls.decoder 768x1302', nodesPerStep: 1, msPerStep: 0.5, gbps: 2 },
+      ],
+      weightKernelMs: 3.5,
     });
     expect(() => summariseProfile([])).toThrow(/model_run/);
     expect(() => summariseProfile({ not: 'a profile' })).toThrow();

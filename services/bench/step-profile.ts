@@ -78,7 +78,7 @@ function layerRole(weights: string): string {
  */
 export function summariseProfile(
   events: unknown,
-  weights: ReadonlyMap<string, NodeWeights> = new Map(),
+  weights: ReadonlyMap<string, NodeWeights>,
 ): { runs: number; runMs: number; operators: OperatorShare[]; linearLayers: LinearLayerShare[]; weightKernelMs: number } {
   const parsed = profileSchema.parse(events);
   const runs = parsed.filter((e) => e.cat === 'Session' && e.name === 'model_run');

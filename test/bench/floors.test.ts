@@ -225,7 +225,7 @@ describe('summariseProfile', () => {
       ],
       weightKernelMs: 3.5,
     });
-    expect(() => summariseProfile([])).toThrow(/model_run/);
-    expect(() => summariseProfile({ not: 'a profile' })).toThrow();
+    expect(() => summariseProfile([], weights)).toThrow(/model_run/);
+    expect(() => summariseProfile({ not: 'a profile' }, weights)).toThrow();
   });
 });

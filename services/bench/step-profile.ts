@@ -1,5 +1,6 @@
-// `npm run bench -- --profile-step`: where a decoder step's time goes at one row, per ONNX Runtime
-// operator type, from ONNX Runtime's own profile of the step session, beside the step's bandwidth floor.
+// `npm run bench -- --profile-step [--rows N]`: where a decoder step's time goes, per ONNX Runtime operator
+// type and per linear layer, from ONNX Runtime's own profile of the step session, beside the step's
+// bandwidth floor at one row.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -39,6 +40,8 @@ export interface LinearLayerShare {
 
 export interface StepProfile {
   precision: Precision;
+  /** decoder rows, each with an image of its own */
+  rows: number;
   steps: number;
   /** wall time per step measured around each session.run, profiling on */
   wallMsPerStep: number;
@@ -127,6 +130,7 @@ export async function profileDecoderStep(options: {
   cacheDir: string;
   runs: number;
   tokens: number;
+  rows: number;
   log: (line: string) => void;
 }): Promise<StepProfile> {
   const dir = mkdtempSync(path.join(tmpdir(), 'blipline-step-profile-'));
@@ -134,17 +138,18 @@ export async function profileDecoderStep(options: {
   try {
     const text = graphs.text;
     const size = graphs.checkpoint.config.vision_config.image_size;
-    const pixels = new Float32Array(3 * size * size);
+    const { rows } = options;
+    const pixels = new Float32Array(rows * 3 * size * size);
     fillGaussian(pixels, 42, 0, 1);
-    const cross = graphs.crossInputs(await graphs.imageStates(new ort.Tensor('float32', pixels, [1, 3, size, size])));
+    const cross = graphs.crossInputs(await graphs.imageStates(new ort.Tensor('float32', pixels, [rows, 3, size, size])));
     let wallMs = 0;
     for (let run = 0; run < options.runs; run++) {
       const state = new DecoderState(graphs.decoderStep, {
-        layers: text.num_hidden_layers, hidden: text.hidden_size, vocabSize: text.vocab_size, crossInputs: cross, rowImages: [0], capacity: options.tokens,
+        layers: text.num_hidden_layers, hidden: text.hidden_size, vocabSize: text.vocab_size, crossInputs: cross, rowImages: Array.from({ length: rows }, (_, image) => image), capacity: options.tokens,
       });
-      let ids: bigint[] = [BigInt(text.bos_token_id)];
+      let ids: bigint[] = Array.from({ length: rows }, () => BigInt(text.bos_token_id));
       const t0 = performance.now();
-      for (let step = 0; step < options.tokens; step++) ids = argmaxRows(await state.step([[Number(ids[0])]]), 1, text.vocab_size);
+      for (let step = 0; step < options.tokens; step++) ids = argmaxRows(await state.step(ids.map((id) => [Number(id)])), rows, text.vocab_size);
       wallMs += performance.now() - t0;
     }
     graphs.decoderStep.endProfiling();
@@ -155,6 +160,7 @@ export async function profileDecoderStep(options: {
     if (summary.runs !== steps) throw new Error(`the profile has ${summary.runs} step runs, ${steps} were made`);
     return {
       precision: options.precision,
+      rows,
       steps,
       wallMsPerStep: wallMs / steps,
       runMsPerStep: summary.runMs,

@@ -12,6 +12,7 @@ describe('benchmark and load tool arguments', () => {
     ['bin/bench.ts', ['--precision', 'fp16'], /^bench: .*expected one of "fp32"\|"int8".*precisions/],
     ['bin/bench.ts', ['--runs', '0'], /^bench: .*>=1.*runs/],
     ['bin/bench.ts', ['--kernels', 'avx512'], /^bench: .*kernels/],
+    ['bin/bench.ts', ['--profile-step', '--rows', '0'], /^bench: .*>=1.*rows/],
     ['bin/load.ts', ['--images', '0'], /^load: .*images/],
     ['bin/measure-batching.ts', ['--threads', 'two'], /^measure-batching: .*threads/],
   ])('%s %s', async (script, args, reason) => {

@@ -16,6 +16,7 @@ import { buildVisionGraph, VISION_GRAPH } from '../blip/modeling/vision.js';
 import { buildDecoderStepGraph, DECODER_STEP_GRAPH, pastKeyName, pastValueName, TEXT_DECODER_PREFIX } from '../blip/modeling/text-decoder.js';
 import { bertLayer, causalMask, lmHead, textEmbeddings } from '../blip/modeling/text.js';
 import { encoderStateInputs } from '../blip/runtime/captioning.js';
+import { DecoderState } from '../blip/runtime/decoder-state.js';
 import { sessionOptions } from '../blip/runtime/sessions.js';
 
 /**
@@ -139,6 +140,26 @@ export class CaptioningGraphs {
     const feeds = this.initialStepFeeds(cross, 1);
     feeds[DECODER_STEP_GRAPH.inputIds] = new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]);
     return (await this.decoderStep.run(feeds))[DECODER_STEP_GRAPH.logits]!.data as Float32Array;
+  }
+
+  /**
+   * Greedy decoding of `tokens` steps through the runtime's cached decoder state, one row per image of
+   * `cross` (`crossInputs` of `rows` images); resolves the milliseconds the steps took.
+   */
+  async greedySteps(cross: Record<string, ort.Tensor>, rows: number, tokens: number): Promise<number> {
+    const text = this.text;
+    const state = new DecoderState(this.decoderStep, {
+      layers: text.num_hidden_layers,
+      hidden: text.hidden_size,
+      vocabSize: text.vocab_size,
+      crossInputs: cross,
+      rowImages: Array.from({ length: rows }, (_, row) => row),
+      capacity: tokens,
+    });
+    let ids = new Array<bigint>(rows).fill(BigInt(text.bos_token_id));
+    const t0 = performance.now();
+    for (let step = 0; step < tokens; step++) ids = argmaxRows(await state.step(ids.map((id) => [Number(id)])), rows, text.vocab_size);
+    return performance.now() - t0;
   }
 
   async release(): Promise<void> {

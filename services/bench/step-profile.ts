@@ -7,9 +7,8 @@ import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { z } from 'zod';
 import type { Precision } from '../blip/onnx/linear.js';
-import { DecoderState } from '../blip/runtime/decoder-state.js';
 import { fillGaussian } from '../blip/tools/random-checkpoint.js';
-import { argmaxRows, CaptioningGraphs, uniformPlan } from './captioning-graphs.js';
+import { CaptioningGraphs, uniformPlan } from './captioning-graphs.js';
 import { graphWeightBytes, type NodeWeights, nodeWeights } from './model-costs.js';
 
 /** The events of ONNX Runtime's profile (Chrome trace format) this report reads; others pass through unread. */
@@ -88,7 +87,6 @@ export function summariseProfile(
   if (runs.length === 0) throw new Error('the profile has no model_run event');
   const byType = new Map<string, { us: number; nodes: number }>();
   const byLayer = new Map<string, { us: number; nodes: number; bytes: number }>();
-  let weightKernelUs = 0;
   for (const event of parsed) {
     if (event.cat !== 'Node' || !event.name.endsWith('_kernel_time')) continue;
     const opType = event.args?.op_name ?? 'unknown';
@@ -105,7 +103,6 @@ export function summariseProfile(
       layer.nodes += 1;
       layer.bytes += read.bytes;
       byLayer.set(key, layer);
-      weightKernelUs += us;
     }
   }
   const operators = [...byType]
@@ -119,7 +116,7 @@ export function summariseProfile(
     runMs: runs.reduce((t, e) => t + (e.dur ?? 0), 0) / 1000 / runs.length,
     operators,
     linearLayers,
-    weightKernelMs: weightKernelUs / 1000 / runs.length,
+    weightKernelMs: linearLayers.reduce((ms, l) => ms + l.msPerStep, 0),
   };
 }
 
@@ -136,27 +133,18 @@ export async function profileDecoderStep(options: {
   const dir = mkdtempSync(path.join(tmpdir(), 'blipline-step-profile-'));
   const graphs = await CaptioningGraphs.open({ ...options, plan: uniformPlan(options.precision), profileStepPrefix: path.join(dir, 'step'), log: options.log });
   try {
-    const text = graphs.text;
     const size = graphs.checkpoint.config.vision_config.image_size;
-    const { rows } = options;
+    const { rows, tokens } = options;
     const pixels = new Float32Array(rows * 3 * size * size);
     fillGaussian(pixels, 42, 0, 1);
     const cross = graphs.crossInputs(await graphs.imageStates(new ort.Tensor('float32', pixels, [rows, 3, size, size])));
     let wallMs = 0;
-    for (let run = 0; run < options.runs; run++) {
-      const state = new DecoderState(graphs.decoderStep, {
-        layers: text.num_hidden_layers, hidden: text.hidden_size, vocabSize: text.vocab_size, crossInputs: cross, rowImages: Array.from({ length: rows }, (_, image) => image), capacity: options.tokens,
-      });
-      let ids: bigint[] = Array.from({ length: rows }, () => BigInt(text.bos_token_id));
-      const t0 = performance.now();
-      for (let step = 0; step < options.tokens; step++) ids = argmaxRows(await state.step(ids.map((id) => [Number(id)])), rows, text.vocab_size);
-      wallMs += performance.now() - t0;
-    }
+    for (let run = 0; run < options.runs; run++) wallMs += await graphs.greedySteps(cross, rows, tokens);
     graphs.decoderStep.endProfiling();
     const file = readdirSync(dir).find((name) => name.startsWith('step') && name.endsWith('.json'));
     if (!file) throw new Error(`ONNX Runtime wrote no profile into ${dir}`);
     const summary = summariseProfile(JSON.parse(readFileSync(path.join(dir, file), 'utf8')), nodeWeights(graphs.decoderStepFile));
-    const steps = options.runs * options.tokens;
+    const steps = options.runs * tokens;
     if (summary.runs !== steps) throw new Error(`the profile has ${summary.runs} step runs, ${steps} were made`);
     return {
       precision: options.precision,

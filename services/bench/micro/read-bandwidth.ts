@@ -2,6 +2,7 @@
 // which does one addition per element read, with the benchmark's session settings and threads.
 import ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
+import { sessionOptions } from '../../blip/runtime/sessions.js';
 import { median } from '../stats.js';
 
 const { onnx } = onnxProto;
@@ -47,9 +48,7 @@ export async function measureReadBandwidth(options: ReadBandwidthOptions): Promi
   const columns = ROW_BYTES / Float32Array.BYTES_PER_ELEMENT;
   const rows = Math.ceil(Math.max(options.bytes ?? MIN_READ_BYTES, MIN_READ_BYTES) / ROW_BYTES);
   const data = new Float32Array(rows * columns).fill(1);
-  const session = await ort.InferenceSession.create(buildRowSumGraph(rows, columns), {
-    intraOpNumThreads: options.threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3,
-  });
+  const session = await ort.InferenceSession.create(buildRowSumGraph(rows, columns), { ...sessionOptions({ threads: options.threads }), logSeverityLevel: 3 });
   try {
     const feeds = { x: new ort.Tensor('float32', data, [rows, columns]) };
     const first = (await session.run(feeds)).y!.data as Float32Array;

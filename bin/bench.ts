@@ -121,7 +121,7 @@ function table(reports: PrecisionReport[], details: PrecisionDetails[]): string 
     ['**decode step, batch 1 ÷ its bandwidth floor**', (r) => ratio(r.ratios.decodeVsBandwidthFloor)],
     ['floors: one caption ms / captions/s / decode ms per token', (r) => `${fmt(r.floors.captionMs)} / ${fmt(r.floors.captionsPerSec, 2)} / ${fmt(r.floors.decodeMsPerToken, 1)}`],
     ['this machine: float32 GFLOP/s / int8 GOP/s / read GB/s', (r) => `${fmt(r.machine.fp32Gflops)} / ${fmt(r.machine.int8Gops)} / ${fmt(r.machine.readGBps, 1)}`],
-    ['vision encoder, ms', (r) => fmt(r.visionMs)],
+    ['vision encoder, ms (÷ its floor)', (r) => `${fmt(r.visionMs)} (${ratio(detail(r).visionVsFloor)})`],
     ['cross-attention inputs per image (crossKvMs: states transposed, no K/V), ms', (r) => fmt(r.crossKvMs, 1)],
     ['decode ms/token, batch 1', (r) => fmt(r.decodeMsPerToken['1'], 1)],
     ['decode ms/token, batch 8 (per step)', (r) => fmt(r.decodeMsPerToken['8'], 1)],

@@ -14,7 +14,7 @@ import { uniformPlan } from './captioning-graphs.js';
 import { cacheRoot, ensureBaseCheckpoint, fixturePixelFiles } from './checkpoints.js';
 import { benchGraphs } from './graph-timings.js';
 import type { ProbeArgs, ProbeMessage } from './probe.js';
-import { bestLimits, floors, limitsDrift, type MachineLimits, ratios } from './floors.js';
+import { beatenFloors, bestLimits, floors, limitsDrift, type MachineLimits, ratios, visionFloorMs } from './floors.js';
 import { measureMachine } from './machine.js';
 import { captionCosts } from './model-costs.js';
 import type { PrecisionReport } from './report.js';
@@ -45,6 +45,8 @@ export interface PrecisionDetails {
    * a batch's rows together (the worker's setting, the JSON line's): the memory it saves, the speed it costs.
    */
   defaultRows: { decoderRows: number; captionsPerSec: number; peakRssMiB: number };
+  /** the vision encoder's time ÷ its floor (its operations at the ceilings) */
+  visionVsFloor: number;
 }
 
 export interface BenchContext {
@@ -215,6 +217,12 @@ export async function benchCaptioning(options: BenchOptions): Promise<{ reports:
     const floor = floors(costs, precision, machine, options.batch);
     const captionMs = median(done.captionMs);
     log(`${precision}: a step reads ${(graphs.decoderStepWeightBytes / 1e6).toFixed(1)} MB of weights; floors ${JSON.stringify(floor)}`);
+    const measuredRatios = ratios({ captionMs, captionsPerSec: whole.captionsPerSecBatch, decodeMsPerToken: graphs.decodeMsPerToken['1'] }, floor);
+    const visionVsFloor = graphs.visionMs / visionFloorMs(costs, precision, machine);
+    const beaten = beatenFloors({ ...measuredRatios, visionVsFloor });
+    if (beaten.length > 0) {
+      log(`${precision}: warning: measured faster than the floor: ${beaten.join(', ')}; a limit of this machine was measured too low, so every ratio of this run is flattered`);
+    }
     reports.push({
       precision,
       visionMs: graphs.visionMs,
@@ -227,11 +235,12 @@ export async function benchCaptioning(options: BenchOptions): Promise<{ reports:
       naiveCaptionMs: graphs.naiveCaptionMs,
       machine,
       floors: floor,
-      ratios: ratios({ captionMs, captionsPerSec: whole.captionsPerSecBatch, decodeMsPerToken: graphs.decodeMsPerToken['1'] }, floor),
+      ratios: measuredRatios,
     });
     details.push({
       cachedCaptionMs: graphs.cachedCaptionMs,
       defaultRows: { decoderRows: DEFAULT_DECODER_ROWS, captionsPerSec: done.captionsPerSecBatch, peakRssMiB: done.peakRssMiB },
+      visionVsFloor,
     });
     log(`${precision}: ${JSON.stringify(reports.at(-1))} ${JSON.stringify(details.at(-1))}`);
   }

@@ -5,7 +5,9 @@ import ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { blipTextConfigSchema, blipVisionConfigSchema } from '../../services/blip/config.js';
-import { bestLimits, computeMs, decodeBandwidthFloorMs, floors, limitsDrift, type MachineLimits, ratios } from '../../services/bench/floors.js';
+import {
+  beatenFloors, bestLimits, computeMs, decodeBandwidthFloorMs, floors, limitsDrift, type MachineLimits, ratios, visionFloorMs,
+} from '../../services/bench/floors.js';
 import { visionCeilingCases } from '../../services/bench/machine.js';
 import { buildRowSumGraph } from '../../services/bench/micro/read-bandwidth.js';
 import {
@@ -71,6 +73,24 @@ describe('floors', () => {
 
   it('gives the decode floor of the step reads alone, whatever the compute', () => {
     expect(decodeBandwidthFloorMs(costs, 2)).toBeCloseTo(4.5 / 2, 12);
+  });
+
+  it("gives the vision encoder's floor as its operations at the precision's ceilings", () => {
+    expect(visionFloorMs(costs, 'int8', machine)).toBeCloseTo(2, 12);
+    expect(visionFloorMs(costs, 'fp32', machine)).toBeCloseTo(3, 12);
+  });
+
+  it('names every figure measured faster than its floor, which only understated limits allow', () => {
+    const atFloor = { captionVsFloor: 1, throughputVsFloor: 1, decodeVsBandwidthFloor: 1, visionVsFloor: 1 };
+    expect(beatenFloors(atFloor)).toEqual([]);
+    expect(beatenFloors({ captionVsFloor: 1.4, throughputVsFloor: 0.7, decodeVsBandwidthFloor: 2.5, visionVsFloor: 1.2 })).toEqual([]);
+    // the run that showed it: a caption 1.13x, batches 1.04x the floor rate, the vision encoder 0.82x
+    expect(beatenFloors({ captionVsFloor: 1.13, throughputVsFloor: 1.04, decodeVsBandwidthFloor: 1.91, visionVsFloor: 0.82 })).toEqual([
+      'the vision encoder (0.82x its floor)', 'captions/s in batches (1.04x its floor)',
+    ]);
+    expect(beatenFloors({ ...atFloor, captionVsFloor: 0.9, decodeVsBandwidthFloor: 0.95 })).toEqual([
+      'one caption (0.90x its floor)', 'the decoder step at one row (0.95x its floor)',
+    ]);
   });
 
   it('divides the measured time by the floor, and the measured rate by the floor rate', () => {
